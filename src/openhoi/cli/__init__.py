@@ -1,0 +1,50 @@
+"""The `openhoi` command line: every subcommand is wired here, in one table.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args)``.
+Modules import torch and the rest lazily inside ``run`` so that ``openhoi --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from types import ModuleType
+
+from openhoi import __version__
+from openhoi.cli import label_space
+from openhoi.errors import OpenHOIError
+
+# (name, module, one-line help). Order is the order shown by `openhoi --help`.
+COMMANDS: list[tuple[str, ModuleType, str]] = [
+    ("label-space", label_space, "print a label space's classes and splits"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openhoi",
+        description="Human-object interaction detection and recognition with CLIP knowledge.",
+    )
+    parser.add_argument("--version", action="version", version=f"openhoi {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module, help_text in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args._run(args) or 0)
+    except OpenHOIError as err:
+        print(f"openhoi {args.command}: error: {err}", file=sys.stderr)
+        return 2

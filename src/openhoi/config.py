@@ -1,0 +1,264 @@
+"""Typed, frozen configuration: dataclasses whose defaults are the paper recipes.
+
+A YAML recipe holds only overrides of these defaults (and may name a ``_base_`` recipe to start
+from); ``--set a.b=c`` overrides come last. The resolved config is saved in every run folder and
+checkpoint, so ``evaluate`` and ``predict`` need no model flags. Unknown keys, wrong types and
+contradictions are ``ConfigError``s naming the dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from openhoi.errors import ConfigError
+
+T = TypeVar("T")
+
+RECIPE_DIR = Path(__file__).parent / "configs"
+
+
+# --------------------------------------------------------------------------------------------
+# Sections. Each field's docstring says what it is and, for recipe values, where it comes from.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: Literal["hicodet", "vcoco", "synthetic"] = "hicodet"
+    """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout)."""
+    root: str | None = None
+    """Dataset root folder. Never defaulted: give it in the recipe, with ``--set data.root=``,
+    or through the CLI's documented ``OPENHOI_DATA`` variable."""
+    label_space: str | None = None
+    """Label-space name or JSON path; ``None`` means the dataset's own (hicodet/vcoco/synthetic)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
+    """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 42
+    """Seed of every random generator (HOICLIP's main.py default)."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    protocol: Literal["python", "official"] = "python"
+    """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# --------------------------------------------------------------------------------------------
+# Machinery: dict <-> dataclass with type checks, YAML recipes, dotted overrides.
+# --------------------------------------------------------------------------------------------
+
+
+def _check_value(tp: Any, value: Any, key: str) -> Any:
+    """Coerce ``value`` to annotation ``tp`` or raise ``ConfigError`` naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, prefix=key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {list(args)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_value(arg, value, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: {value!r} does not fit {tp}")
+    if origin in (tuple, list, Sequence):
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            items = [_check_value(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+        elif origin is tuple and args:
+            if len(args) != len(value):
+                raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
+            items = [_check_value(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value))]
+        else:
+            items = list(value)
+        return tuple(items)
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported config type {tp}")
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a (nested) mapping, checking every key and type.
+
+    Args:
+        cls: a (frozen) config dataclass.
+        data: mapping of field name to value; missing fields keep their defaults.
+        prefix: dotted path of ``data`` inside the root config, used in error messages.
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown config key {dotted!r}{hint}")
+        kwargs[key] = _check_value(hints[key], value, dotted)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{prefix or 'config'}: {err}") from None
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict of a config (tuples become lists), suitable for YAML/JSON."""
+
+    def convert(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: convert(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple | list):
+            return [convert(x) for x in v]
+        if isinstance(v, dict):
+            return {k: convert(x) for k, x in v.items()}
+        return v
+
+    return convert(cfg)
+
+
+def _set_dotted(out: dict[str, Any], dotted: str, value: Any) -> None:
+    node = out
+    parts = dotted.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r} conflicts with an earlier override")
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """Turn ``["train.lr=1e-4", "model.variant=b"]`` into a nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form a.b=value")
+        dotted, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({err})") from None
+        _set_dotted(out, dotted, value)
+    return out
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base`` (mappings merge, anything else replaces)."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def resolve_recipe(name_or_path: str | Path) -> Path:
+    """A recipe path, or the name of a shipped recipe (``hicodet_hoiclip`` / ``.yaml``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = RECIPE_DIR / (path.name if path.suffix else f"{path.name}.yaml")
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+    raise ConfigError(f"config {str(name_or_path)!r} is neither a file nor a shipped recipe {names}")
+
+
+def read_recipe(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML recipe as a nested dict, resolving its ``_base_`` chain."""
+    path = resolve_recipe(name_or_path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: _base_ chain loops back to itself")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe must be a mapping, got {type(data).__name__}")
+    base = data.pop("_base_", None)
+    if base is None:
+        return data
+    base_path = Path(base) if Path(base).is_absolute() else path.parent / base
+    return merge(read_recipe(base_path if base_path.is_file() else base, _seen + (path,)), data)
+
+
+def load_config(
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    data: Mapping[str, Any] | None = None,
+) -> Config:
+    """Resolve defaults <- recipe <- ``data`` <- dotted overrides into a frozen ``Config``."""
+    merged: dict[str, Any] = read_recipe(recipe) if recipe is not None else {}
+    if data:
+        merged = merge(merged, data)
+    merged = merge(merged, parse_overrides(overrides))
+    return from_dict(Config, merged)
+
+
+def replace(cfg: T, updates: Mapping[str, Any]) -> T:
+    """Copy of a frozen config with dotted fields replaced: ``replace(cfg, {"train.lr": 1e-4})``."""
+    nested: dict[str, Any] = {}
+    for dotted, value in updates.items():
+        _set_dotted(nested, dotted, value)
+    return from_dict(type(cfg), merge(to_dict(cfg), nested))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (loadable again with ``load_config``)."""
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))

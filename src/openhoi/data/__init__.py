@@ -1,0 +1,1 @@
+"""Datasets: label spaces, annotation readers, transforms, the synthetic benchmark, loaders."""

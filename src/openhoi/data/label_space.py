@@ -1,0 +1,324 @@
+"""``LabelSpace``: every fact about a benchmark's classes, loaded from JSON shipped as data.
+
+Objects (with the category ids the annotation files use), verbs, interactions as (verb, object)
+pairs in the benchmark's official order, the rare split, zero-shot splits and, for V-COCO, verb
+roles. Nothing in the code base hard-codes a class count: it asks a ``LabelSpace``.
+The JSON schema is documented in ``label_spaces/README.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from openhoi.errors import DataError
+
+LABEL_SPACE_DIR = Path(__file__).parent / "label_spaces"
+
+
+@dataclass(frozen=True)
+class ZeroShotSplit:
+    """Classes held out of training in a zero-shot setting.
+
+    Attributes:
+        name: split name, e.g. ``rf_uc`` (rare-first unseen combination), ``nf_uc``, ``uo``, ``uv``.
+        unseen_interactions: interaction indices never seen in training.
+        unseen_objects: object indices never seen in training (UO), else empty.
+        unseen_verbs: verb indices never seen in training (UV), else empty.
+    """
+
+    name: str
+    unseen_interactions: tuple[int, ...]
+    unseen_objects: tuple[int, ...] = ()
+    unseen_verbs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """Classes of one benchmark. All indices are 0-based positions in these tuples.
+
+    Attributes:
+        name: short id (``hicodet``, ``vcoco``, ``synthetic``).
+        objects: object class names.
+        object_ids: category id of each object class in the annotation files (COCO ids).
+        verbs: verb names (``ride``, ``no_interaction``...).
+        verb_ids: id of each verb in the annotation files.
+        verb_ing: present participle of each verb for prompts (``riding``).
+        interactions: ``(verb_idx, object_idx)`` of each interaction class, official order.
+        interaction_phrases: natural phrase of each interaction (``a person riding a horse``).
+        human_label: index of the person class in ``objects``.
+        rare_threshold: an interaction is rare when it has fewer training instances than this.
+        rare_interactions: indices of the rare interactions.
+        zero_shot: zero-shot splits by name.
+        verb_roles: for V-COCO, the roles of each verb (``agent``, ``obj``, ``instr``), else empty.
+        extra: any further data the JSON carries (sources, low-data settings, counts...).
+    """
+
+    name: str
+    objects: tuple[str, ...]
+    object_ids: tuple[int, ...]
+    verbs: tuple[str, ...]
+    verb_ids: tuple[int, ...]
+    verb_ing: tuple[str, ...]
+    interactions: tuple[tuple[int, int], ...]
+    interaction_phrases: tuple[str, ...]
+    human_label: int
+    rare_threshold: int = 10
+    rare_interactions: tuple[int, ...] = ()
+    zero_shot: dict[str, ZeroShotSplit] = field(default_factory=dict)
+    verb_roles: tuple[tuple[str, ...], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # ---- sizes ------------------------------------------------------------------------------
+    @property
+    def num_objects(self) -> int:
+        return len(self.objects)
+
+    @property
+    def num_verbs(self) -> int:
+        return len(self.verbs)
+
+    @property
+    def num_interactions(self) -> int:
+        return len(self.interactions)
+
+    # ---- identity ---------------------------------------------------------------------------
+    @cached_property
+    def fingerprint(self) -> str:
+        """``name-<8 hex>``: a hash of the classes and their order, stored in checkpoints."""
+        core = [self.objects, self.object_ids, self.verbs, self.interactions, self.human_label]
+        digest = hashlib.sha256(json.dumps(core).encode()).hexdigest()[:8]
+        return f"{self.name}-{digest}"
+
+    # ---- index maps -------------------------------------------------------------------------
+    @cached_property
+    def interaction_verb(self) -> Tensor:
+        """``[I]`` int64 verb index of each interaction."""
+        return torch.tensor([v for v, _ in self.interactions], dtype=torch.long)
+
+    @cached_property
+    def interaction_object(self) -> Tensor:
+        """``[I]`` int64 object index of each interaction."""
+        return torch.tensor([o for _, o in self.interactions], dtype=torch.long)
+
+    @cached_property
+    def interaction_table(self) -> Tensor:
+        """``[V, O]`` int64: the interaction index of (verb, object), -1 where invalid."""
+        table = torch.full((self.num_verbs, self.num_objects), -1, dtype=torch.long)
+        table[self.interaction_verb, self.interaction_object] = torch.arange(self.num_interactions)
+        return table
+
+    @cached_property
+    def verb_to_interaction(self) -> Tensor:
+        """``[V, I]`` float32 0/1 matrix: verb v is the verb of interaction i."""
+        m = torch.zeros(self.num_verbs, self.num_interactions)
+        m[self.interaction_verb, torch.arange(self.num_interactions)] = 1.0
+        return m
+
+    @cached_property
+    def object_to_interaction(self) -> Tensor:
+        """``[O, I]`` float32 0/1 matrix: object o is the object of interaction i."""
+        m = torch.zeros(self.num_objects, self.num_interactions)
+        m[self.interaction_object, torch.arange(self.num_interactions)] = 1.0
+        return m
+
+    @cached_property
+    def correspondence(self) -> Tensor:
+        """``[V, O]`` bool valid (verb, object) combinations (``corre_hico.npy``'s content)."""
+        return self.interaction_table >= 0
+
+    @cached_property
+    def object_index_of_id(self) -> dict[int, int]:
+        return {cid: i for i, cid in enumerate(self.object_ids)}
+
+    @cached_property
+    def verb_index_of_id(self) -> dict[int, int]:
+        return {vid: i for i, vid in enumerate(self.verb_ids)}
+
+    def interaction_index(self, verb: int, obj: int) -> int:
+        """Interaction index of (verb index, object index), -1 when the pair is not a class."""
+        return int(self.interaction_table[verb, obj])
+
+    def pair_interactions(self, verbs: Tensor, obj_labels: Tensor) -> Tensor:
+        """Multi-hot interactions ``[M, I]`` of pairs from verbs ``[M, V]`` and objects ``[M]``.
+
+        Pairs whose object label is out of range (no object) get all-zero rows; (verb, object)
+        combinations outside the label space are dropped.
+        """
+        valid = (obj_labels >= 0) & (obj_labels < self.num_objects)
+        obj_mask = torch.zeros(obj_labels.shape[0], self.num_objects, device=verbs.device)
+        obj_mask[valid, obj_labels[valid]] = 1.0
+        v2i = self.verb_to_interaction.to(verbs.device)
+        o2i = self.object_to_interaction.to(verbs.device)
+        return (verbs.float() @ v2i) * (obj_mask @ o2i)  # [M, I]
+
+    # ---- splits -----------------------------------------------------------------------------
+    @cached_property
+    def non_rare_interactions(self) -> tuple[int, ...]:
+        rare = set(self.rare_interactions)
+        return tuple(i for i in range(self.num_interactions) if i not in rare)
+
+    def zero_shot_split(self, name: str) -> ZeroShotSplit:
+        if name not in self.zero_shot:
+            raise DataError(
+                f"label space {self.name!r} has no zero-shot split {name!r}; "
+                f"it has {sorted(self.zero_shot)}"
+            )
+        return self.zero_shot[name]
+
+    def seen_interactions(self, split: str) -> tuple[int, ...]:
+        unseen = set(self.zero_shot_split(split).unseen_interactions)
+        return tuple(i for i in range(self.num_interactions) if i not in unseen)
+
+    # ---- text -------------------------------------------------------------------------------
+    def prompts(self, template: str = "a photo of {}") -> list[str]:
+        """One prompt per interaction: ``template`` filled with the interaction phrase."""
+        return [template.format(p) for p in self.interaction_phrases]
+
+    # ---- (de)serialisation ------------------------------------------------------------------
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "objects": [{"name": n, "id": i} for n, i in zip(self.objects, self.object_ids)],
+            "human_object": self.objects[self.human_label],
+            "verbs": [
+                {"name": n, "id": i, "ing": g}
+                for n, i, g in zip(self.verbs, self.verb_ids, self.verb_ing)
+            ],
+            "interactions": [
+                {"verb": self.verbs[v], "object": self.objects[o], "phrase": p}
+                for (v, o), p in zip(self.interactions, self.interaction_phrases)
+            ],
+            "rare": {"threshold": self.rare_threshold,
+                     "interactions": list(self.rare_interactions)},
+            "zero_shot": {
+                k: {"unseen_interactions": list(s.unseen_interactions),
+                    "unseen_objects": list(s.unseen_objects),
+                    "unseen_verbs": list(s.unseen_verbs)}
+                for k, s in self.zero_shot.items()
+            },
+            "verb_roles": [list(r) for r in self.verb_roles],
+            **self.extra,
+        }
+
+
+def _require(data: dict[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise DataError(f"{where}: missing field {key!r}")
+    return data[key]
+
+
+def _index_list(values: Any, size: int, where: str) -> tuple[int, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
+        raise DataError(f"{where}: expected a list of integers")
+    bad = [v for v in values if not 0 <= v < size]
+    if bad:
+        raise DataError(f"{where}: indices {bad[:5]} out of range [0, {size})")
+    if len(set(values)) != len(values):
+        raise DataError(f"{where}: duplicate indices")
+    return tuple(values)
+
+
+def label_space_from_dict(data: dict[str, Any], where: str = "<dict>") -> LabelSpace:
+    """Build and validate a ``LabelSpace`` from its JSON form; errors name ``where`` + field."""
+    known = {"name", "objects", "human_object", "verbs", "interactions", "rare", "zero_shot",
+             "verb_roles"}
+    objects = _require(data, "objects", where)
+    verbs = _require(data, "verbs", where)
+    try:
+        obj_names = tuple(str(o["name"]) for o in objects)
+        obj_ids = tuple(int(o["id"]) for o in objects)
+        verb_names = tuple(str(v["name"]) for v in verbs)
+        verb_ids = tuple(int(v["id"]) for v in verbs)
+        verb_ing = tuple(str(v.get("ing", v["name"])) for v in verbs)
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"{where}: objects/verbs entries need 'name' and 'id' ({err})") from None
+    for field_name, names in (("objects", obj_names), ("verbs", verb_names)):
+        if len(set(names)) != len(names):
+            raise DataError(f"{where}: field {field_name!r} has duplicate names")
+    obj_index = {n: i for i, n in enumerate(obj_names)}
+    verb_index = {n: i for i, n in enumerate(verb_names)}
+    pairs, phrases = [], []
+    for k, inter in enumerate(_require(data, "interactions", where)):
+        try:
+            pairs.append((verb_index[inter["verb"]], obj_index[inter["object"]]))
+        except KeyError as err:
+            raise DataError(f"{where}: interactions[{k}] names unknown class {err}") from None
+        phrases.append(str(inter.get("phrase", f"a person {inter['verb']} a {inter['object']}")))
+    if len(set(pairs)) != len(pairs):
+        raise DataError(f"{where}: field 'interactions' repeats a (verb, object) pair")
+    human = _require(data, "human_object", where)
+    if human not in obj_index:
+        raise DataError(f"{where}: human_object {human!r} is not an object class")
+    num_i = len(pairs)
+    rare = data.get("rare", {})
+    zero_shot = {}
+    for name, split in data.get("zero_shot", {}).items():
+        w = f"{where}: zero_shot.{name}"
+        zero_shot[name] = ZeroShotSplit(
+            name=name,
+            unseen_interactions=_index_list(
+                split.get("unseen_interactions", []), num_i, f"{w}.unseen_interactions"),
+            unseen_objects=_index_list(
+                split.get("unseen_objects", []), len(obj_names), f"{w}.unseen_objects"),
+            unseen_verbs=_index_list(
+                split.get("unseen_verbs", []), len(verb_names), f"{w}.unseen_verbs"),
+        )
+    roles = tuple(tuple(r) for r in data.get("verb_roles", []))
+    if roles and len(roles) != len(verb_names):
+        raise DataError(f"{where}: verb_roles has {len(roles)} entries for {len(verb_names)} verbs")
+    return LabelSpace(
+        name=str(_require(data, "name", where)),
+        objects=obj_names,
+        object_ids=obj_ids,
+        verbs=verb_names,
+        verb_ids=verb_ids,
+        verb_ing=verb_ing,
+        interactions=tuple(pairs),
+        interaction_phrases=tuple(phrases),
+        human_label=obj_index[human],
+        rare_threshold=int(rare.get("threshold", 10)),
+        rare_interactions=_index_list(rare.get("interactions", []), num_i, f"{where}: rare"),
+        zero_shot=zero_shot,
+        verb_roles=roles,
+        extra={k: v for k, v in data.items() if k not in known},
+    )
+
+
+def available_label_spaces() -> list[str]:
+    return sorted(p.stem for p in LABEL_SPACE_DIR.glob("*.json"))
+
+
+def load_label_space(name_or_path: str | Path) -> LabelSpace:
+    """Load a shipped label space by name (``hicodet``, ``vcoco``, ``synthetic``) or a JSON path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        shipped = LABEL_SPACE_DIR / f"{name_or_path}.json"
+        if not shipped.is_file():
+            raise DataError(
+                f"label space {str(name_or_path)!r} is neither a JSON file nor one of "
+                f"{available_label_spaces()}"
+            )
+        path = shipped
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: a label space must be a JSON object")
+    return label_space_from_dict(data, where=str(path))
+
+
+def interaction_names(space: LabelSpace, indices: Sequence[int] | None = None) -> list[str]:
+    """``verb object`` names of interactions (all when ``indices`` is None), for tables."""
+    idx = range(space.num_interactions) if indices is None else indices
+    return [f"{space.verbs[space.interactions[i][0]]} {space.objects[space.interactions[i][1]]}"
+            for i in idx]
