@@ -31,8 +31,13 @@ RECIPE_DIR = Path(__file__).parent / "configs"
 # --------------------------------------------------------------------------------------------
 
 
+# Ownership while the first version is built in parallel: each class below is one team's.
+
+
 @dataclass(frozen=True)
 class DataConfig:
+    """Dataset, splits, transforms and loading."""
+
     dataset: Literal["hicodet", "vcoco", "synthetic"] = "hicodet"
     """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout)."""
     root: str | None = None
@@ -43,25 +48,75 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class ClipConfig:
+    """The CLIP model that provides knowledge (open_clip architecture + local weights)."""
+
+    arch: str = "ViT-B-32-quickgelu"
+    """open_clip architecture name. OpenAI weights need a ``-quickgelu`` architecture."""
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """DETR-style detector: backbone, transformer encoder, paired instance decoder, heads."""
+
+    hidden_dim: int = 256
+    """Transformer width (DETR / GEN-VLKT default)."""
+
+
+@dataclass(frozen=True)
+class InteractionConfig:
+    """HOICLIP interaction branch: interaction decoder, classifiers, verb adapter, zero-shot."""
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    """Hungarian matching costs."""
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights of the criterion."""
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Triplet scoring and filtering at inference."""
+
+
+@dataclass(frozen=True)
 class ModelConfig:
+    """The HOI model: one architecture name plus the configs of its parts."""
+
     architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
     """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    interaction: InteractionConfig = field(default_factory=InteractionConfig)
+    matcher: MatcherConfig = field(default_factory=MatcherConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Optimisation, schedule, AMP, checkpointing, distributed training."""
+
     seed: int = 42
     """Seed of every random generator (HOICLIP's main.py default)."""
 
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """Evaluation protocol and options."""
+
     protocol: Literal["python", "official"] = "python"
     """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``."""
 
 
 @dataclass(frozen=True)
 class Config:
+    """A whole run: data, model, training, evaluation."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -217,7 +272,8 @@ def resolve_recipe(name_or_path: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     names = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
-    raise ConfigError(f"config {str(name_or_path)!r} is neither a file nor a shipped recipe {names}")
+    raise ConfigError(
+        f"config {str(name_or_path)!r} is neither a file nor a shipped recipe {names}")
 
 
 def read_recipe(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
