@@ -21,7 +21,8 @@ INTERACTION_OBJECT = torch.tensor([1, 1, 2, 2, 0])
 
 class ToyDataset(Dataset):
     """``size`` images of 16x16..20x20 pixels whose mean colour encodes the interaction of
-    their single pair (learnable), with an optional random flip (exercises the RNG)."""
+    their first pair (learnable); every other image has a second pair, so the number of pairs
+    varies between batches. An optional random flip exercises the RNG."""
 
     def __init__(self, size: int, seed: int = 0, random_flip: bool = False) -> None:
         g = torch.Generator().manual_seed(seed)
@@ -31,13 +32,16 @@ class ToyDataset(Dataset):
             h, w = (int(x) for x in torch.randint(16, 21, (2,), generator=g))
             image = torch.rand(3, h, w, generator=g) * 0.2
             image[inter % 3] += 0.5 + 0.1 * inter
-            verbs = torch.zeros(1, NUM_VERBS)
-            verbs[0, INTERACTION_VERB[inter]] = 1.0
-            boxes = torch.tensor([[1.0, 1.0, w / 2, h / 2], [w / 3, h / 3, w - 1.0, h - 1.0]])
+            pairs = [inter] if i % 2 else [inter, (inter + 2) % NUM_INTERACTIONS]
+            verbs = torch.zeros(len(pairs), NUM_VERBS)
+            verbs[torch.arange(len(pairs)), INTERACTION_VERB[pairs]] = 1.0
+            boxes = torch.tensor([[1.0, 1.0, w / 2, h / 2], [w / 3, h / 3, w - 1.0, h - 1.0],
+                                  [2.0, h / 2, w / 2, h - 2.0]])[: len(pairs) + 1]
             target = HOITargets(
-                boxes_xyxy=boxes, labels=torch.tensor([0, int(INTERACTION_OBJECT[inter])]),
-                pair_idx=torch.tensor([[0, 1]]), verbs=verbs, image_id=f"img{i:03d}.jpg",
-                size=(h, w), orig_size=(h, w))
+                boxes_xyxy=boxes, labels=torch.cat([torch.zeros(1, dtype=torch.long),
+                                                    INTERACTION_OBJECT[pairs]]),
+                pair_idx=torch.tensor([[0, 1 + j] for j in range(len(pairs))]), verbs=verbs,
+                image_id=f"img{i:03d}.jpg", size=(h, w), orig_size=(h, w))
             self.items.append((image, target, inter))
         self.random_flip = random_flip
 
@@ -174,7 +178,8 @@ def toy_config(**train):
     from openhoi.config import load_config
 
     base = {"epochs": 3, "batch_size": 4, "lr": 3e-2, "lr_backbone": 1e-2, "lr_drop": 2,
-            "clip_max_norm": 1.0, "num_workers": 0, "log_every": 1, "best_metric": "accuracy"}
+            "clip_max_norm": 1.0, "num_workers": 0, "log_every": 1, "best_metric": "accuracy",
+            "find_unused_parameters": False}
     return load_config(data={"data": {"dataset": "synthetic"}, "train": {**base, **train}})
 
 
