@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from openhoi.data.label_space import available_label_spaces, load_label_space
+from openhoi.data.label_space import (
+    LABEL_SPACE_DIR,
+    available_label_spaces,
+    load_label_space,
+)
 from openhoi.errors import DataError
 
 
@@ -64,6 +68,28 @@ def test_fingerprint_changes_with_class_order(tmp_path):
 )
 def test_broken_label_space_names_file_and_field(tmp_path, mutate, field):
     data = load_label_space("synthetic").to_json_dict()
+    mutate(data)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError) as info:
+        load_label_space(path)
+    assert str(path) in str(info.value) and field in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, mutate, field",
+    [
+        ("hicodet", lambda d: d["low_data"].update(fractions=[0.5, 2.0]), "low_data"),
+        ("hicodet", lambda d: d["official_object_order"].pop(), "official_object_order"),
+        ("hicodet", lambda d: d["zero_shot"]["uv"].update(unseen_verbs=[117]), "uv"),
+        ("vcoco", lambda d: d["vcoco_official"]["verb_action_role"][0].update(role="instr"),
+         "vcoco_official"),
+        ("vcoco", lambda d: d["interactions"].append(
+            {"verb": "stand", "object": None, "phrase": "x"}), "interactions"),
+    ],
+)
+def test_broken_shipped_fields_name_file_and_field(tmp_path, name, mutate, field):
+    data = json.loads((LABEL_SPACE_DIR / f"{name}.json").read_text())
     mutate(data)
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(data))

@@ -265,6 +265,32 @@ def _index_list(values: Any, size: int, where: str) -> tuple[int, ...]:
     return tuple(values)
 
 
+def _check_extra(data: dict[str, Any], objects: tuple[str, ...], verbs: tuple[str, ...],
+                 where: str) -> None:
+    """Validate the optional fields documented in ``label_spaces/README.md``."""
+    order = data.get("official_object_order")
+    if order is not None and sorted(order) != sorted(objects):
+        raise DataError(f"{where}: official_object_order must list every object exactly once")
+    low = data.get("low_data")
+    if low is not None:
+        fractions = low.get("fractions") if isinstance(low, dict) else None
+        if (not isinstance(fractions, list) or not fractions
+                or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions)
+                or not isinstance(low.get("seed"), int)):
+            raise DataError(f"{where}: low_data needs 'fractions' in (0, 1] and an integer 'seed'")
+    official = data.get("vcoco_official")
+    if official is not None:
+        try:
+            roles = {a["name"]: a["roles"] for a in official["actions"]}
+            mapping = [(m["verb"], m["action"], m["role"]) for m in official["verb_action_role"]]
+        except (KeyError, TypeError) as err:
+            raise DataError(f"{where}: vcoco_official is malformed ({err!r})") from None
+        if ([v for v, _, _ in mapping] != list(verbs)
+                or any(r not in roles.get(a, ()) for _, a, r in mapping)):
+            raise DataError(f"{where}: vcoco_official.verb_action_role must map every verb, in "
+                            "order, to an (action, role) of vcoco_official.actions")
+
+
 def label_space_from_dict(data: dict[str, Any], where: str = "<dict>") -> LabelSpace:
     """Build and validate a ``LabelSpace`` from its JSON form; errors name ``where`` + field."""
     known = {"name", "objects", "human_object", "verbs", "interactions", "rare", "zero_shot",
@@ -312,6 +338,7 @@ def label_space_from_dict(data: dict[str, Any], where: str = "<dict>") -> LabelS
             unseen_verbs=_index_list(
                 split.get("unseen_verbs", []), len(verb_names), f"{w}.unseen_verbs"),
         )
+    _check_extra(data, obj_names, verb_names, where)
     roles = tuple(tuple(r) for r in data.get("verb_roles", []))
     if roles and len(roles) != len(verb_names):
         raise DataError(f"{where}: verb_roles has {len(roles)} entries for {len(verb_names)} verbs")
