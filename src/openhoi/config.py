@@ -255,12 +255,8 @@ class TrainConfig:
     lr: float = 1e-4
     """AdamW learning rate of the transformer and heads (HOICLIP ``main.py``: ``--lr``)."""
     lr_backbone: float = 1e-5
-    """Learning rate of the CNN backbone (HOICLIP ``main.py``: ``--lr_backbone``)."""
-    lr_clip: float = 1e-5
-    """Learning rate of CLIP's weights when they train (``freeze_clip: false``; HOICLIP
-    ``main.py``: ``--lr_clip`` with ``--ft_clip_with_small_lr``)."""
-    freeze_clip: bool = True
-    """Keep CLIP's weights fixed (HOICLIP ``scripts/train_hico.sh``: ``--fix_clip``)."""
+    """Learning rate of the CNN backbone (HOICLIP ``main.py``: ``--lr_backbone``). CLIP's own
+    rate, used when CLIP trains, is ``model.clip.lr``."""
     weight_decay: float = 1e-4
     """AdamW weight decay, every group (HOICLIP ``main.py``: ``--weight_decay``)."""
     lr_drop: int = 60
@@ -297,7 +293,7 @@ class TrainConfig:
                      "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "lr_backbone", "lr_clip", "weight_decay", "clip_max_norm",
+        for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm",
                      "num_workers"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")

@@ -198,7 +198,7 @@ def run_toy(run_dir, config, *, world_size: int = 1, dropout: float = 0.0, model
     torch.manual_seed(model_seed)
     cfg = config.train
     model = ToyModel(dropout=dropout)
-    optimizer = build_optimizer(model, cfg)
+    optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, cfg)
     per_process = cfg.batch_size // (world_size * cfg.grad_accum_steps)
     train_set = ToyDataset(train_size, seed=1, random_flip=random_flip)

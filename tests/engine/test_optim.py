@@ -1,41 +1,42 @@
 import pytest
 import torch
 from engine_toys import ToyModel
+from torch import nn
 
-from openhoi.config import TrainConfig
-from openhoi.engine.optim import (
-    build_optimizer,
-    build_scheduler,
-    freeze_clip,
-    parameter_group,
-)
+from openhoi.config import Config, TrainConfig, replace
+from openhoi.engine.optim import build_optimizer, build_scheduler, parameter_group
 from openhoi.errors import ConfigError
 
 
-def test_parameter_groups_by_name_component():
-    assert parameter_group("detector.backbone.body.conv1.weight") == "backbone"
-    assert parameter_group("clip.visual.proj") == "clip"
-    assert parameter_group("knowledge.clip_model.ln.weight") == "clip"
-    assert parameter_group("interaction.backbone_proj.weight") == "heads"  # not a component
-    assert parameter_group("decoder.layers.0.linear1.weight") == "heads"
+def test_parameter_groups_by_name_component_or_the_models_rule():
+    model = nn.Linear(1, 1)
+    assert parameter_group(model, "detector.backbone.body.conv1.weight") == "backbone"
+    assert parameter_group(model, "clip.visual.proj") == "clip"
+    assert parameter_group(model, "interaction.backbone_proj.weight") == "rest"  # not a part
+    model.parameter_group = lambda name: "clip" if name.startswith("head.cls") else "rest"
+    assert parameter_group(model, "head.cls.weight") == "clip"
+    assert parameter_group(model, "detector.backbone.x") == "rest"
 
 
-def test_optimizer_groups_rates_and_frozen_clip():
-    cfg = TrainConfig(lr=1e-4, lr_backbone=1e-5, lr_clip=2e-5, weight_decay=1e-4)
+def test_optimizer_groups_and_rates():
+    config = replace(Config(), {"train.lr": 1e-4, "train.lr_backbone": 2e-5,
+                                "train.weight_decay": 3e-4})
     model = ToyModel()
-    opt = build_optimizer(model, cfg)
+    opt = build_optimizer(model, config)
     groups = {g["name"]: g for g in opt.param_groups}
-    assert {k: g["lr"] for k, g in groups.items()} == {"heads": 1e-4, "backbone": 1e-5,
-                                                       "clip": 2e-5}
+    assert {k: g["lr"] for k, g in groups.items()} == {"rest": 1e-4, "backbone": 2e-5,
+                                                       "clip": 1e-5}
     assert {id(p) for p in groups["backbone"]["params"]} == {
         id(p) for p in model.backbone.parameters()}
-    assert all(g["weight_decay"] == 1e-4 for g in opt.param_groups)
-    assert freeze_clip(model) == 8 * 8 + 8
-    assert [g["name"] for g in build_optimizer(model, cfg).param_groups] == ["heads", "backbone"]
+    assert all(g["weight_decay"] == 3e-4 for g in opt.param_groups)
+    model.clip.requires_grad_(False)  # frozen parameters are left out
+    assert [g["name"] for g in build_optimizer(model, config).param_groups] == [
+        "rest", "backbone"]
 
 
 def test_step_drop_after_lr_drop_epochs():
-    opt = build_optimizer(ToyModel(), TrainConfig(lr=1.0, lr_backbone=0.5))
+    config = replace(Config(), {"train.lr": 1.0, "train.lr_backbone": 0.5})
+    opt = build_optimizer(ToyModel(), config)
     sched = build_scheduler(opt, TrainConfig(lr_drop=2, lr_drop_gamma=0.1))
     lrs = []
     for _ in range(4):

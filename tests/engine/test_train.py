@@ -32,8 +32,8 @@ def test_fit_learns_writes_checkpoints_log_and_test_metrics(tmp_path):
     # eval every 2 epochs -> after epochs 2 and 4 (0-based 1, 3)
     assert [r["epoch"] for r in records if r["kind"] == "val"] == [1, 3]
     # lr drops by 10x from (0-based) epoch lr_drop=2 on
-    assert epochs[1]["lr"]["heads"] == pytest.approx(3e-2)
-    assert epochs[2]["lr"]["heads"] == pytest.approx(3e-3)
+    assert epochs[1]["lr"]["rest"] == pytest.approx(3e-2)
+    assert epochs[2]["lr"]["rest"] == pytest.approx(3e-3)
     assert epochs[0]["lr"]["backbone"] == pytest.approx(1e-2)
     steps = [r for r in records if r["kind"] == "train_step"]
     assert len(steps) == state.step and {"loss_obj", "grad_norm"} <= set(steps[0])
@@ -116,7 +116,7 @@ def test_nan_loss_stops_with_step_images_and_last_checkpoint(tmp_path):
     model = ToyModel()
     from openhoi.engine.optim import build_optimizer, build_scheduler
 
-    opt = build_optimizer(model, config.train)
+    opt = build_optimizer(model, config)
     loader = train_loader(ToyDataset(8), 4, collate, seed=0)
     with pytest.raises(NonFiniteLossError) as err:
         fit(model, _NaNAt(step=4), lambda *a: [], opt, build_scheduler(opt, config.train),

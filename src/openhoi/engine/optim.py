@@ -1,7 +1,7 @@
 """Optimiser and learning-rate schedule of the HOICLIP recipe.
 
 AdamW over three parameter groups, each with its own learning rate (HOICLIP ``main.py``):
-the CNN backbone (``train.lr_backbone``), CLIP's weights when they train (``train.lr_clip``)
+the CNN backbone (``train.lr_backbone``), CLIP's weights when they train (``model.clip.lr``)
 and everything else: transformer, decoders, heads (``train.lr``). One step drop of every rate
 by ``train.lr_drop_gamma`` after ``train.lr_drop`` epochs.
 """
@@ -13,50 +13,42 @@ import logging
 import torch
 from torch import nn
 
-from openhoi.config import TrainConfig
+from openhoi.config import Config, TrainConfig
 
 log = logging.getLogger(__name__)
 
-BACKBONE_NAMES = frozenset({"backbone"})
-"""A parameter is the backbone's when one component of its dotted name is one of these."""
-CLIP_NAMES = frozenset({"clip", "clip_model"})
-"""A parameter is CLIP's when one component of its dotted name is one of these."""
-
-GROUPS = ("heads", "backbone", "clip")
+GROUPS = ("rest", "backbone", "clip")
 
 
-def parameter_group(name: str) -> str:
-    """``backbone``, ``clip`` or ``heads`` for a parameter's dotted name (e.g.
-    ``detector.backbone.body.layer1.0.conv1.weight`` -> ``backbone``)."""
-    parts = set(name.split("."))
-    if parts & CLIP_NAMES:
+def _name_rule(name: str) -> str:
+    """Fallback for models without ``parameter_group``: a name component ``backbone`` or
+    ``clip`` selects that group (``detector.backbone.body.conv1.weight`` -> ``backbone``)."""
+    parts = name.split(".")
+    if "clip" in parts:
         return "clip"
-    if parts & BACKBONE_NAMES:
+    if "backbone" in parts:
         return "backbone"
-    return "heads"
+    return "rest"
 
 
-def freeze_clip(model: nn.Module) -> int:
-    """Stop gradients to CLIP's weights (HOICLIP ``--fix_clip``); returns how many were frozen.
-
-    Call before wrapping the model in DDP and before building the optimiser.
-    """
-    count = 0
-    for name, p in model.named_parameters():
-        if parameter_group(name) == "clip" and p.requires_grad:
-            p.requires_grad_(False)
-            count += p.numel()
-    return count
+def parameter_group(model: nn.Module, name: str) -> str:
+    """``rest``, ``backbone`` or ``clip``: the model's own ``parameter_group(name)`` when it
+    has one (``HOIDetector`` does), else the name rule above."""
+    rule = getattr(model, "parameter_group", None)
+    group = rule(name) if callable(rule) else _name_rule(name)
+    if group not in GROUPS:
+        raise ValueError(f"parameter {name!r}: unknown group {group!r}, expected one of {GROUPS}")
+    return group
 
 
-def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
-    """AdamW parameter groups of the trainable parameters, in ``GROUPS`` order, empty groups
-    left out. Each group carries its ``name`` (kept in the optimiser's state dict)."""
-    lrs = {"heads": cfg.lr, "backbone": cfg.lr_backbone, "clip": cfg.lr_clip}
+def param_groups(model: nn.Module, lrs: dict[str, float]) -> list[dict]:
+    """AdamW parameter groups of the trainable parameters (``requires_grad``; the model's
+    builder freezes what the recipe fixes), in ``GROUPS`` order, empty groups left out. Each
+    group carries its ``name``, kept in the optimiser's state dict and the metrics log."""
     params: dict[str, list[nn.Parameter]] = {g: [] for g in GROUPS}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            params[parameter_group(name)].append(p)
+            params[parameter_group(model, name)].append(p)
     groups = []
     for g in GROUPS:
         if params[g]:
@@ -68,9 +60,15 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over ``param_groups`` with the recipe's weight decay (HOICLIP ``main.py``)."""
-    return torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
+def build_optimizer(model: nn.Module, config: Config) -> torch.optim.AdamW:
+    """AdamW (HOICLIP ``main.py``): ``train.lr`` for the transformer and heads,
+    ``train.lr_backbone`` for the backbone, ``model.clip.lr`` for CLIP's weights where they
+    train (``model.clip.trainable``); ``train.weight_decay`` on every group."""
+    cfg = config.train
+    # TODO(merge clip): ClipConfig.lr lands with the clip branch; until then HOICLIP's 1e-5.
+    clip_lr = getattr(config.model.clip, "lr", 1e-5)
+    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone, "clip": clip_lr}
+    return torch.optim.AdamW(param_groups(model, lrs), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer,
