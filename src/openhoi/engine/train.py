@@ -356,9 +356,10 @@ def fit(
             ckpt_io.atomic_copy(last, ckpt_dir / "best.pt")
         barrier()
 
-    selected = "last"
+    selected, selected_epoch = "last", state.epoch
     best_path = ckpt_dir / "best.pt"
     if state.best_epoch is not None and best_path.is_file():
+        selected_epoch = state.best_epoch
         ckpt_io.load_model_weights(unwrap(model), ckpt_io.load_checkpoint(best_path),
                                    label_space, str(best_path))
         selected = f"best (epoch {state.best_epoch}, {cfg.best_metric}={state.best_value:.4f})"
@@ -369,7 +370,7 @@ def fit(
         results = evaluate(model, postprocessor, test_loader, test_evaluator, device, amp_dtype,
                            progress, desc="test")
         metrics.write("test", max(state.epoch - 1, 0), step=state.step, checkpoint=selected,
-                      **scalar_results(results))
+                      selected_epoch=selected_epoch, **scalar_results(results))
         if is_main_process():
             text = json.dumps({"checkpoint": selected, **_jsonable(results)}, indent=1)
             ckpt_io.atomic_write(run_dir / "test_metrics.json", lambda tmp: tmp.write_text(text))
