@@ -65,7 +65,89 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class InteractionConfig:
-    """HOICLIP interaction branch: interaction decoder, classifiers, verb adapter, zero-shot."""
+    """HOICLIP interaction branch: interaction decoder, classifiers, verb adapter, zero-shot.
+
+    The decoder runs at CLIP's visual width (768 for ViT-B/32); that width comes from the CLIP
+    model, not from here. Defaults follow HOICLIP's ``main.py`` / ``scripts/train_hico.sh``
+    unless a field says it follows the paper instead (then the reference behaviour is one
+    value away, for converted checkpoints).
+    """
+
+    num_layers: int = 3
+    """Interaction decoder layers (HOICLIP ``--inter_dec_layers 3``). Must be 1 or equal to
+    the instance decoder's layer count so each auxiliary output has its own layer."""
+    num_heads: int = 8
+    """Attention heads of the interaction decoder (HOICLIP ``--nheads 8``)."""
+    dim_feedforward: int = 2048
+    """FFN width of the interaction decoder (HOICLIP ``--dim_feedforward 2048``)."""
+    dropout: float = 0.1
+    """Dropout inside the interaction decoder (HOICLIP ``--dropout 0.1``)."""
+    query_builder: Literal["mean", "mix"] = "mean"
+    """How Q_inter is made from the instance decoder's human/object outputs: ``mean`` is
+    HOICLIP eq. 4 (mean, then linear + LayerNorm); ``mix`` is variant (b), a learnable 2x2
+    'horizontal' mixing of (O_o, O_h), a shared 'vertical' linear map, summed, LayerNorm."""
+    shared_cross_attention: bool = False
+    """Share one attention module (and its residual LayerNorm) between the cross-attention to
+    V_s and the one to V_d'. The paper (eq. 5) writes two cross-attentions, the default; the
+    reference code (``TransformerDecoderFusionLayer``) shares ``multihead_attn`` and ``norm2``:
+    set true to load HOICLIP's released checkpoints."""
+    mask_detector_padding: bool = True
+    """Mask padded positions of the detector memory V_d' in its cross-attention, as DETR
+    masks them everywhere (keeps an image's output independent of the batch it is in). The
+    reference attends to padding (no mask): set false for bit-level parity on padded batches."""
+    classifier_bias: bool = False
+    """Give the interaction classifier a bias. The paper's classifier is cosine similarity to
+    text embeddings (no bias, the default); the reference's ``visual_projection`` is an
+    ``nn.Linear`` with a (frozen, randomly initialised) bias: set true for its checkpoints."""
+    freeze_classifier: bool = True
+    """Keep the text-initialised interaction classifier fixed (HOICLIP ``--fix_clip`` freezes
+    every ``visual_projection``). GEN-VLKT fine-tunes it at the CLIP learning rate."""
+    init_temperature: float = 0.07
+    """Initial temperature of the cosine logits; the learnable scale starts at log(1/T)
+    (HOICLIP/GEN-VLKT ``logit_scale = log(1 / 0.07)``, CLIP's own initialisation)."""
+    verb_adapter: bool = True
+    """Use the verb adapter and verb classifier (HOICLIP eq. 7-10); false ablates S_v."""
+    verb_weight: float = 0.5
+    """alpha in S_t = S_inter + alpha * S_v (HOICLIP eq. 10; ``--verb_weight`` 0.5 on
+    HICO-DET, 0.1 in ``scripts/train_vcoco.sh``)."""
+    verb_adapter_layers: int = 3
+    """Linear layers of the verb adapter MLP, hidden width E / 2 (HOICLIP ``inter2verb =
+    MLP(E, E // 2, E, 3)``)."""
+    verb_repr: Literal["object", "human_object"] = "object"
+    """Which verb representations E_v the model expects (HOICLIP eq. 6): ``object`` subtracts
+    the object region from the union region, ``human_object`` (variant (a)) subtracts both.
+    Checked against the rule recorded in the E_v file when the builder loads one."""
+    verb_repr_init: Literal["file", "random"] = "file"
+    """Where E_v comes from: ``file`` needs the verb-representation file passed to the
+    builder; ``random`` (unit-norm random rows) is for tiny configs and tests only."""
+    normalize_verb_repr: bool = True
+    """L2-normalise E_v rows at initialisation so S_v starts as a cosine score (the paper).
+    The reference loads ``verb.pth`` unnormalised; converted checkpoints overwrite it anyway."""
+    freeze_verb_repr: bool = False
+    """Keep E_v fixed; the reference trains ``verb_projection`` at the base learning rate."""
+    zero_shot_topk: int = 10
+    """k of the training-free zero-shot enhancement: keep the k best CLIP interaction scores
+    of an image, zero the rest (HOICLIP ``engine.evaluate_hoi``, k = 10 among 10..50). Choose
+    it on a validation split, never on test data. 0 disables the enhancement."""
+    mimic_loss_coef: float = 20.0
+    """GEN-VLKT only: weight of the L1 feature-mimic loss between the mean interaction
+    feature and CLIP's image embedding (GEN-VLKT ``--mimic_loss_coef 20``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_layers", "num_heads", "dim_feedforward", "verb_adapter_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"interaction.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"interaction.dropout must be in [0, 1), got {self.dropout}")
+        if self.init_temperature <= 0:
+            raise ConfigError(
+                f"interaction.init_temperature must be > 0, got {self.init_temperature}")
+        if self.zero_shot_topk < 0:
+            raise ConfigError(
+                f"interaction.zero_shot_topk must be >= 0, got {self.zero_shot_topk}")
+        if self.mimic_loss_coef < 0:
+            raise ConfigError(
+                f"interaction.mimic_loss_coef must be >= 0, got {self.mimic_loss_coef}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +171,9 @@ class ModelConfig:
 
     architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
     """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    freeze_clip: bool = True
+    """Keep the CLIP image encoder fixed (HOICLIP ``--fix_clip``); false fine-tunes it in the
+    engine's CLIP parameter group."""
     clip: ClipConfig = field(default_factory=ClipConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     interaction: InteractionConfig = field(default_factory=InteractionConfig)

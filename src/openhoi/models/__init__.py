@@ -1,0 +1,1 @@
+"""HOI models: detector, CLIP knowledge, interaction branches, criterion, post-processing."""
