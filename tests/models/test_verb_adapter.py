@@ -7,7 +7,7 @@ from openhoi.models.verb_adapter import MLP, VerbAdapter
 
 def test_mlp_shape_and_relu_between_layers():
     mlp = MLP(8, 4, 8, 3)
-    assert [tuple(l.weight.shape) for l in mlp.layers] == [(4, 8), (4, 4), (8, 4)]
+    assert [tuple(lin.weight.shape) for lin in mlp.layers] == [(4, 8), (4, 4), (8, 4)]
     with torch.no_grad():
         for layer in mlp.layers:
             layer.weight.fill_(-1.0)
