@@ -1,1 +1,1 @@
-"""HOI models: detector, CLIP knowledge, interaction branches, criterion, post-processing."""
+"""Model parts: detector, interaction branch, matcher, criterion, post-processing."""
