@@ -295,9 +295,6 @@ class ModelConfig:
 
     architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
     """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
-    freeze_clip: bool = True
-    """Keep the CLIP image encoder fixed (HOICLIP ``--fix_clip``); false fine-tunes it in the
-    engine's CLIP parameter group."""
     clip: ClipConfig = field(default_factory=ClipConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     interaction: InteractionConfig = field(default_factory=InteractionConfig)
