@@ -35,6 +35,8 @@ class HOICLIPHead(nn.Module):
         verb_adapter: the verb adapter (eq. 7-8), or None to drop S_v.
         verb_weight: alpha of eq. 10.
         init_temperature: the shared logit scale starts at ``log(1 / init_temperature)``.
+        mask_detector_padding: hide padded memory positions from the V_d' cross-attention
+            (the reference does not: false reproduces it).
     """
 
     def __init__(
@@ -46,8 +48,10 @@ class HOICLIPHead(nn.Module):
         verb_adapter: VerbAdapter | None = None,
         verb_weight: float = 0.5,
         init_temperature: float = 0.07,
+        mask_detector_padding: bool = True,
     ) -> None:
         super().__init__()
+        self.mask_detector_padding = mask_detector_padding
         self.query_builder = query_builder
         self.memory_proj = memory_proj
         self.decoder = decoder
@@ -68,7 +72,7 @@ class HOICLIPHead(nn.Module):
         h: Tensor,
         o: Tensor,
         memory: Tensor,
-        memory_padding_mask: Tensor | None,
+        memory_padding_mask: Tensor,
         clip_tokens: Tensor,
         visual_proj: Tensor,
     ) -> InteractionHeadOutput:
@@ -78,14 +82,15 @@ class HOICLIPHead(nn.Module):
             h: ``[B, Q, D]`` human outputs of the last instance-decoder layer (O_h).
             o: ``[B, Q, D]`` object outputs of the last instance-decoder layer (O_o).
             memory: ``[B, S, D]`` detector encoder memory V_d.
-            memory_padding_mask: ``[B, S]`` bool, True on padding, or None to attend all.
+            memory_padding_mask: ``[B, S]`` bool, True on padding (used when
+                ``mask_detector_padding``).
             clip_tokens: ``[B, N, W]`` CLIP spatial tokens V_s.
             visual_proj: ``[W, E]`` CLIP's visual projection.
         """
         query = self.query_builder(h, o)  # [B, Q, W], eq. 4
         det_memory = self.memory_proj(memory)  # [B, S, W], eq. 3
-        out = self.decoder(query, clip_tokens.to(query.dtype), det_memory,
-                           memory_padding_mask)  # [L, B, Q, W], eq. 5
+        mask = memory_padding_mask if self.mask_detector_padding else None
+        out = self.decoder(query, clip_tokens.to(query.dtype), det_memory, mask)  # eq. 5
         features = out @ visual_proj.to(out.dtype)  # [L, B, Q, E], O_inter in CLIP space
         scale = self.logit_scale.exp()
         logits = scale * self.classifier(F.normalize(features, dim=-1))  # [L, B, Q, I], eq. 9
