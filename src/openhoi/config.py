@@ -150,9 +150,6 @@ class InteractionConfig:
     """Give the interaction classifier a bias. The paper's classifier is cosine similarity to
     text embeddings (no bias, the default); the reference's ``visual_projection`` is an
     ``nn.Linear`` with a (frozen, randomly initialised) bias: set true for its checkpoints."""
-    freeze_classifier: bool = True
-    """Keep the text-initialised interaction classifier fixed (HOICLIP ``--fix_clip`` freezes
-    every ``visual_projection``). GEN-VLKT fine-tunes it at the CLIP learning rate."""
     init_temperature: float = 0.07
     """Initial temperature of the cosine logits; the learnable scale starts at log(1/T)
     (HOICLIP/GEN-VLKT ``logit_scale = log(1 / 0.07)``, CLIP's own initialisation)."""
@@ -295,12 +292,25 @@ class ModelConfig:
 
     architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
     """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    freeze_text_classifiers: bool = True
+    """Keep the CLIP-text-initialised interaction and object classifiers fixed: HOICLIP's
+    ``--fix_clip`` (``scripts/train_hico.sh``) freezes every parameter named
+    ``*visual_projection*``. GEN-VLKT (``configs/hico_s.sh``) fine-tunes them at the CLIP
+    learning rate instead; the engine finds them in the ``clip`` parameter group."""
     clip: ClipConfig = field(default_factory=ClipConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     interaction: InteractionConfig = field(default_factory=InteractionConfig)
     matcher: MatcherConfig = field(default_factory=MatcherConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+
+    def __post_init__(self) -> None:
+        n_inter, n_dec = self.interaction.num_layers, self.detector.num_decoder_layers
+        if self.architecture == "hoiclip" and n_inter not in (1, n_dec):
+            raise ConfigError(
+                f"interaction.num_layers {n_inter} must be 1 or equal detector."
+                f"num_decoder_layers {n_dec}: each auxiliary output pairs one interaction "
+                "layer with one instance-decoder layer (HOICLIP's _set_aux_loss_triplet)")
 
 
 @dataclass(frozen=True)

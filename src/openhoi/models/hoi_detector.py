@@ -18,14 +18,30 @@ classifiers), ``rest``.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
+import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
+from openhoi.config import ClipConfig, InteractionConfig, ModelConfig
+from openhoi.data.label_space import LabelSpace
+from openhoi.errors import ConfigError
+from openhoi.models.clip_knowledge import ClipKnowledge, build_clip_knowledge
+from openhoi.models.detector import build_detector
 from openhoi.models.gen_vlkt_head import GenVLKTHead
 from openhoi.models.hoiclip_head import HOICLIPHead
+from openhoi.models.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
+from openhoi.models.query_builder import build_query_builder
+from openhoi.models.transformer import TransformerDecoder
+from openhoi.models.verb_adapter import VerbAdapter
 from openhoi.models.zero_shot import ZeroShotScorer
 from openhoi.structures import HOIRawOutput, ImageBatch
+
+log = logging.getLogger(__name__)
 
 PARAM_GROUPS = ("backbone", "clip", "rest")
 
@@ -63,7 +79,8 @@ class HOIDetector(nn.Module):
         """Raw output of every query pair, last layer first-class and earlier layers in
         ``aux`` (see the module docstring for ``extras``)."""
         det = self.detector(batch)
-        clip_tokens, image_embed = self.clip(batch)  # [B, N, W], [B, E]
+        feats = self.clip(batch)
+        clip_tokens, image_embed = feats.spatial_tokens, feats.global_feature  # V_s, V_g
         if isinstance(self.head, HOICLIPHead):
             out = self.head(det.h_hs[-1], det.o_hs[-1], det.memory, det.memory_mask,
                             clip_tokens, self.clip.visual_projection)
@@ -92,3 +109,120 @@ class HOIDetector(nn.Module):
     def named_parameters_in(self, group: str) -> Iterator[tuple[str, Tensor]]:
         """``(name, parameter)`` of one group, frozen ones included."""
         return ((n, p) for n, p in self.named_parameters() if self.parameter_group(n) == group)
+
+
+# --------------------------------------------------------------------------------------------
+# Builder: reads the config, loads weights once, passes modules and tensors in.
+# --------------------------------------------------------------------------------------------
+
+
+def _object_prompts(cfg: ClipConfig, label_space: LabelSpace) -> list[str]:
+    """One prompt per object class (``a photo of a cup``) plus the no-object prompt."""
+    def article(name: str) -> str:
+        return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+    names = [article(n) for n in label_space.objects]
+    return [cfg.object_template.format(n) for n in names] + [cfg.no_object_prompt]
+
+
+def _text_classifier(text_embed: Tensor, bias: bool) -> nn.Linear:
+    """The reference's ``visual_projection``: an ``nn.Linear`` whose weight rows start as the
+    L2-normalised text embeddings (its default-initialised bias only when ``bias``)."""
+    num_classes, embed_dim = text_embed.shape
+    layer = nn.Linear(embed_dim, num_classes, bias=bias)
+    with torch.no_grad():
+        layer.weight.copy_(F.normalize(text_embed.float(), dim=-1))
+    return layer
+
+
+def _verb_representations(cfg: InteractionConfig, label_space: LabelSpace, embed_dim: int,
+                          verb_repr: Tensor | None) -> Tensor:
+    """``[V, E]`` initial E_v: the given tensor, or unit-norm random rows when the config
+    asks for ``verb_repr_init: random`` (tiny configs and tests only)."""
+    shape = (label_space.num_verbs, embed_dim)
+    if verb_repr is None:
+        if cfg.verb_repr_init == "file":
+            raise ConfigError(
+                "model.interaction.verb_repr_init: 'file' needs the verb representations "
+                "(openhoi verb-repr) passed to build_hoi_detector(verb_repr=...); use "
+                "'random' only for tiny test configs")
+        log.warning("E_v (verb representations) randomly initialised: "
+                    "model.interaction.verb_repr_init=random is for tests and tiny configs")
+        verb_repr = torch.randn(shape)
+    if tuple(verb_repr.shape) != shape:
+        raise ConfigError(f"verb representations have shape {list(verb_repr.shape)}, expected "
+                          f"{list(shape)} (verbs of label space {label_space.name!r}, CLIP "
+                          "embedding size)")
+    verb_repr = verb_repr.float()
+    return F.normalize(verb_repr, dim=-1) if cfg.normalize_verb_repr else verb_repr
+
+
+def build_hoi_detector(
+    cfg: ModelConfig,
+    label_space: LabelSpace,
+    *,
+    clip: ClipKnowledge | None = None,
+    clip_weights: str | Path | None = None,
+    load_clip_weights: bool = True,
+    verb_repr: Tensor | None = None,
+    interaction_text: Tensor | None = None,
+    object_text: Tensor | None = None,
+) -> HOIDetector:
+    """Build the HOI detector of ``cfg`` for ``label_space`` (on the current default device).
+
+    Args:
+        cfg: the model config.
+        label_space: classes; every class count comes from it.
+        clip: an already built ``ClipKnowledge`` to reuse; otherwise built from ``cfg.clip``.
+        clip_weights: CLIP weight file overriding ``cfg.clip.weights``.
+        load_clip_weights: false leaves CLIP randomly initialised, for a checkpoint to
+            overwrite (evaluation, prediction); the text classifiers are then random too.
+        verb_repr: ``[V, E]`` verb representations E_v (HOICLIP eq. 6, ``openhoi verb-repr``);
+            required unless ``cfg.interaction.verb_repr_init`` is ``random`` or the
+            architecture is GEN-VLKT.
+        interaction_text: ``[I, E]`` text embeddings of the interaction prompts, instead of
+            running CLIP's text tower.
+        object_text: ``[O + 1, E]`` text embeddings of the object prompts + no-object.
+
+    Returns:
+        ``HOIDetector``; frozen parts have ``requires_grad=False``.
+    """
+    if clip is None:
+        clip_cfg = cfg.clip if clip_weights is None else dataclasses.replace(
+            cfg.clip, weights=str(clip_weights))
+        clip = build_clip_knowledge(clip_cfg, device=torch.get_default_device(),
+                                    load_weights=load_clip_weights)
+    if interaction_text is None:
+        interaction_text = clip.encode_text(label_space.prompts(cfg.clip.interaction_template))
+    if object_text is None and cfg.detector.obj_head == "clip":
+        object_text = clip.encode_text(_object_prompts(cfg.clip, label_space))
+    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
+    icfg = cfg.interaction
+    classifier = _text_classifier(interaction_text, icfg.classifier_bias)
+    if cfg.architecture == "hoiclip":
+        width, embed_dim = clip.width, clip.embed_dim
+        verb_adapter = None
+        if icfg.verb_adapter:
+            verb_adapter = VerbAdapter(
+                embed_dim, _verb_representations(icfg, label_space, embed_dim, verb_repr),
+                label_space.verb_to_interaction, icfg.verb_adapter_layers,
+                trainable_repr=not icfg.freeze_verb_repr)
+        head: HOICLIPHead | GenVLKTHead = HOICLIPHead(
+            build_query_builder(icfg.query_builder, cfg.detector.hidden_dim, width),
+            DetectorMemoryProjection(cfg.detector.hidden_dim, width),
+            InteractionDecoder(width, icfg.num_layers, icfg.num_heads, icfg.dim_feedforward,
+                               icfg.dropout, icfg.shared_cross_attention),
+            classifier, verb_adapter, icfg.verb_weight, icfg.init_temperature,
+            icfg.mask_detector_padding)
+    else:
+        d = cfg.detector
+        decoder = TransformerDecoder(d.num_decoder_layers, d.hidden_dim, d.num_heads,
+                                     d.dim_feedforward, d.dropout, d.pre_norm)
+        head = GenVLKTHead(decoder, d.hidden_dim, clip.embed_dim, classifier,
+                           icfg.init_temperature)
+    model = HOIDetector(detector, clip, head, ZeroShotScorer(interaction_text),
+                        clip_side=("head.classifier.", "detector.obj_classifier.classifier."))
+    if cfg.freeze_text_classifiers:
+        for name, p in model.named_parameters():
+            if name.startswith(("head.classifier.", "detector.obj_classifier.classifier.")):
+                p.requires_grad_(False)
+    return model
