@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from openhoi.models.verb_adapter import MLP, VerbAdapter
+from openhoi.models.verb_adapter import MLP, VerbAdapter  # MLP: the detector's
 
 
 def test_mlp_shape_and_relu_between_layers():
