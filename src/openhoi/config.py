@@ -202,10 +202,12 @@ class InteractionConfig:
     verb_adapter_layers: int = 3
     """Linear layers of the verb adapter MLP, hidden width E / 2 (HOICLIP ``inter2verb =
     MLP(E, E // 2, E, 3)``)."""
-    verb_repr: Literal["object", "human_object"] = "object"
-    """Which verb representations E_v the model expects (HOICLIP eq. 6): ``object`` subtracts
-    the object region from the union region, ``human_object`` (variant (a)) subtracts both.
-    Checked against the rule recorded in the E_v file when the builder loads one."""
+    verb_repr: Literal["hoiclip", "paper", "variant_a"] = "hoiclip"
+    """Rule that made the verb representations E_v the model loads (HOICLIP eq. 6; see
+    ``openhoi.models.verb_repr``): ``hoiclip`` = the released code's arithmetic (the reference's
+    ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
+    ``variant_a`` = variant (a), subtracting the human region as well. Checked against the
+    rule recorded in an ``openhoi verb-repr`` file when the builder loads one."""
     verb_repr_init: Literal["file", "random"] = "file"
     """Where E_v comes from: ``file`` needs the verb-representation file passed to the
     builder; ``random`` (unit-norm random rows) is for tiny configs and tests only."""

@@ -43,13 +43,13 @@ def image_batch(sizes: list[tuple[int, int]], seed: int = 0) -> ImageBatch:
     return ImageBatch(images, mask, torch.tensor(sizes))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_cfg():
     """Factory of tiny ``ModelConfig``s: ``tiny_cfg(architecture="gen_vlkt")``."""
     return tiny_model_config
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_batch():
     """Factory of padded random ``ImageBatch``es: ``make_batch([(64, 80), (48, 64)])``."""
     return image_batch

@@ -1,5 +1,8 @@
+import copy
+
 import pytest
 import torch
+from torch.nn import functional as F
 
 from openhoi.config import ConfigError
 from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector
@@ -7,16 +10,18 @@ from openhoi.models.query_builder import MixQueryBuilder
 from openhoi.structures import HOIRawOutput
 
 
-
-def _build(space, tiny_cfg, seed=0, **overrides) -> HOIDetector:
+def _build(space, cfg, seed=0, **kwargs) -> HOIDetector:
     torch.manual_seed(seed)
-    return build_hoi_detector(tiny_cfg(**overrides), space).eval()
+    return build_hoi_detector(cfg, space, **kwargs).eval()
 
 
-def _copy_common(src: HOIDetector, dst: HOIDetector) -> tuple[set[str], set[str]]:
-    """Load ``src``'s weights into ``dst`` where names match; returns (missing, unexpected)."""
-    result = dst.load_state_dict(src.state_dict(), strict=False)
-    return set(result.missing_keys), set(result.unexpected_keys)
+@pytest.fixture(scope="module")
+def models(synthetic_space, tiny_cfg):
+    """One tiny HOICLIP and one tiny GEN-VLKT (text classifiers trainable), built once."""
+    hoiclip = _build(synthetic_space, tiny_cfg())
+    gen = _build(synthetic_space, tiny_cfg(architecture="gen_vlkt",
+                                           freeze_text_classifiers=False))
+    return {"hoiclip": hoiclip, "gen_vlkt": gen}
 
 
 def _assert_detector_outputs_equal(a: HOIRawOutput, b: HOIRawOutput) -> None:
@@ -26,16 +31,17 @@ def _assert_detector_outputs_equal(a: HOIRawOutput, b: HOIRawOutput) -> None:
 
 
 @pytest.mark.parametrize("arch", ["hoiclip", "gen_vlkt"])
-def test_forward_shapes(synthetic_space, tiny_cfg, make_batch, arch):
-    model = _build(synthetic_space, tiny_cfg, architecture=arch)
-    batch = make_batch([(64, 80), (48, 64)])
+def test_forward_shapes(synthetic_space, models, make_batch, arch):
+    model = models[arch]
+    batch = make_batch([(48, 64), (40, 48)])
     b, q = 2, 4
     o, i, v = (synthetic_space.num_objects, synthetic_space.num_interactions,
                synthetic_space.num_verbs)
     e = model.clip.embed_dim
     for train in (True, False):
         model.train(train)
-        out = model(batch)
+        with torch.no_grad():
+            out = model(batch)
         assert isinstance(out, HOIRawOutput)
         assert out.obj_logits.shape == (b, q, o + 1)
         assert out.h_boxes_cxcywh.shape == out.o_boxes_cxcywh.shape == (b, q, 4)
@@ -50,15 +56,19 @@ def test_forward_shapes(synthetic_space, tiny_cfg, make_batch, arch):
             assert out.verb_logits.shape == (b, q, v)
         else:
             assert out.verb_logits is None
+    model.eval()
 
 
-def test_variant_b_changes_only_the_query_builder(synthetic_space, tiny_cfg, make_batch):
-    mean = _build(synthetic_space, tiny_cfg)
-    mix = _build(synthetic_space, tiny_cfg, interaction={"query_builder": "mix"})
+def test_variant_b_changes_only_the_query_builder(synthetic_space, models, tiny_cfg,
+                                                  make_batch):
+    mean = models["hoiclip"]
+    mix = _build(synthetic_space, tiny_cfg(interaction={"query_builder": "mix"}),
+                 clip=mean.clip)
     assert isinstance(mix.head.query_builder, MixQueryBuilder)
-    missing, unexpected = _copy_common(mean, mix)
-    assert missing == {"head.query_builder.mix"} and not unexpected
-    batch = make_batch([(64, 64)])
+    result = mix.load_state_dict(mean.state_dict(), strict=False)
+    assert set(result.missing_keys) == {"head.query_builder.mix"}
+    assert not result.unexpected_keys
+    batch = make_batch([(48, 48)])
     with torch.no_grad():
         ref = mean(batch)
         same = mix(batch)  # identity mix: variant (b) starts as eq. 4
@@ -70,39 +80,34 @@ def test_variant_b_changes_only_the_query_builder(synthetic_space, tiny_cfg, mak
     assert not torch.allclose(moved.interaction_logits, ref.interaction_logits, atol=1e-3)
 
 
-def test_verb_representations_change_only_s_v(synthetic_space, tiny_cfg, make_batch):
+def test_verb_representations_change_only_s_v(synthetic_space, models, make_batch):
     # variant (a) is another E_v file: only the verb branch may move
-    space = synthetic_space
-    cfg = tiny_cfg()
-    torch.manual_seed(0)
-    e_obj = build_hoi_detector(cfg, space, verb_repr=torch.randn(space.num_verbs, 32)).eval()
-    torch.manual_seed(0)
-    e_both = build_hoi_detector(cfg, space, verb_repr=torch.randn(space.num_verbs, 32)).eval()
-    missing, unexpected = _copy_common(e_obj, e_both)
-    assert not missing and not unexpected
+    a_model = models["hoiclip"]
+    b_model = copy.deepcopy(a_model)
     with torch.no_grad():
-        e_both.head.verb_adapter.verb_classifier.weight.copy_(
-            torch.nn.functional.normalize(torch.randn(space.num_verbs, 32), dim=-1))
-    batch = make_batch([(64, 64)])
+        b_model.head.verb_adapter.verb_classifier.weight.copy_(
+            F.normalize(torch.randn(synthetic_space.num_verbs, 32), dim=-1))
+    batch = make_batch([(48, 48)])
     with torch.no_grad():
-        a, b = e_obj(batch), e_both(batch)
+        a, b = a_model(batch), b_model(batch)
     _assert_detector_outputs_equal(a, b)
     assert not torch.allclose(a.verb_logits, b.verb_logits)
-    v2i = space.verb_to_interaction
-    alpha = cfg.interaction.verb_weight
+    assert not torch.allclose(a.interaction_logits, b.interaction_logits)
+    v2i = synthetic_space.verb_to_interaction
+    alpha = a_model.head.verb_weight
     s_inter_a = a.interaction_logits - alpha * a.verb_logits @ v2i  # S_t - alpha S_v (eq. 10)
     s_inter_b = b.interaction_logits - alpha * b.verb_logits @ v2i
     torch.testing.assert_close(s_inter_a, s_inter_b, atol=1e-4, rtol=1e-4)
 
 
-def test_baseline_shares_the_detector_and_ignores_clip_tokens(synthetic_space, tiny_cfg,
-                                                             make_batch):
-    hoiclip = _build(synthetic_space, tiny_cfg)
-    gen = _build(synthetic_space, tiny_cfg, architecture="gen_vlkt")
-    missing, unexpected = _copy_common(hoiclip, gen)
-    assert all(k.startswith("head.") for k in missing | unexpected)
-    assert not any(k.startswith("head.decoder.layers.0.clip_attn") for k in gen.state_dict())
-    batch = make_batch([(64, 64)])
+def test_baseline_shares_the_detector_and_ignores_clip_tokens(models, make_batch):
+    hoiclip, gen = copy.deepcopy(models["hoiclip"]), copy.deepcopy(models["gen_vlkt"])
+    shared = {k: v for k, v in hoiclip.state_dict().items() if not k.startswith("head.")}
+    result = gen.load_state_dict(shared, strict=False)
+    assert all(k.startswith("head.") for k in result.missing_keys)
+    assert not result.unexpected_keys
+    assert not any(".clip_attn." in k for k in gen.state_dict())
+    batch = make_batch([(48, 48)])
     with torch.no_grad():
         a, b = hoiclip(batch), gen(batch)
         _assert_detector_outputs_equal(a, b)
@@ -116,40 +121,41 @@ def test_baseline_shares_the_detector_and_ignores_clip_tokens(synthetic_space, t
     assert not torch.allclose(b.extras["clip_image_embed"], b2.extras["clip_image_embed"])
 
 
-def test_parameter_groups(synthetic_space, tiny_cfg):
-    model = _build(synthetic_space, tiny_cfg)
+def test_parameter_groups(models):
+    model = models["hoiclip"]
     names = {id(p): n for n, p in model.named_parameters()}
     groups = model.parameter_groups()
-    assert all(names[id(p)].startswith("detector.backbone.") for p in groups["backbone"])
     assert groups["backbone"]  # ResNet stages 2-4 train
-    # frozen CLIP and frozen text classifiers: nothing trainable in the clip group
-    assert groups["clip"] == []
+    assert all(names[id(p)].startswith("detector.backbone.") for p in groups["backbone"])
+    assert groups["clip"] == []  # frozen CLIP and frozen text classifiers
     assert model.parameter_group("head.classifier.weight") == "clip"
     assert model.parameter_group("clip.model.visual.proj") == "clip"
     assert model.parameter_group("head.decoder.norm.weight") == "rest"
-    gen = _build(synthetic_space, tiny_cfg, architecture="gen_vlkt", freeze_text_classifiers=False)
-    clip_side = {names_g for names_g, p in gen.named_parameters()
-                 if gen.parameter_group(names_g) == "clip" and p.requires_grad}
-    assert "head.classifier.weight" in clip_side
-    assert "detector.obj_classifier.classifier.weight" in clip_side
+    assert model.parameter_group("head.verb_adapter.verb_classifier.weight") == "rest"
+    gen = models["gen_vlkt"]
+    clip_side = {n for n, p in gen.named_parameters()
+                 if gen.parameter_group(n) == "clip" and p.requires_grad}
+    assert clip_side == {"head.classifier.weight", "detector.obj_classifier.classifier.weight",
+                         "detector.obj_classifier.classifier.bias"}
 
 
-def test_frozen_text_classifier_starts_as_normalised_text(synthetic_space, tiny_cfg):
+def test_frozen_text_classifier_starts_as_normalised_text(synthetic_space, models, tiny_cfg):
     text = torch.randn(synthetic_space.num_interactions, 32) * 3
-    torch.manual_seed(0)
-    model = build_hoi_detector(tiny_cfg(), synthetic_space, interaction_text=text)
+    model = _build(synthetic_space, tiny_cfg(), clip=models["hoiclip"].clip,
+                   interaction_text=text)
     w = model.head.classifier.weight
     torch.testing.assert_close(w, text / text.norm(dim=-1, keepdim=True))
     assert not w.requires_grad and model.head.classifier.bias is None
     torch.testing.assert_close(model.zero_shot.text_embed, w)
 
 
-def test_file_verb_repr_is_required(synthetic_space, tiny_cfg):
+def test_file_verb_repr_is_required(synthetic_space, models, tiny_cfg):
     cfg = tiny_cfg(interaction={"verb_repr_init": "file"})
+    clip = models["hoiclip"].clip
     with pytest.raises(ConfigError, match="verb_repr"):
-        build_hoi_detector(cfg, synthetic_space)
+        build_hoi_detector(cfg, synthetic_space, clip=clip)
     with pytest.raises(ConfigError, match=r"expected \[8, 32\]"):
-        build_hoi_detector(cfg, synthetic_space, verb_repr=torch.zeros(3, 32))
+        build_hoi_detector(cfg, synthetic_space, clip=clip, verb_repr=torch.zeros(3, 32))
 
 
 def test_layer_count_must_pair_with_instance_decoder(tiny_cfg):

@@ -17,7 +17,6 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from openhoi.models.interaction_head import InteractionHeadOutput
 
@@ -32,7 +31,8 @@ class GenVLKTHead(nn.Module):
             and every output passed through the decoder's final LayerNorm.
         hidden_dim: D.
         embed_dim: E, CLIP's embedding width.
-        classifier: ``[..., E] -> [..., I]`` on L2-normalised features (text-initialised).
+        classifier: ``[..., E] -> [..., I]`` unscaled cosine logits (``CosineClassifier``
+            without its own scale), text-initialised.
         init_temperature: the logit scale starts at ``log(1 / init_temperature)``.
     """
 
@@ -72,5 +72,5 @@ class GenVLKTHead(nn.Module):
         tgt = torch.zeros_like(guided[0])  # [B, Q, D]
         out = self.decoder(tgt, memory, memory_padding_mask, memory_pos, guided)  # [L, B, Q, D]
         features = self.embed(out)  # [L, B, Q, E]
-        logits = self.logit_scale.exp() * self.classifier(F.normalize(features, dim=-1))
+        logits = self.logit_scale.exp() * self.classifier(features)
         return InteractionHeadOutput(logits, features)

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from openhoi.config import ClipConfig, InteractionConfig, ModelConfig
+from openhoi.config import ModelConfig
 from openhoi.data.label_space import LabelSpace
 from openhoi.errors import ConfigError
 from openhoi.models.clip_knowledge import ClipKnowledge, build_clip_knowledge
@@ -36,8 +36,15 @@ from openhoi.models.gen_vlkt_head import GenVLKTHead
 from openhoi.models.hoiclip_head import HOICLIPHead
 from openhoi.models.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.query_builder import build_query_builder
+from openhoi.models.text_classifier import (
+    CosineClassifier,
+    interaction_prompts,
+    object_prompts,
+    text_embeddings,
+)
 from openhoi.models.transformer import TransformerDecoder
 from openhoi.models.verb_adapter import VerbAdapter
+from openhoi.models.verb_repr import load_verb_representations
 from openhoi.models.zero_shot import ZeroShotScorer
 from openhoi.structures import HOIRawOutput, ImageBatch
 
@@ -116,31 +123,15 @@ class HOIDetector(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def _object_prompts(cfg: ClipConfig, label_space: LabelSpace) -> list[str]:
-    """One prompt per object class (``a photo of a cup``) plus the no-object prompt."""
-    def article(name: str) -> str:
-        return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
-    names = [article(n) for n in label_space.objects]
-    return [cfg.object_template.format(n) for n in names] + [cfg.no_object_prompt]
-
-
-def _text_classifier(text_embed: Tensor, bias: bool) -> nn.Linear:
-    """The reference's ``visual_projection``: an ``nn.Linear`` whose weight rows start as the
-    L2-normalised text embeddings (its default-initialised bias only when ``bias``)."""
-    num_classes, embed_dim = text_embed.shape
-    layer = nn.Linear(embed_dim, num_classes, bias=bias)
-    with torch.no_grad():
-        layer.weight.copy_(F.normalize(text_embed.float(), dim=-1))
-    return layer
-
-
-def _verb_representations(cfg: InteractionConfig, label_space: LabelSpace, embed_dim: int,
-                          verb_repr: Tensor | None) -> Tensor:
-    """``[V, E]`` initial E_v: the given tensor, or unit-norm random rows when the config
-    asks for ``verb_repr_init: random`` (tiny configs and tests only)."""
+def _verb_representations(cfg: ModelConfig, label_space: LabelSpace, embed_dim: int,
+                          verb_repr: Tensor | str | Path | None) -> Tensor:
+    """``[V, E]`` initial E_v: the given tensor or file (its recorded rule, label space and
+    CLIP architecture checked), or unit-norm random rows when the config asks for
+    ``verb_repr_init: random`` (tiny configs and tests only)."""
+    icfg = cfg.interaction
     shape = (label_space.num_verbs, embed_dim)
     if verb_repr is None:
-        if cfg.verb_repr_init == "file":
+        if icfg.verb_repr_init == "file":
             raise ConfigError(
                 "model.interaction.verb_repr_init: 'file' needs the verb representations "
                 "(openhoi verb-repr) passed to build_hoi_detector(verb_repr=...); use "
@@ -148,12 +139,15 @@ def _verb_representations(cfg: InteractionConfig, label_space: LabelSpace, embed
         log.warning("E_v (verb representations) randomly initialised: "
                     "model.interaction.verb_repr_init=random is for tests and tiny configs")
         verb_repr = torch.randn(shape)
+    elif isinstance(verb_repr, str | Path):
+        verb_repr = load_verb_representations(verb_repr, label_space, embed_dim,
+                                              rule=icfg.verb_repr, arch=cfg.clip.arch).embeddings
     if tuple(verb_repr.shape) != shape:
         raise ConfigError(f"verb representations have shape {list(verb_repr.shape)}, expected "
                           f"{list(shape)} (verbs of label space {label_space.name!r}, CLIP "
                           "embedding size)")
     verb_repr = verb_repr.float()
-    return F.normalize(verb_repr, dim=-1) if cfg.normalize_verb_repr else verb_repr
+    return F.normalize(verb_repr, dim=-1) if icfg.normalize_verb_repr else verb_repr
 
 
 def build_hoi_detector(
@@ -163,7 +157,7 @@ def build_hoi_detector(
     clip: ClipKnowledge | None = None,
     clip_weights: str | Path | None = None,
     load_clip_weights: bool = True,
-    verb_repr: Tensor | None = None,
+    verb_repr: Tensor | str | Path | None = None,
     interaction_text: Tensor | None = None,
     object_text: Tensor | None = None,
 ) -> HOIDetector:
@@ -176,11 +170,11 @@ def build_hoi_detector(
         clip_weights: CLIP weight file overriding ``cfg.clip.weights``.
         load_clip_weights: false leaves CLIP randomly initialised, for a checkpoint to
             overwrite (evaluation, prediction); the text classifiers are then random too.
-        verb_repr: ``[V, E]`` verb representations E_v (HOICLIP eq. 6, ``openhoi verb-repr``);
-            required unless ``cfg.interaction.verb_repr_init`` is ``random`` or the
-            architecture is GEN-VLKT.
+        verb_repr: ``[V, E]`` verb representations E_v (HOICLIP eq. 6), or their file
+            (``openhoi verb-repr`` output or HOICLIP's ``verb.pth``); required unless
+            ``cfg.interaction.verb_repr_init`` is ``random`` or the architecture is GEN-VLKT.
         interaction_text: ``[I, E]`` text embeddings of the interaction prompts, instead of
-            running CLIP's text tower.
+            running CLIP's text tower (normalised here).
         object_text: ``[O + 1, E]`` text embeddings of the object prompts + no-object.
 
     Returns:
@@ -192,18 +186,24 @@ def build_hoi_detector(
         clip = build_clip_knowledge(clip_cfg, device=torch.get_default_device(),
                                     load_weights=load_clip_weights)
     if interaction_text is None:
-        interaction_text = clip.encode_text(label_space.prompts(cfg.clip.interaction_template))
+        interaction_text = text_embeddings(
+            clip, interaction_prompts(label_space, cfg.clip.interaction_template))
+    interaction_text = F.normalize(interaction_text.float(), dim=-1)  # [I, E]
     if object_text is None and cfg.detector.obj_head == "clip":
-        object_text = clip.encode_text(_object_prompts(cfg.clip, label_space))
+        object_text = text_embeddings(clip, object_prompts(
+            label_space, cfg.clip.object_template, cfg.clip.no_object_prompt))
     detector = build_detector(cfg.detector, label_space.num_objects, object_text)
     icfg = cfg.interaction
-    classifier = _text_classifier(interaction_text, icfg.classifier_bias)
+    # The reference's ``visual_projection``; the scale lives in the head (shared with S_v).
+    classifier = CosineClassifier.from_embeddings(
+        interaction_text, bias=icfg.classifier_bias, logit_scale=None,
+        trainable=not cfg.freeze_text_classifiers)
     if cfg.architecture == "hoiclip":
         width, embed_dim = clip.width, clip.embed_dim
         verb_adapter = None
         if icfg.verb_adapter:
             verb_adapter = VerbAdapter(
-                embed_dim, _verb_representations(icfg, label_space, embed_dim, verb_repr),
+                embed_dim, _verb_representations(cfg, label_space, embed_dim, verb_repr),
                 label_space.verb_to_interaction, icfg.verb_adapter_layers,
                 trainable_repr=not icfg.freeze_verb_repr)
         head: HOICLIPHead | GenVLKTHead = HOICLIPHead(

@@ -16,7 +16,6 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from openhoi.models.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.interaction_head import InteractionHeadOutput
@@ -30,8 +29,8 @@ class HOICLIPHead(nn.Module):
         query_builder: ``(h [B, Q, D], o [B, Q, D]) -> [B, Q, W]`` (eq. 4 or variant (b)).
         memory_proj: V_d' of eq. 3, ``[B, S, D] -> [B, S, W]``.
         decoder: the interaction decoder, ``-> [L, B, Q, W]``.
-        classifier: ``[..., E] -> [..., I]`` on L2-normalised features: the text-initialised
-            interaction classifier (its weight rows are the normalised text embeddings).
+        classifier: ``[..., E] -> [..., I]`` unscaled cosine logits (``CosineClassifier``
+            without its own scale): the text-initialised interaction classifier, eq. 9.
         verb_adapter: the verb adapter (eq. 7-8), or None to drop S_v.
         verb_weight: alpha of eq. 10.
         init_temperature: the shared logit scale starts at ``log(1 / init_temperature)``.
@@ -93,7 +92,7 @@ class HOICLIPHead(nn.Module):
         out = self.decoder(query, clip_tokens.to(query.dtype), det_memory, mask)  # eq. 5
         features = out @ visual_proj.to(out.dtype)  # [L, B, Q, E], O_inter in CLIP space
         scale = self.logit_scale.exp()
-        logits = scale * self.classifier(F.normalize(features, dim=-1))  # [L, B, Q, I], eq. 9
+        logits = scale * self.classifier(features)  # [L, B, Q, I], eq. 9
         verb_logits = None
         if self.verb_adapter is not None:
             verb_logits, verb_inter = self.verb_adapter(features, scale)  # eq. 7-8
