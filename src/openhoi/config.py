@@ -220,9 +220,11 @@ class InteractionConfig:
     """k of the training-free zero-shot enhancement: keep the k best CLIP interaction scores
     of an image, zero the rest (HOICLIP ``engine.evaluate_hoi``, k = 10 among 10..50). Choose
     it on a validation split, never on test data. 0 disables the enhancement."""
-    mimic_loss_coef: float = 20.0
-    """GEN-VLKT only: weight of the L1 feature-mimic loss between the mean interaction
-    feature and CLIP's image embedding (GEN-VLKT ``--mimic_loss_coef 20``)."""
+    mimic_loss_coef: float = 0.0
+    """Weight of the L1 feature-mimic loss between the mean interaction feature and CLIP's
+    image embedding (GEN-VLKT's knowledge distillation; its recipe: ``--with_mimic
+    --mimic_loss_coef 20``). HOICLIP trains without it (``--with_mimic`` unset in
+    ``scripts/train_hico.sh``): 0."""
 
     def __post_init__(self) -> None:
         for name in ("num_layers", "num_heads", "dim_feedforward", "verb_adapter_layers"):

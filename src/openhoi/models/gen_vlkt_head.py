@@ -14,11 +14,15 @@ Reference: ``GEN.forward`` (``models/gen.py``) and ``GEN_VLKT.forward``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from openhoi.models.interaction_head import InteractionHeadOutput
+from openhoi.models.matcher import Indices, PairTargets
+from openhoi.structures import HOIRawOutput
 
 
 class GenVLKTHead(nn.Module):
@@ -74,3 +78,18 @@ class GenVLKTHead(nn.Module):
         features = self.embed(out)  # [L, B, Q, E]
         logits = self.logit_scale.exp() * self.classifier(features)
         return InteractionHeadOutput(logits, features)
+
+
+def feature_mimic_loss(outputs: HOIRawOutput, targets: Sequence[PairTargets], indices: Indices,
+                       num_pairs: float) -> Tensor:
+    """GEN-VLKT's feature-mimic loss of one decoder layer (a criterion ``LossTerm``).
+
+    ``L1(mean over queries of the interaction features, CLIP image embedding)``, elementwise
+    mean over ``[B, E]``, CLIP's side without gradient (GEN-VLKT ``SetCriterionHOI.mimic_loss``:
+    ``F.l1_loss(inter_memory.mean(1), clip_model.encode_image(clip_inputs))``). The features
+    are ``extras["interaction_features"]`` (before L2 normalisation) and the target
+    ``extras["clip_image_embed"]`` (V_g, not normalised). Matching plays no part.
+    """
+    features = outputs.extras["interaction_features"]  # [B, Q, E]
+    target = outputs.extras["clip_image_embed"].detach()  # [B, E]
+    return F.l1_loss(features.mean(dim=1), target.to(features.dtype))

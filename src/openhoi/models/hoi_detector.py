@@ -4,12 +4,16 @@
 separate objects fed by the same raw output. The CLIP-side tensors every architecture
 exposes in ``HOIRawOutput.extras`` (last layer; per-layer ones in each ``aux`` entry too):
 
-* ``clip_image_embed``: ``[B, E]`` CLIP's image embedding V_g, not normalised (the target of
-  GEN-VLKT's feature-mimic loss).
 * ``zs_logits``: ``[B, I]`` S_zs, cosine of V_g with every interaction's text embedding (the
-  training-free zero-shot enhancement, ``openhoi.models.zero_shot.enhance_scores``).
+  training-free zero-shot enhancement, ``openhoi.models.zero_shot``).
+* ``clip_image_embed`` (every layer): ``[B, E]`` CLIP's image embedding V_g, not normalised
+  (the target of GEN-VLKT's feature-mimic loss).
 * ``interaction_features`` (every layer): ``[B, Q, E]`` interaction features in CLIP space
   before normalisation (the reference's ``inter_memory``; the mimic loss averages them over Q).
+
+``build_hoi_criterion`` and ``build_hoi_postprocessor`` make the matching criterion (with the
+feature-mimic term when its weight is non-zero) and post-processor (with the zero-shot
+enhancement when ``zero_shot_topk > 0``) of the same config.
 
 Parameters are named so that ``parameter_groups`` can split them for the engine: ``backbone``
 (``detector.backbone.*``), ``clip`` (CLIP's own weights and the CLIP-text-initialised
@@ -31,10 +35,12 @@ from openhoi.config import ModelConfig
 from openhoi.data.label_space import LabelSpace
 from openhoi.errors import ConfigError
 from openhoi.models.clip_knowledge import ClipKnowledge, build_clip_knowledge
+from openhoi.models.criterion import SetCriterion, build_criterion
 from openhoi.models.detector import build_detector
-from openhoi.models.gen_vlkt_head import GenVLKTHead
+from openhoi.models.gen_vlkt_head import GenVLKTHead, feature_mimic_loss
 from openhoi.models.hoiclip_head import HOICLIPHead
 from openhoi.models.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
+from openhoi.models.postprocess import PostProcessor, build_postprocessor
 from openhoi.models.query_builder import build_query_builder
 from openhoi.models.text_classifier import (
     CosineClassifier,
@@ -45,7 +51,7 @@ from openhoi.models.text_classifier import (
 from openhoi.models.transformer import TransformerDecoder
 from openhoi.models.verb_adapter import VerbAdapter
 from openhoi.models.verb_repr import load_verb_representations
-from openhoi.models.zero_shot import ZeroShotScorer
+from openhoi.models.zero_shot import ZeroShotEnhancement, ZeroShotScorer
 from openhoi.structures import HOIRawOutput, ImageBatch
 
 log = logging.getLogger(__name__)
@@ -93,9 +99,11 @@ class HOIDetector(nn.Module):
                             clip_tokens, self.clip.visual_projection)
         else:
             out = self.head(det.h_hs, det.o_hs, det.memory, det.memory_mask, det.memory_pos)
-        extras = {"clip_image_embed": image_embed, "zs_logits": self.zero_shot(image_embed)}
-        return det.raw_output(out.interaction_logits, out.verb_logits, extras=extras,
-                              layer_extras={"interaction_features": out.features})
+        layer_extras = {"interaction_features": out.features,  # [L, B, Q, E]
+                        "clip_image_embed": image_embed[None]}  # [1, B, E]: every layer
+        return det.raw_output(out.interaction_logits, out.verb_logits,
+                              extras={"zs_logits": self.zero_shot(image_embed)},
+                              layer_extras=layer_extras)
 
     def parameter_group(self, name: str) -> str:
         """``backbone``, ``clip`` or ``rest``: the engine's learning-rate group of a parameter."""
@@ -226,3 +234,25 @@ def build_hoi_detector(
             if name.startswith(("head.classifier.", "detector.obj_classifier.classifier.")):
                 p.requires_grad_(False)
     return model
+
+
+def build_hoi_criterion(cfg: ModelConfig, label_space: LabelSpace,
+                        interaction_columns: Tensor | None = None) -> SetCriterion:
+    """The criterion of ``cfg``: the detector's set criterion plus the model's own terms
+    (``feat_mimic``, GEN-VLKT's feature-mimic loss, weighted by
+    ``interaction.mimic_loss_coef``; absent at weight 0).
+
+    Args:
+        interaction_columns: ``[I']`` interactions the losses see (the seen ones of a
+            zero-shot split); None for all.
+    """
+    terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss)}
+    return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms)
+
+
+def build_hoi_postprocessor(cfg: ModelConfig, label_space: LabelSpace) -> PostProcessor:
+    """The post-processor of ``cfg``, with HOICLIP's training-free zero-shot enhancement
+    (top ``interaction.zero_shot_topk`` of S_zs) when that k is positive."""
+    k = cfg.interaction.zero_shot_topk
+    terms = [ZeroShotEnhancement(k)] if k > 0 else []
+    return build_postprocessor(cfg.postprocess, label_space, terms)

@@ -16,6 +16,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from openhoi.structures import HOIRawOutput
+
 
 class ZeroShotScorer(nn.Module):
     """S_zs = cos(V_g, T_i) for every interaction i: ``[B, E] -> [B, I]``.
@@ -33,6 +35,14 @@ class ZeroShotScorer(nn.Module):
         return F.normalize(image_embed, dim=-1) @ self.text_embed.t().to(image_embed.dtype)
 
 
+def zero_shot_prior(zs_logits: Tensor, topk: int) -> Tensor:
+    """``[B, I]`` sigmoid of S_zs with all but each image's ``topk`` best classes zeroed."""
+    k = min(topk, zs_logits.shape[-1])
+    keep = torch.zeros_like(zs_logits, dtype=torch.bool)
+    keep.scatter_(-1, zs_logits.topk(k, dim=-1).indices, True)
+    return torch.where(keep, zs_logits, torch.zeros_like(zs_logits)).sigmoid()
+
+
 def enhance_scores(interaction_scores: Tensor, zs_logits: Tensor, topk: int) -> Tensor:
     """Add the top-k CLIP interaction prior of each image to each of its pairs.
 
@@ -45,8 +55,26 @@ def enhance_scores(interaction_scores: Tensor, zs_logits: Tensor, topk: int) -> 
     Returns:
         ``[B, Q, I]`` ``interaction_scores + sigmoid(S_zs with all but the top-k zeroed)``.
     """
-    k = min(topk, zs_logits.shape[-1])
-    keep = torch.zeros_like(zs_logits, dtype=torch.bool)
-    keep.scatter_(-1, zs_logits.topk(k, dim=-1).indices, True)
-    prior = torch.where(keep, zs_logits, torch.zeros_like(zs_logits)).sigmoid()  # [B, I]
+    prior = zero_shot_prior(zs_logits, topk)  # [B, I]
     return interaction_scores + prior.unsqueeze(1).to(interaction_scores.dtype)
+
+
+class ZeroShotEnhancement:
+    """The post-processor's score term (``openhoi.models.postprocess.ScoreTerm``): the prior
+    of ``zero_shot_prior`` from ``outputs.extras["zs_logits"]``, ``[B, 1, I]``, added to the
+    interaction probabilities of every pair before they meet the object scores."""
+
+    def __init__(self, topk: int) -> None:
+        if topk < 1:
+            raise ValueError(f"topk must be >= 1, got {topk}")
+        self.topk = topk
+
+    def __call__(self, outputs: HOIRawOutput) -> Tensor:
+        zs_logits = outputs.extras.get("zs_logits")
+        if zs_logits is None:
+            raise ValueError("the zero-shot enhancement needs extras['zs_logits'] (S_zs), "
+                             "which this model's output does not carry")
+        return zero_shot_prior(zs_logits.float(), self.topk).unsqueeze(1)  # [B, 1, I]
+
+    def __repr__(self) -> str:
+        return f"ZeroShotEnhancement(topk={self.topk})"
