@@ -26,6 +26,16 @@ def tiny_model_config(**overrides: Any) -> ModelConfig:
     return from_dict(ModelConfig, merge(TINY_MODEL, overrides))
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster than two, and far faster on a busy
+    machine (oversubscribed OpenMP threads spin). Restored after each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def synthetic_space():
     return load_label_space("synthetic")
