@@ -82,6 +82,22 @@ class DataConfig:
     num_workers: int = 2
     """Data-loader worker processes per rank."""
 
+    fraction: float = 1.0
+    """Share of the training images used (low-data setting): 1.0 = all, else one of the label
+    space's low-data subsets (0.01, 0.05, 0.15, 0.25, 0.5 on HICO-DET; HOICLIP's ``--frac``,
+    ``scripts/train_hico_frac.sh``)."""
+    zero_shot: str | None = None
+    """Zero-shot setting: name of a label-space split (``rf_uc``, ``nf_uc``, ``uo``, ``uv``)
+    whose unseen interactions are removed from the training annotations the way GEN-VLKT and
+    HOICLIP do it (``datasets/hico.py``): every human-object pair carrying an unseen interaction
+    is dropped, then every image left without a pair. ``None``: the fully supervised setting."""
+    val_size: int = 0
+    """Number of training images held out (seeded) as a validation set for model selection;
+    0 trains on all of them and keeps the last epoch (no model selection at all). The test split
+    is never used to choose a checkpoint."""
+    val_seed: int = 0
+    """Seed of the validation hold-out draw (independent of ``train.seed``)."""
+
     def __post_init__(self) -> None:
         if not 0.0 <= self.flip_prob <= 1.0 or not 0.0 <= self.crop_prob <= 1.0:
             raise ConfigError("data.flip_prob and data.crop_prob must lie in [0, 1]")
@@ -417,6 +433,61 @@ class TrainConfig:
 
     seed: int = 42
     """Seed of every random generator (HOICLIP's main.py default)."""
+    epochs: int = 90
+    """Training epochs (HOICLIP ``scripts/train_hico.sh``: ``--epochs 90``)."""
+    batch_size: int = 16
+    """Images per optimizer step over all processes and accumulation steps: each process loads
+    ``batch_size / (world_size * grad_accum_steps)`` images per forward pass (HOICLIP
+    ``scripts/train_hico.sh``: ``--batch_size 8`` per GPU on ``--nproc_per_node=2``)."""
+    lr: float = 1e-4
+    """AdamW learning rate of the transformer and heads (HOICLIP ``main.py``: ``--lr``)."""
+    lr_backbone: float = 1e-5
+    """Learning rate of the CNN backbone (HOICLIP ``main.py``: ``--lr_backbone``). CLIP's own
+    rate, used when CLIP trains, is ``model.clip.lr``."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay, every group (HOICLIP ``main.py``: ``--weight_decay``)."""
+    lr_drop: int = 60
+    """Epoch after which every learning rate is multiplied by ``lr_drop_gamma`` (HOICLIP
+    ``scripts/train_hico.sh``: ``--lr_drop 60``, a one-milestone ``MultiStepLR``)."""
+    lr_drop_gamma: float = 0.1
+    """Factor of the learning-rate drop (HOICLIP ``main.py``: ``--lr_drop_gamma``)."""
+    clip_max_norm: float = 0.1
+    """Gradient clipping max L2 norm over all parameters; 0 disables (HOICLIP ``main.py``)."""
+    grad_accum_steps: int = 1
+    """Forward/backward passes per optimizer step (HOICLIP ``scripts/train_hico.sh``:
+    ``--gradient_accumulation_steps 1``)."""
+    amp: Literal["off", "bf16", "fp16"] = "off"
+    """Mixed precision on CUDA (``bf16``, or ``fp16`` with a gradient scaler); ignored on CPU.
+    HOICLIP trains in float32 (``--enable_amp`` unset in ``scripts/train_hico.sh``)."""
+    eval_every: int = 1
+    """Evaluate on the validation set every this many epochs and after the last one (HOICLIP
+    ``main.py`` evaluates after every epoch). Needs ``data.val_size > 0``."""
+    best_metric: str = "mAP"
+    """Key of the evaluator's result that selects the best checkpoint (higher is better)."""
+    eval_test: bool = True
+    """Evaluate the test split once, after training, with the selected checkpoint."""
+    num_workers: int = 8
+    """Data-loading worker processes per training process (HOICLIP
+    ``scripts/train_hico.sh``: ``--num_workers 8``)."""
+    log_every: int = 20
+    """Write a training-step record to ``metrics.jsonl`` every this many optimizer steps."""
+    find_unused_parameters: bool = True
+    """DDP's ``find_unused_parameters`` (HOICLIP ``main.py`` sets it: some branches are unused
+    in some configurations)."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "grad_accum_steps", "lr_drop", "eval_every",
+                     "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm",
+                     "num_workers"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if self.batch_size % self.grad_accum_steps:
+            raise ConfigError(
+                f"train.batch_size ({self.batch_size}) must be a multiple of "
+                f"train.grad_accum_steps ({self.grad_accum_steps})")
 
 
 @dataclass(frozen=True)
