@@ -92,3 +92,25 @@ def test_zero_shot_run_data_and_unseen_seen_metrics(syn_root):
     evaluator = build_evaluator(config, ground_truth(data.test), space)
     evaluator.process([])
     assert {"mAP_unseen", "mAP_seen", "mAP"} <= set(evaluator.evaluate())
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(syn_root, tmp_path):
+    """``torchrun --nproc_per_node=2 -m openhoi train`` (gloo on CPU) ends where one process
+    with the same total batch does; augmentations off, since each rank draws its own."""
+    import subprocess
+    import sys
+
+    sets = _sets(syn_root, **{"data.flip_prob": 0.0, "data.color_jitter": "[0.0,0.0,0.0]",
+                              "train.eval_test": "false"})
+    assert _train(*sets, "--output", str(tmp_path / "one")) == 0
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "openhoi", "train", "--config", "synthetic_tiny", "--no-progress",
+           "--device", "cpu", *sets, "--output", str(tmp_path / "two")]
+    subprocess.run(cmd, check=True, timeout=900)
+    assert json.loads((tmp_path / "two" / "run.json").read_text())["world_size"] == 2
+    one = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")
+    two = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
+    assert len(two["rng"]) == 2 and one["step"] == two["step"]
+    for k, v in one["model"].items():
+        torch.testing.assert_close(two["model"][k], v, rtol=1e-3, atol=1e-4, msg=k)
