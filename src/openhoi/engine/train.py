@@ -44,7 +44,7 @@ from openhoi.engine.evaluate import (
     scalar_results,
 )
 from openhoi.engine.metrics import MetricsLog, RunningMean
-from openhoi.errors import CheckpointError
+from openhoi.errors import CheckpointError, ConfigError
 from openhoi.structures import HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)
@@ -256,9 +256,12 @@ def _set_epoch(loader: Any, epoch: int, seed: int) -> None:
 
 def _selection_value(results: dict[str, Any], key: str) -> float:
     numbers = scalar_results(results)
+    if key in results and results[key] is None:
+        raise ConfigError(f"train.best_metric={key!r} is undefined on the validation set (no "
+                         "ground truth for it): choose another metric or a larger data.val_size")
     if key not in numbers:
-        raise KeyError(f"train.best_metric={key!r} is not among the evaluator's results "
-                       f"{sorted(numbers)}")
+        raise ConfigError(f"train.best_metric={key!r} is not among the evaluator's results "
+                         f"{sorted(numbers)}")
     return numbers[key]
 
 
@@ -316,7 +319,6 @@ def fit(
     """
     cfg = config.train
     run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
     if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
     metrics = MetricsLog(run_dir / "metrics.jsonl")
@@ -338,13 +340,13 @@ def fit(
         lrs = _lrs(optimizer)
         scheduler.step()
         state.epoch = epoch + 1
-        metrics.write("train_epoch", epoch, step=state.step, lr=lrs,
-                      seconds=time.perf_counter() - t0, **stats)
+        seconds = time.perf_counter() - t0
+        metrics.write("train_epoch", epoch, step=state.step, lr=lrs, seconds=seconds, **stats)
         log.info("epoch %d/%d: loss %.4f (%.0f s)", state.epoch, cfg.epochs, stats["loss"],
-                 time.perf_counter() - t0)
+                 seconds)
         improved = False
-        due = state.epoch % cfg.eval_every == 0 or state.epoch == cfg.epochs
-        if val_loader is not None and due:
+        if val_loader is not None and (state.epoch % cfg.eval_every == 0
+                                       or state.epoch == cfg.epochs):
             results = evaluate(model, postprocessor, val_loader, val_evaluator, device,
                                amp_dtype, progress, desc=f"val epoch {epoch}")
             value = _selection_value(results, cfg.best_metric)
@@ -353,15 +355,26 @@ def fit(
                 state.best_value, state.best_epoch = value, state.epoch
             metrics.write("val", epoch, step=state.step, best=improved,
                           **scalar_results(results))
-        last = _save(ckpt_dir / "last.pt", ddp_model, optimizer, scheduler, scaler, config,
-                     label_space, state)
+        last = _save(run_dir / "checkpoints" / "last.pt", ddp_model, optimizer, scheduler,
+                     scaler, config, label_space, state)
         state.last_checkpoint = str(last)
         if improved and is_main_process():
-            ckpt_io.atomic_copy(last, ckpt_dir / "best.pt")
+            ckpt_io.atomic_copy(last, last.parent / "best.pt")
         barrier()
+    _finish(model, postprocessor, test_loader if cfg.eval_test else None, test_evaluator,
+            config, label_space, run_dir, device, state, metrics, progress)
+    return state
 
+
+def _finish(model: nn.Module, postprocessor: PostProcessor, test_loader: Iterable[Batch] | None,
+            test_evaluator: Evaluator | None, config: Config, label_space: str, run_dir: Path,
+            device: torch.device, state: TrainState, metrics: MetricsLog,
+            progress: bool) -> None:
+    """Load the selected weights (best, else last), export them to ``model.safetensors`` and
+    evaluate the test split once with them."""
+    cfg = config.train
     selected, selected_epoch = "last", state.epoch
-    best_path = ckpt_dir / "best.pt"
+    best_path = run_dir / "checkpoints" / "best.pt"
     if state.best_epoch is not None and best_path.is_file():
         selected_epoch = state.best_epoch
         ckpt_io.load_model_weights(unwrap(model), ckpt_io.load_checkpoint(best_path),
@@ -370,13 +383,12 @@ def fit(
     if is_main_process():
         ckpt_io.save_safetensors(run_dir / "model.safetensors", unwrap(model), config,
                                  label_space)
-    if test_loader is not None and cfg.eval_test:
-        results = evaluate(model, postprocessor, test_loader, test_evaluator, device, amp_dtype,
-                           progress, desc="test")
+    if test_loader is not None:
+        results = evaluate(model, postprocessor, test_loader, test_evaluator, device,
+                           amp_dtype_for(cfg.amp, device), progress, desc="test")
         metrics.write("test", max(state.epoch - 1, 0), step=state.step, checkpoint=selected,
                       selected_epoch=selected_epoch, **scalar_results(results))
         if is_main_process():
             text = json.dumps({"checkpoint": selected, **_jsonable(results)}, indent=1)
             ckpt_io.atomic_write(run_dir / "test_metrics.json", lambda tmp: tmp.write_text(text))
     barrier()
-    return state
