@@ -1,0 +1,1 @@
+"""Model parts: detector, interaction branch, matcher, criterion, post-processing."""
