@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from openhoi.data.label_space import label_space_from_dict
 from openhoi.errors import OpenHOIError
 from openhoi.models.matcher import HungarianMatcher, build_pair_targets, interaction_cost
 from openhoi.structures import HOIRawOutput
@@ -142,3 +143,18 @@ def test_interaction_width_mismatch_is_explained(synthetic_space, make_targets):
         HungarianMatcher(synthetic_space)(out, [t])
     assert len(HungarianMatcher(synthetic_space, interaction_columns=torch.arange(4))(
         out, [t])[0][0]) == 2
+
+
+def test_pairs_without_object_target_objectless_interactions(make_targets):
+    space = label_space_from_dict({
+        "name": "tiny-vcoco",
+        "objects": [{"name": "person", "id": 1}, {"name": "ball", "id": 37}],
+        "human_object": "person",
+        "verbs": [{"name": "hold", "id": 1}, {"name": "stand", "id": 2}],
+        "interactions": [{"verb": "hold", "object": "ball"}, {"verb": "stand", "object": None}],
+    })
+    t = make_targets(space, [[0, 0, 10, 10], [5, 5, 9, 9]], [0, 1], [[0, -1], [0, 1]],
+                     [[1], [0]], size=(20, 20))
+    (pt,) = build_pair_targets([t], space)
+    assert pt.interactions.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert pt.obj_labels.tolist() == [2, 1]  # no object -> the no-object column O

@@ -107,3 +107,21 @@ def test_interaction_width_is_checked(space):
     out.interaction_logits = out.interaction_logits[..., :2]
     with pytest.raises(ValueError, match="interaction logits have 2"):
         build_postprocessor(PostprocessConfig(), space)(out, torch.tensor([[1, 1]]), ["x"])
+
+
+def test_objectless_interactions_score_with_the_no_object_column():
+    space = label_space_from_dict({
+        "name": "tiny-vcoco",
+        "objects": [{"name": "person", "id": 1}, {"name": "ball", "id": 37}],
+        "human_object": "person",
+        "verbs": [{"name": "hold", "id": 1}, {"name": "stand", "id": 2}],
+        "interactions": [{"verb": "hold", "object": "ball"}, {"verb": "stand", "object": None}],
+    })
+    assert space.interaction_object.tolist() == [1, -1]
+    out = HOIRawOutput(obj_logits=torch.tensor([[[0.0, -1.0, 2.0]]]),
+                       h_boxes_cxcywh=torch.full((1, 1, 4), 0.5),
+                       o_boxes_cxcywh=torch.full((1, 1, 4), 0.5),
+                       interaction_logits=torch.tensor([[[0.5, -0.5]]]))
+    scores = build_postprocessor(PostprocessConfig(), space).triplet_scores(out)
+    expected = [sig(0.5) + sig(-1.0) ** 2, sig(-0.5) + sig(2.0) ** 2]
+    assert torch.allclose(scores[0, 0], torch.tensor(expected))
