@@ -62,6 +62,8 @@ class SetCriterion(nn.Module):
         unknown = set(weights) - {"obj_ce", "interaction", "verb", "bbox", "giou"}
         if unknown:
             raise ValueError(f"unknown loss weights {sorted(unknown)}")
+        if obj_box_normalizer not in ("pairs_with_object", "num_pairs"):
+            raise ValueError(f"unknown obj_box_normalizer {obj_box_normalizer!r}")
         self.matcher = matcher
         self.weights = dict(weights)
         self.focal_alpha = focal_alpha
