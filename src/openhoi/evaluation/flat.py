@@ -8,6 +8,7 @@ one ``torch.cat`` per field; only their sizes are read image by image.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from openhoi.data.label_space import LabelSpace
+from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.structures import HOIPredictions, HOITargets
 
@@ -83,32 +85,46 @@ class FlatGroundTruth:
                 (boxes must be in the pixels of the image on disk).
         """
         ids = [t.image_id for t in targets]
-        if len(set(ids)) != len(ids):
-            dup = next(i for k, i in enumerate(ids) if i in ids[:k])
-            raise OpenHOIError(f"ground truth: image {dup!r} appears twice")
         for t in targets:
             if tuple(t.size) != tuple(t.orig_size):
                 raise OpenHOIError(
                     f"ground truth: image {t.image_id!r} was resized {tuple(t.orig_size)} -> "
                     f"{tuple(t.size)}; evaluate against boxes in original pixels")
         err = OpenHOIError
-        boxes = _cat([t.boxes_xyxy for t in targets], (4,), "boxes_xyxy", ids, err)
-        labels = _cat([t.labels for t in targets], (), "labels", ids, err).astype(np.int64)
-        pair_idx = _cat([t.pair_idx for t in targets], (2,), "pair_idx", ids, err)
-        verbs = _cat([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err)
-        box_counts = _sizes([t.boxes_xyxy for t in targets])
-        pair_counts = _sizes([t.pair_idx for t in targets])
-        bad = _sizes([t.labels for t in targets]) != box_counts
-        if bad.any():
-            raise OpenHOIError(f"ground truth: image {ids[int(np.flatnonzero(bad)[0])]!r}: "
-                               "labels and boxes_xyxy have different lengths")
+        label_counts = _sizes([t.labels for t in targets])
+        return cls._build(
+            ids,
+            _cat([t.boxes_xyxy for t in targets], (4,), "boxes_xyxy", ids, err),
+            _cat([t.labels for t in targets], (), "labels", ids, err).astype(np.int64),
+            _cat([t.pair_idx for t in targets], (2,), "pair_idx", ids, err).astype(np.int64),
+            _cat([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err),
+            _sizes([t.boxes_xyxy for t in targets]), _sizes([t.pair_idx for t in targets]),
+            space, label_counts)
+
+    @classmethod
+    def from_annotations(cls, ann: HOIAnnotations, space: LabelSpace) -> FlatGroundTruth:
+        """Flatten the data reader's records (already flat: no per-image work)."""
+        return cls._build([str(n) for n in ann.file_names], ann.boxes_xyxy, ann.labels,
+                          ann.pair_idx.astype(np.int64), ann.pair_verbs, ann.num_boxes,
+                          ann.num_pairs, space)
+
+    @classmethod
+    def _build(cls, ids: list[str], boxes: np.ndarray, labels: np.ndarray, pair_idx: np.ndarray,
+               verbs: np.ndarray, box_counts: np.ndarray, pair_counts: np.ndarray,
+               space: LabelSpace, label_counts: np.ndarray | None = None) -> FlatGroundTruth:
+        if len(set(ids)) != len(ids):
+            dup = next(i for i, n in Counter(ids).items() if n > 1)
+            raise OpenHOIError(f"ground truth: image {dup!r} appears twice")
+        if label_counts is not None and (label_counts != box_counts).any():
+            k = int(np.flatnonzero(label_counts != box_counts)[0])
+            raise OpenHOIError(f"ground truth: image {ids[k]!r}: labels and boxes_xyxy have "
+                               "different lengths")
         bad = (labels < 0) | (labels >= space.num_objects)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             img_of = np.repeat(np.arange(len(ids)), box_counts)
             raise OpenHOIError(f"ground truth: image {ids[img_of[k]]!r}: object label "
                                f"{labels[k]} is outside [0, {space.num_objects})")
-        pair_idx = pair_idx.astype(np.int64)
         pair_img = np.repeat(np.arange(len(ids)), pair_counts)
         n_box = np.repeat(box_counts, pair_counts)
         bad = ((pair_idx[:, 0] < 0) | (pair_idx[:, 0] >= n_box) | (pair_idx[:, 1] < -1)
@@ -119,8 +135,8 @@ class FlatGroundTruth:
                                f"{pair_idx[k].tolist()} does not index its boxes")
         has_obj = pair_idx[:, 1] >= 0
         offset = np.repeat(np.cumsum(box_counts) - box_counts, pair_counts)
-        h = pair_idx[:, 0].astype(np.int64) + offset
-        o = pair_idx[:, 1].astype(np.int64) + offset
+        h = pair_idx[:, 0] + offset
+        o = pair_idx[:, 1] + offset
         pair_obj = np.where(has_obj, labels[np.where(has_obj, o, 0)], -1) if o.size else o
         # One instance per positive (pair, verb) whose (verb, object) is an interaction class.
         row, verb = np.nonzero((verbs > 0.5) & has_obj[:, None])
@@ -128,7 +144,7 @@ class FlatGroundTruth:
         row, inter = row[inter >= 0], inter[inter >= 0].astype(np.int64)
         objects_present = np.zeros((len(ids), space.num_objects), dtype=bool)
         objects_present[pair_img[has_obj], pair_obj[has_obj]] = True
-        boxes = boxes.astype(np.float32).reshape(-1, 4)
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         return cls(tuple(ids), pair_img[row], inter, boxes[h[row]], boxes[o[row]],
                    objects_present, np.bincount(inter, minlength=space.num_interactions))
 

@@ -84,6 +84,7 @@ from typing import Any, Literal
 import numpy as np
 
 from openhoi.data.label_space import LabelSpace, interaction_names
+from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatDetections, FlatGroundTruth
@@ -162,7 +163,8 @@ class HICODetEvaluator:
     """HICO-DET evaluator: ``reset()``, ``process(predictions)``, ``evaluate() -> dict``.
 
     Args:
-        targets: ground truth of every test image, boxes in original pixels.
+        targets: ground truth of every test image, boxes in original pixels: ``HOITargets``
+            or the data reader's ``HOIAnnotations`` (faster: already flat).
         label_space: the benchmark's classes, rare split and zero-shot splits.
         protocol: ``python`` or ``official`` (see the module docstring).
         zero_shot: name of a zero-shot split of ``label_space``: adds Unseen / Seen mAP.
@@ -172,7 +174,7 @@ class HICODetEvaluator:
 
     def __init__(
         self,
-        targets: Sequence[HOITargets],
+        targets: Sequence[HOITargets] | HOIAnnotations,
         label_space: LabelSpace,
         protocol: Protocol = "python",
         zero_shot: str | None = None,
@@ -183,7 +185,9 @@ class HICODetEvaluator:
         self.space = label_space
         self.protocol: Protocol = protocol
         self.zero_shot = label_space.zero_shot_split(zero_shot) if zero_shot else None
-        self.gt = FlatGroundTruth.from_targets(targets, label_space)
+        self.gt = (FlatGroundTruth.from_annotations(targets, label_space)
+                   if isinstance(targets, HOIAnnotations) else
+                   FlatGroundTruth.from_targets(targets, label_space))
         self.image_index = {name: i for i, name in enumerate(self.gt.image_ids)}
         self.known_objects = (None if known_objects is None else
                               {name: sorted(set(objs)) for name, objs in known_objects.items()})
