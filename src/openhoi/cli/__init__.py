@@ -12,13 +12,14 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import label_space, make_synthetic
+from openhoi.cli import evaluate, label_space, make_synthetic
 from openhoi.errors import OpenHOIError
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("label-space", label_space, "print a label space's classes and splits"),
     ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
+    ("evaluate", evaluate, "score a predictions file: HICO-DET / V-COCO / recognition mAP"),
 ]
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from openhoi.data.label_space import LabelSpace, interaction_names
+from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import precision_recall, voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatGroundTruth
@@ -64,10 +65,13 @@ class HOIRecognitionEvaluator:
         self.reset()
 
     @classmethod
-    def from_targets(cls, targets: Sequence[HOITargets], label_space: LabelSpace,
+    def from_targets(cls, targets: Sequence[HOITargets] | HOIAnnotations, label_space: LabelSpace,
                      train_counts: Sequence[int] | None = None) -> HOIRecognitionEvaluator:
-        """Labels from detection ground truth: positive iff some pair has the interaction."""
-        gt = FlatGroundTruth.from_targets(targets, label_space)
+        """Labels from detection ground truth (``HOITargets`` or the data reader's records):
+        positive iff some pair has the interaction, else negative."""
+        gt = (FlatGroundTruth.from_annotations(targets, label_space)
+              if isinstance(targets, HOIAnnotations) else
+              FlatGroundTruth.from_targets(targets, label_space))
         labels = -np.ones((gt.num_images, label_space.num_interactions))
         labels[gt.img, gt.cls] = 1.0
         return cls(gt.image_ids, labels, label_space, train_counts)

@@ -128,10 +128,13 @@ def _summary(gt: VCOCOGroundTruth, agent: np.ndarray, role: np.ndarray, num_pos:
     def f(x: Any) -> float | None:
         return None if np.isnan(x) else float(x)
 
+    def nanmean(x: np.ndarray) -> float | None:
+        return f(np.nanmean(x)) if (~np.isnan(x)).any() else None
+
     slots = gt.slots
     return {
-        "AP_role_scenario_1": f(np.nanmean(role[..., 0])) if slots else None,  # V6
-        "AP_role_scenario_2": f(np.nanmean(role[..., 1])) if slots else None,
+        "AP_role_scenario_1": nanmean(role[..., 0]),  # V6
+        "AP_role_scenario_2": nanmean(role[..., 1]),
         "AP_agent": float(np.nansum(agent)) / len(gt.actions),
         "num_images": len(gt.image_ids),
         "num_detections": num_det,
