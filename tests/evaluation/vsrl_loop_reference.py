@@ -34,12 +34,16 @@ def build_db(coco_file, vcoco_file, ids_file):
     ids = [int(float(x)) for x in open(ids_file).read().split()]
     person_cat = coco["categories"][0]["id"]
     images = {im["id"]: im for im in coco["images"]}
+    anns_of = {}
+    for ann in coco["annotations"]:
+        anns_of.setdefault(ann["image_id"], []).append(ann)
+    row_of = [{a: k for k, a in enumerate(e["ann_id"])} for e in vcoco]
     db = []
     for image_id in ids:
         im = images[image_id]
         objs = []
-        for ann in coco["annotations"]:
-            if ann["image_id"] != image_id or ann.get("ignore", 0) == 1:
+        for ann in anns_of.get(image_id, []):
+            if ann.get("ignore", 0) == 1:
                 continue
             x1, y1, w, h = (float(v) for v in ann["bbox"])
             x2, y2 = x1 + max(0.0, w - 1.0), y1 + max(0.0, h - 1.0)
@@ -52,13 +56,13 @@ def build_db(coco_file, vcoco_file, ids_file):
         for ann_id, cat, box in objs:
             if cat != person_cat:
                 continue
-            if ann_id not in vcoco[0]["ann_id"]:
+            if ann_id not in row_of[0]:
                 persons.append((box, None, None))
                 continue
             labels, roles = [], []
-            for entry in vcoco:
+            for entry, rows in zip(vcoco, row_of):
                 n = len(entry["ann_id"])
-                k = entry["ann_id"].index(ann_id)
+                k = rows[ann_id]
                 labels.append(entry["label"][k])
                 rboxes = []
                 for r in range(1, len(entry["role_name"])):
@@ -91,19 +95,22 @@ def evaluate(db, actions, dets):
     """Agent APs ``[A]`` and role APs ``{(a, r): (scenario 1, scenario 2)}``."""
     npos = [sum(1 for _, persons in db for _, lab, _ in persons if lab and lab[a] == 1)
             for a in range(len(actions))]
+    by_image = {}
+    for d in dets:  # vsrl_eval rescans all detections per image; bucketing once is the same
+        by_image.setdefault(d["image_id"], []).append(d)
     agent, role = [], {}
     for a, (name, roles) in enumerate(actions):
-        agent.append(_one(db, dets, f"{name}_agent", a, None, None, npos[a]))
+        agent.append(_one(db, by_image, f"{name}_agent", a, None, None, npos[a]))
         for r in range(1, len(roles)):
             key = f"{name}_{roles[r]}"
-            role[(a, r)] = tuple(_one(db, dets, key, a, r, sc, npos[a]) for sc in (1, 2))
+            role[(a, r)] = tuple(_one(db, by_image, key, a, r, sc, npos[a]) for sc in (1, 2))
     return agent, role
 
 
-def _one(db, dets, key, a, r, scenario, npos):
+def _one(db, by_image, key, a, r, scenario, npos):
     entries = []  # (score, image order, position, tp)
     for img_order, (image_id, persons) in enumerate(db):
-        mine = [(pos, d) for pos, d in enumerate(d for d in dets if d["image_id"] == image_id)]
+        mine = list(enumerate(by_image.get(image_id, [])))
         scored = []
         for pos, d in mine:
             v = d.get(key, np.nan if r is None else [np.nan] * 5)
