@@ -60,8 +60,8 @@ Rules shared by both protocols
   O3  IoU is :func:`~openhoi.evaluation.overlaps.iou_matlab`: "+1" areas, empty iff
       ``iw <= 0 or ih <= 0`` (a one-pixel-wide intersection counts).
   O4  Every test image counts: detections on images without ground truth are false positives,
-      including images absent from the ground truth (MATLAB scores all 9,658 test images;
-      test_hico.json lists 9,546) — reported as ``num_images_without_gt``.
+      including images absent from the ground-truth file (MATLAB scores every image of
+      ``list_test``, all 9,658) — reported as ``num_images_without_gt``.
   O5  Recall thresholds are MATLAB's ``0:0.1:1``.
   O6  mAP = mean over **all** interaction classes; a class without test ground truth has AP 0
       (recall is NaN, no threshold is reached). Rare / Non-rare / Unseen / Seen likewise over
@@ -73,7 +73,18 @@ Rules shared by both protocols
       pair with object o. Pass ``known_objects`` (e.g. from
       :func:`~openhoi.evaluation.hico_files.read_hico_known_objects`) for anno.mat's labels,
       which also count HOIs whose boxes are invisible.
+
+Not reproduced, by construction of the inputs
+  - Ground truth comes as ``HOITargets`` / the data reader's records, one row per distinct
+    (human, object) pair in order of first appearance. A (human, object, verb) listed twice in
+    the annotation file therefore counts once here, while both references count it twice (and
+    can match it once). Candidates of one class in one image are ordered by pair (C3 ties);
+    GEN-VLKT orders them by ``hoi_annotation`` entry. Either matters only for such repeated or
+    interleaved annotations.
+  - Float sums: the mean over classes uses ``np.mean`` in class order (GEN-VLKT sums in
+    first-seen order, MATLAB with ``mean``), which can differ in the last bit of a double.
 """
+
 
 from __future__ import annotations
 
