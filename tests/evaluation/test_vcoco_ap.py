@@ -144,3 +144,17 @@ def test_bad_files(tmp_path):
     with pytest.raises(DataError, match=r"v.json: action entry 0: malformed"):
         read_vcoco_ground_truth(tmp_path / "coco.json", tmp_path / "v.json",
                                 tmp_path / "test.ids")
+
+
+def test_objectless_interaction_predicts_an_empty_role(tmp_path):
+    gt = _gt(tmp_path, hold_role=0)  # the held object is not annotated
+    hold = VCOCO.verbs.index("hold_obj")
+    objectless = VCOCO.interaction_index(hold, -1)
+    with_cup = VCOCO.interaction_index(hold, VCOCO.objects.index("cup"))
+    boxes = torch.tensor([P1_XYXY, CUP_XYXY], dtype=torch.float32)
+    for inter, expected in ((objectless, (1.0, 1.0)), (with_cup, (0.0, 1.0))):
+        ev = VCOCOEvaluator(gt, VCOCO)
+        ev.process([HOIPredictions(boxes, torch.tensor([0, 0]), torch.tensor([[0, 1]]),
+                                   torch.tensor([inter]), torch.tensor([0.9]),
+                                   gt.file_names[0])])
+        assert _hold_role(ev.evaluate()) == expected

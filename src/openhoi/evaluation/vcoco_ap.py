@@ -191,9 +191,10 @@ def vsrl_from_predictions(predictions: Sequence[HOIPredictions], space: LabelSpa
                       (slot[order][1:] != slot[order][:-1])]
         pick = order[first & (slot[order] >= 0)]
         rscore[det[pick], slot[pick]] = scores[pick]
-        obj_box = boxes[pairs[pick, 1]].astype(np.float32)
-        rbox[det[pick], slot[pick]] = np.where((obj_of[inter[pick]] < 0)[:, None], np.nan,
-                                               obj_box)
+        o = pairs[pick, 1]
+        obj_box = boxes[np.maximum(o, 0)].astype(np.float32)
+        no_obj = (obj_of[inter[pick]] < 0) | (o < 0)  # objectless class, or no object box
+        rbox[det[pick], slot[pick]] = np.where(no_obj[:, None], np.nan, obj_box)
         out["img"].append(np.full(len(uniq), image_id))
         out["person"].append(boxes[uniq[:, 0]].astype(np.float32))
         out["agent"].append(np.where(np.isneginf(agent), np.nan, agent))
