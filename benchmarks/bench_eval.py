@@ -39,6 +39,11 @@ from openhoi.evaluation import (
     read_vcoco_ground_truth,
     read_vsrl_detections,
 )
+from openhoi.evaluation.prediction_files import (
+    read_predictions,
+    write_gen_vlkt_predictions,
+    write_predictions,
+)
 from openhoi.evaluation.vcoco_ap import evaluate_vsrl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +132,28 @@ def bench_hico(args, space) -> None:
                              f"mAP {res['mAP']!r} vs {ref_map!r}")
     if ref is not None:
         print("\nper-class APs identical (bit for bit) and mAP equal for every protocol\n")
+    if args.io:
+        bench_io(preds, space)
+
+
+def bench_io(preds, space) -> None:
+    """Reading a full-size predictions file in each format (writing is not timed)."""
+    print("| predictions file | size (MB) | read |")
+    print("|---|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, write in (("openhoi .npz", "p.npz"), ("openhoi .jsonl", "p.jsonl"),
+                            ("openhoi .json", "p.json"), ("GEN-VLKT / HOICLIP .json", "g.json")):
+            path = Path(tmp) / write
+            if name.startswith("GEN-VLKT"):
+                write_gen_vlkt_predictions(path, preds)
+            else:
+                write_predictions(path, preds, space)
+            with Clock() as c:
+                back = read_predictions(path, space)
+            assert len(back) == len(preds)
+            print(f"| {name} | {path.stat().st_size / 2**20:.0f} | {c} |", flush=True)
+            path.unlink()
+    print()
 
 
 def _same(x, y) -> bool:
@@ -189,6 +216,7 @@ def main() -> None:
     parser.add_argument("--vcoco-loop-images", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-loop", action="store_true", help="time only our evaluators")
+    parser.add_argument("--io", action="store_true", help="also time reading prediction files")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, torch "
           f"threads {torch.get_num_threads()}; times: wall / CPU seconds\n")

@@ -99,7 +99,7 @@ from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatDetections, FlatGroundTruth
-from openhoi.evaluation.matching import first_in_group, join_on_key, ranks, segment_first_argmax
+from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_gen_vlkt, iou_matlab, round_half_away
 from openhoi.structures import HOIPredictions, HOITargets
 
@@ -112,15 +112,15 @@ OFFICIAL_MAX_DETS_PER_CLASS = 19999  # O2
 OFFICIAL_SCORE_SCALE = 1000.0  # O2: scores are stored x 1000 (order-preserving)
 
 
-def match_triplets(det: FlatDetections, rank: np.ndarray, gt: FlatGroundTruth,
+def match_triplets(det: FlatDetections, order: np.ndarray, gt: FlatGroundTruth,
                    num_classes: int, protocol: Protocol) -> np.ndarray:
     """True-positive flag of every detection under rules C3-C5 (vectorised).
 
     Args:
         det: detections with image indices into ``gt.image_ids`` (or beyond, for images
             without ground truth, which have no candidates).
-        rank: ``[D]`` distinct processing ranks: descending score, then image, then position.
-            Within an image this is C5's order.
+        order: ``[D]`` detections by descending score, then image, then position; within an
+            image this is C5's processing order.
         gt: the ground truth.
         num_classes: number of interaction classes (builds the (image, class) key).
         protocol: selects the IoU (P1 / O1, O3).
@@ -143,7 +143,7 @@ def match_triplets(det: FlatDetections, rank: np.ndarray, gt: FlatGroundTruth,
     best_ov, best_pos = segment_first_argmax(np.minimum(iou_h, iou_o), det_of, len(det))
     matched = best_ov >= IOU_THRESHOLD
     best_gt = np.where(matched, gt_of[np.maximum(best_pos, 0)], -1)
-    return matched & first_in_group(best_gt, rank)
+    return matched & first_in_group(best_gt, order)
 
 
 def class_aps(cls: np.ndarray, tp: np.ndarray, class_order: np.ndarray, mask: np.ndarray,
@@ -265,12 +265,11 @@ class HICODetEvaluator:
         # Detections are in (image, position) order, so a stable sort by score alone breaks
         # ties by image, then position (C8); the class sort below is stable too.
         by_score = descending_order(score)
-        rank = ranks(by_score)
         cls_keys = det.cls[by_score]
         if len(num_gt) <= np.iinfo(np.int16).max:
             cls_keys = cls_keys.astype(np.int16)  # numpy's stable sort is a radix sort here
         class_order = by_score[np.argsort(cls_keys, kind="stable")]
-        tp = match_triplets(det, rank, self.gt, self.space.num_interactions, self.protocol)
+        tp = match_triplets(det, by_score, self.gt, self.space.num_interactions, self.protocol)
         if official:
             count = np.zeros(len(det), dtype=bool)
             count[class_order[rank_in_class(det.cls[class_order]) <

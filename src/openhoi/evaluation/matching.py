@@ -69,28 +69,20 @@ def segment_first_argmax(
     return seg_max, first
 
 
-def first_in_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Flag, in each group, the element of smallest rank.
+def first_in_group(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Flag, in each group, the element that comes first in processing ``order``.
 
     Args:
         group: ``[N]`` int group ids; negative ids form no group and are never flagged.
-        rank: ``[N]`` int distinct processing ranks (smaller is processed first).
+        order: ``[K]`` indices into ``group`` in processing order (elements not listed are
+            never flagged).
 
     Returns:
         ``[N]`` bool.
     """
     flag = np.zeros(group.shape[0], dtype=bool)
-    idx = np.flatnonzero(group >= 0)
-    if idx.size == 0:
-        return flag
-    idx = idx[np.argsort(rank[idx], kind="stable")]
-    _, first = np.unique(group[idx], return_index=True)  # first occurrence in rank order
-    flag[idx[first]] = True
+    idx = order[group[order] >= 0]
+    if idx.size:
+        _, first = np.unique(group[idx], return_index=True)  # first occurrence in `order`
+        flag[idx[first]] = True
     return flag
-
-
-def ranks(order: np.ndarray) -> np.ndarray:
-    """Inverse permutation: ``ranks(order)[order[k]] = k``."""
-    r = np.empty_like(order)
-    r[order] = np.arange(order.shape[0])
-    return r

@@ -70,14 +70,16 @@ def vsrl_ap(tp: np.ndarray, num_pos: int) -> np.float32:
     return np.float32(voc_area_ap(rec.astype(np.float64), prec.astype(np.float64)))
 
 
-def _ap(score: np.ndarray, valid: np.ndarray, qualifies: np.ndarray, person: np.ndarray,
-        num_pos: int) -> np.float32:
-    """V3: TP flags among ``valid`` detections, then AP (detections in image/position order)."""
+def _ranked(score: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Valid detections by descending score; ties by image, then input order (V3, V7)."""
     idx = np.flatnonzero(valid)
-    order = idx[descending_order(score[idx])]
-    rank = np.empty(len(score), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    tp = qualifies & first_in_group(np.where(qualifies, person, -1), rank)
+    return idx[descending_order(score[idx])]
+
+
+def _ap(order: np.ndarray, qualifies: np.ndarray, person: np.ndarray, num_pos: int
+        ) -> np.float32:
+    """V3: a qualifying detection is a TP iff it is the first, in ``order``, on its person."""
+    tp = qualifies & first_in_group(np.where(qualifies, person, -1), order)
     return vsrl_ap(tp[order], num_pos)
 
 
@@ -107,7 +109,8 @@ def evaluate_vsrl(gt: VCOCOGroundTruth, det: VsrlDetections) -> dict[str, Any]:
     for a in range(len(gt.actions)):
         score = det.agent_scores[keep, a]
         valid = ~np.isnan(score) & ~ignored
-        agent[a] = _ap(score, valid, valid & hit & (labels[:, a] == 1), person, int(num_pos[a]))
+        agent[a] = _ap(_ranked(score, valid), valid & hit & (labels[:, a] == 1), person,
+                       int(num_pos[a]))
     role = np.full((len(gt.actions), max(len(r) for r in gt.roles) - 1, 2), np.nan, np.float32)
     for s, (a, r) in enumerate(gt.slots):
         score = det.role_scores[keep, s]
@@ -118,8 +121,9 @@ def evaluate_vsrl(gt: VCOCOGroundTruth, det: VsrlDetections) -> dict[str, Any]:
         empty = (box == 0.0).all(1) | np.isnan(box).all(1)
         iou_ok = iou_vsrl(gt_box, box) >= IOU_THRESHOLD
         base = valid & hit & (labels[:, a] == 1)
+        order = _ranked(score, valid)  # shared by both scenarios
         for k, ok in enumerate((np.where(no_role, empty, iou_ok), no_role | iou_ok)):  # V4
-            role[a, r - 1, k] = _ap(score, valid, base & ok, person, int(num_pos[a]))
+            role[a, r - 1, k] = _ap(order, base & ok, person, int(num_pos[a]))
     return _summary(gt, agent, role, num_pos, len(keep), int(ignored.sum()))
 
 
