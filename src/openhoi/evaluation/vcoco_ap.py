@@ -85,8 +85,12 @@ def _ap(order: np.ndarray, qualifies: np.ndarray, person: np.ndarray, num_pos: i
 
 def evaluate_vsrl(gt: VCOCOGroundTruth, det: VsrlDetections) -> dict[str, Any]:
     """Agent AP and role AP (both scenarios) of ``det`` against ``gt`` (rules V1-V7)."""
-    img_index = {int(i): k for k, i in enumerate(gt.image_ids.tolist())}
-    det_img = np.array([img_index.get(int(i), -1) for i in det.image_ids], dtype=np.int64)
+    sorter = np.argsort(gt.image_ids)
+    at = np.minimum(np.searchsorted(gt.image_ids, det.image_ids, sorter=sorter),
+                    max(len(sorter) - 1, 0))
+    found = (gt.image_ids[sorter[at]] == det.image_ids) if len(sorter) else np.zeros(
+        len(det.image_ids), dtype=bool)
+    det_img = np.where(found, sorter[at] if len(sorter) else 0, -1)
     keep = np.flatnonzero(det_img >= 0)  # V1
     keep = keep[np.argsort(det_img[keep], kind="stable")]  # image order, then input order
     img = det_img[keep]
@@ -105,17 +109,19 @@ def evaluate_vsrl(gt: VCOCOGroundTruth, det: VsrlDetections) -> dict[str, Any]:
     hit = has_person & (ov_max >= IOU_THRESHOLD) & (ov_max != np.inf)
     labels = np.where(has_person[:, None], gt.labels[np.maximum(person, 0)], 0)
     num_pos = gt.num_pos
+    agent_scores, role_scores = det.agent_scores[keep], det.role_scores[keep]
+    role_boxes = det.role_boxes[keep]
     agent = np.full(len(gt.actions), np.nan, dtype=np.float32)
     for a in range(len(gt.actions)):
-        score = det.agent_scores[keep, a]
+        score = agent_scores[:, a]
         valid = ~np.isnan(score) & ~ignored
         agent[a] = _ap(_ranked(score, valid), valid & hit & (labels[:, a] == 1), person,
                        int(num_pos[a]))
     role = np.full((len(gt.actions), max(len(r) for r in gt.roles) - 1, 2), np.nan, np.float32)
     for s, (a, r) in enumerate(gt.slots):
-        score = det.role_scores[keep, s]
+        score = role_scores[:, s]
         valid = ~np.isnan(score) & ~ignored
-        box = det.role_boxes[keep, s]
+        box = role_boxes[:, s]
         gt_box = gt.role_boxes[np.maximum(person, 0), s]
         no_role = (gt_box == -1).all(1)
         empty = (box == 0.0).all(1) | np.isnan(box).all(1)
