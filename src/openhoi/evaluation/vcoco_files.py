@@ -110,6 +110,35 @@ def _vsrl_tables(vcoco: Any, path: str) -> tuple[list, set[int], dict[int, np.nd
     return actions, members, label_of, roles_of
 
 
+def _persons(im: dict, anns: list[dict], person_cat: int, tables: tuple, where: Any):
+    """(box, labels [A], role boxes [S, 4]) of each kept person of one image (vcocodb entry)."""
+    members, label_of, roles_of, slots, num_actions = tables
+    kept = []
+    for ann in anns:
+        if ann.get("ignore", 0) == 1:
+            continue
+        box, ok = _clean_box(ann["bbox"], float(im["width"]), float(im["height"]))
+        if ann["area"] > 0 and ok:
+            kept.append((ann["id"], ann["category_id"], box))
+    box_of = {ann_id: box for ann_id, _, box in kept}
+    for ann_id, cat, box in kept:
+        if cat != person_cat:
+            continue
+        roles = np.full((len(slots), 4), -1.0)
+        if ann_id not in members:  # not annotated in V-COCO: every label -1 (ignored)
+            yield box, np.full(num_actions, -1), roles
+            continue
+        lab = label_of.get(ann_id, np.zeros(num_actions, np.int64))
+        for k, (a, r) in enumerate(slots):
+            rid = int(roles_of[ann_id][a, r - 1]) if ann_id in roles_of else 0
+            if lab[a] == 1 and rid != 0:
+                if rid not in box_of:
+                    raise DataError(f"{where}: role object {rid} of annotation {ann_id} is not "
+                                    f"a kept object of image {im['id']}")
+                roles[k] = box_of[rid]
+        yield box, lab, roles
+
+
 def read_vcoco_ground_truth(coco_file: str | Path, vcoco_file: str | Path,
                             split_file: str | Path) -> VCOCOGroundTruth:
     """Read the official files: COCO instances (``instances_vcoco_all_2014.json``), V-COCO
@@ -133,36 +162,14 @@ def read_vcoco_ground_truth(coco_file: str | Path, vcoco_file: str | Path,
     except (KeyError, TypeError, IndexError) as err:
         raise DataError(f"{coco_file}: not a COCO instances file ({err!r})") from None
     slots = tuple((a, r) for a, (_, roles) in enumerate(actions) for r in range(1, len(roles)))
-    slot_of = {s: k for k, s in enumerate(slots)}
+    tables = (members, label_of, roles_of, slots, len(actions))
     p_img, p_box, p_lab, p_roles, names = [], [], [], [], []
     for i, image_id in enumerate(ids):
         if image_id not in images:
             raise DataError(f"{coco_file}: image {image_id} of {split_file} is missing")
         im = images[image_id]
         names.append(str(im.get("file_name", image_id)))
-        kept = []
-        for ann in anns_of[image_id]:
-            if ann.get("ignore", 0) == 1:
-                continue
-            box, ok = _clean_box(ann["bbox"], float(im["width"]), float(im["height"]))
-            if ann["area"] > 0 and ok:
-                kept.append((ann["id"], ann["category_id"], box))
-        box_of = {ann_id: box for ann_id, _, box in kept}
-        for ann_id, cat, box in kept:
-            if cat != person_cat:
-                continue
-            roles = np.full((len(slots), 4), -1.0)
-            if ann_id in members:
-                lab = label_of.get(ann_id, np.zeros(len(actions), np.int64))
-                for (a, r), k in slot_of.items():
-                    rid = int(roles_of[ann_id][a, r - 1]) if ann_id in roles_of else 0
-                    if lab[a] == 1 and rid != 0:
-                        if rid not in box_of:
-                            raise DataError(f"{vcoco_file}: role object {rid} of annotation "
-                                            f"{ann_id} is not a kept object of image {image_id}")
-                        roles[k] = box_of[rid]
-            else:
-                lab = np.full(len(actions), -1)
+        for box, lab, roles in _persons(im, anns_of[image_id], person_cat, tables, vcoco_file):
             p_img.append(i)
             p_box.append(box)
             p_lab.append(lab)
