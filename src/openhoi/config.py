@@ -286,9 +286,6 @@ class EvalConfig:
     """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``: ``python`` is what
     GEN-VLKT / HOICLIP report during training, ``official`` the HICO-DET MATLAB evaluation
     (adds the Known-Object setting)."""
-    zero_shot: str | None = None
-    """Zero-shot split of the label space (``rf_uc``, ``nf_uc``, ``uo``, ``uv``...) whose
-    Unseen / Seen mAP the HICO-DET evaluator adds; ``None``: Full / Rare / Non-rare only."""
 
 
 @dataclass(frozen=True)
