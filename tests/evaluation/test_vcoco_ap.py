@@ -158,3 +158,23 @@ def test_objectless_interaction_predicts_an_empty_role(tmp_path):
                                    torch.tensor([inter]), torch.tensor([0.9]),
                                    gt.file_names[0])])
         assert _hold_role(ev.evaluate()) == expected
+
+
+def test_vsrl_ap_from_true_positives_equals_the_full_curve():
+    from openhoi.evaluation.ap import voc_area_ap
+    from openhoi.evaluation.vcoco_ap import vsrl_ap
+
+    def full(tp, npos):  # vsrl_eval's arithmetic over every detection
+        a_tp = np.cumsum(tp.astype(np.float32))
+        a_fp = np.cumsum((~tp).astype(np.float32))
+        rec = a_tp / np.float32(npos)
+        prec = a_tp / np.maximum(a_tp + a_fp, np.float32(np.finfo(np.float64).eps))
+        return np.float32(voc_area_ap(rec.astype(np.float64), prec.astype(np.float64)))
+
+    rng = np.random.default_rng(0)
+    cases = [np.zeros(0, bool), np.array([True]), np.array([False, False]),
+             np.array([True, True, False])]
+    cases += [rng.random(n) < p for n in (1, 7, 100, 3000) for p in (0.02, 0.3, 0.9)]
+    for tp in cases:
+        for npos in {max(int(tp.sum()), 1), int(tp.sum()) + 5}:
+            assert vsrl_ap(tp, npos) == full(tp, npos), (tp.size, npos)

@@ -49,7 +49,7 @@ import numpy as np
 
 from openhoi.data.label_space import LabelSpace
 from openhoi.errors import OpenHOIError, PredictionFileError
-from openhoi.evaluation.ap import descending_order, voc_area_ap
+from openhoi.evaluation.ap import descending_order
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_vsrl
 from openhoi.evaluation.vcoco_files import VCOCOGroundTruth, VsrlDetections
@@ -60,14 +60,26 @@ IOU_THRESHOLD = 0.5
 
 
 def vsrl_ap(tp: np.ndarray, num_pos: int) -> np.float32:
-    """AP of ranked detections as ``vsrl_eval`` computes it (V5, V6); NaN without positives."""
+    """AP of ranked detections as ``vsrl_eval`` computes it (V5, V6); NaN without positives.
+
+    vsrl_eval builds float32 ``rec``/``prec`` over every detection, then sums
+    ``(r[i+1] - r[i]) * envelope[i+1]`` (float64) where recall changes. Recall changes only at
+    true positives (plus a final step to 1 whose envelope is the sentinel 0), and the envelope
+    there is the running maximum over later true positives (a false positive never has higher
+    precision than the true positive before it). So the same terms, in the same order, come
+    from the true positives alone, and ``np.sum`` of them is bit-identical.
+    """
     if num_pos == 0:
         return np.float32(np.nan)
-    a_tp = np.cumsum(tp.astype(np.float32))
-    a_fp = np.cumsum((~tp).astype(np.float32))
-    rec = a_tp / np.float32(num_pos)
-    prec = a_tp / np.maximum(a_tp + a_fp, np.float32(np.finfo(np.float64).eps))
-    return np.float32(voc_area_ap(rec.astype(np.float64), prec.astype(np.float64)))
+    pos = np.flatnonzero(tp)  # [T] ranks of the true positives
+    k = np.arange(1, pos.size + 1, dtype=np.float32)  # cumulative TPs there (exact in float32)
+    rec = (k / np.float32(num_pos)).astype(np.float64)
+    prec = (k / (pos + 1).astype(np.float32)).astype(np.float64)  # tp + fp = rank + 1 >= 1
+    envelope = np.maximum.accumulate(prec[::-1])[::-1]
+    terms = (rec - np.r_[0.0, rec[:-1]]) * envelope
+    if tp.size and (rec.size == 0 or rec[-1] != 1.0):
+        terms = np.r_[terms, (1.0 - (rec[-1] if rec.size else 0.0)) * 0.0]
+    return np.float32(np.sum(terms))
 
 
 def _ranked(score: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -121,15 +133,17 @@ def evaluate_vsrl(gt: VCOCOGroundTruth, det: VsrlDetections) -> dict[str, Any]:
     for s, (a, r) in enumerate(gt.slots):
         score = role_scores[:, s]
         valid = ~np.isnan(score) & ~ignored
-        box = role_boxes[:, s]
-        gt_box = gt.role_boxes[np.maximum(person, 0), s]
+        base = np.flatnonzero(valid & hit & (labels[:, a] == 1))  # may qualify: check the role
+        box = role_boxes[base, s]
+        gt_box = gt.role_boxes[person[base], s]
         no_role = (gt_box == -1).all(1)
         empty = (box == 0.0).all(1) | np.isnan(box).all(1)
         iou_ok = iou_vsrl(gt_box, box) >= IOU_THRESHOLD
-        base = valid & hit & (labels[:, a] == 1)
         order = _ranked(score, valid)  # shared by both scenarios
         for k, ok in enumerate((np.where(no_role, empty, iou_ok), no_role | iou_ok)):  # V4
-            role[a, r - 1, k] = _ap(order, base & ok, person, int(num_pos[a]))
+            qualifies = np.zeros(len(score), dtype=bool)
+            qualifies[base[ok]] = True
+            role[a, r - 1, k] = _ap(order, qualifies, person, int(num_pos[a]))
     return _summary(gt, agent, role, num_pos, len(keep), int(ignored.sum()))
 
 
