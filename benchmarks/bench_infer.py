@@ -7,9 +7,9 @@ that as a fraction of this machine's matmul peak, measured in the same run (best
 square matmuls of the same dtype). Weights are random (the speed does not depend on them);
 nothing is rebuilt between calls.
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over the forward; on CPU the rise
-of the process's peak resident set (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``)
-over its resident set before the forward.
+Peak memory: the most memory the forward's own tensors hold at once (weights and input not
+counted): ``torch.cuda.max_memory_allocated`` on CUDA, a dispatch-mode tally of operator
+outputs on CPU (``TensorMemoryMode``).
 
     bash scripts/env.sh python benchmarks/bench_infer.py                 # CPU (and CUDA)
     bash scripts/env.sh python benchmarks/bench_infer.py --runs 3 --sizes 512x640
@@ -21,9 +21,11 @@ import argparse
 import contextlib
 import statistics
 import time
-from pathlib import Path
+import weakref
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from openhoi.config import load_config
@@ -82,16 +84,49 @@ def matmul_peak(device: torch.device, dtype: str, n: int, repeats: int = 5) -> f
     return 2 * n**3 / best
 
 
-def _proc_status(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-    return 0
+class TensorMemoryMode(TorchDispatchMode):
+    """Peak bytes of the tensors that operators allocate while the mode is active.
+
+    Every operator output's storage is counted once while some tensor returned by an
+    operator still refers to it; weights and inputs, allocated before, are not counted.
+    Operator-internal scratch buffers (e.g. oneDNN workspaces) are invisible to it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}
+        self.live = 0
+        self.peak = 0
+
+    def _release(self, ptr: int) -> None:
+        self.refs[ptr] -= 1
+        if self.refs[ptr] == 0:
+            del self.refs[ptr]
+            self.live -= self.sizes.pop(ptr)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
+                continue
+            storage = t.untyped_storage()
+            ptr, nbytes = storage.data_ptr(), storage.nbytes()
+            if ptr == 0 or nbytes == 0:
+                continue
+            if ptr not in self.refs:
+                self.refs[ptr], self.sizes[ptr] = 0, nbytes
+                self.live += nbytes
+                self.peak = max(self.peak, self.live)
+            self.refs[ptr] += 1
+            weakref.finalize(t, self._release, ptr)
+        return out
 
 
 def measure_memory(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: str
-                   ) -> float | None:
-    """Bytes of peak memory the forward adds (see the module docstring), None if unknown."""
+                   ) -> float:
+    """Peak bytes the forward allocates: CUDA's allocator statistics on CUDA, else
+    ``TensorMemoryMode``."""
     with torch.inference_mode(), autocast(device, dtype):
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -100,13 +135,10 @@ def measure_memory(model: HOIDetector, batch: ImageBatch, device: torch.device, 
             model(batch)
             torch.cuda.synchronize()
             return torch.cuda.max_memory_allocated() - before
-        try:
-            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-        except OSError:
-            return None
-        before = _proc_status("VmRSS:")
-        model(batch)
-        return _proc_status("VmHWM:") - before
+        mode = TensorMemoryMode()
+        with mode:
+            model(batch)
+        return mode.peak
 
 
 def bench(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: str, runs: int
@@ -137,10 +169,14 @@ def main() -> None:
     parser.add_argument("--devices", nargs="+", default=None,
                         help="default: cpu, plus cuda when present")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op CPU threads (default: torch's choice, one per core)")
     parser.add_argument("--matmul-n", type=int, default=0,
                         help="matmul size of the peak measurement (default 2048 CPU, 8192 CUDA)")
     args = parser.parse_args()
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     header = ("| device | model | input | dtype | params | latency min / median (s) | "
@@ -163,7 +199,7 @@ def main() -> None:
                     rows.append(
                         f"| {dev_name} | {arch} | {h}x{w} | {dtype} | {params / 1e6:.1f}M | "
                         f"{r['min']:.3f} / {r['median']:.3f} | "
-                        f"{'n/a' if mem is None else f'{mem / 2**20:.0f}'} | "
+                        f"{mem / 2**20:.0f} | "
                         f"{r['flops'] / 1e9:.1f} | {achieved / 1e9:.1f} | "
                         f"{peaks[dtype] / 1e9:.1f} | {achieved / peaks[dtype]:.0%} |")
                     print(rows[-1], flush=True)
