@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,9 @@ def read_clip_weights(path: str | Path) -> ClipWeights:
     try:
         if _is_torchscript(path):
             kind = "torchscript"
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch>=2.9 deprecates TorchScript loudly
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
             quick_gelu = _torchscript_activation(module)
             state = dict(module.state_dict())
         elif path.suffix == ".safetensors":
@@ -225,6 +228,9 @@ def check_weights_fit(model: nn.Module, weights: ClipWeights, arch: str) -> dict
     """
     state = _to_model_layout(weights.state_dict, model)
     expected = model.state_dict()
+    # TorchScript turns non-persistent buffers (open_clip's attn_mask) into saved ones
+    transient = {name for name, _ in model.named_buffers()} - set(expected)
+    state = {k: v for k, v in state.items() if k not in transient}
     problem = None
     for key, value in expected.items():
         if key not in state:
