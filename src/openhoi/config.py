@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -98,10 +99,60 @@ class ClipConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """DETR-style detector: backbone, transformer encoder, paired instance decoder, heads."""
+    """DETR-style detector: backbone, transformer encoder, paired instance decoder, heads.
 
+    Defaults are the HOICLIP HICO-DET recipe: HOICLIP ``main.py`` argparse defaults overridden by
+    ``scripts/train_hico.sh`` (the same values as GEN-VLKT's ``main.py`` + ``configs/hico_s.sh``).
+    """
+
+    backbone: Literal["resnet18", "resnet34", "resnet50", "resnet101"] = "resnet50"
+    """torchvision ResNet with frozen BatchNorm (``--backbone resnet50``, train_hico.sh)."""
+    dilation: bool = False
+    """Dilate instead of striding the last stage (DETR-DC5; ``--dilation``, off in the recipe)."""
+    train_backbone: bool = True
+    """Train ResNet stages 2-4 (stem and stage 1 always frozen), DETR's rule for
+    ``lr_backbone > 0`` (HOICLIP main.py ``--lr_backbone 1e-5``)."""
     hidden_dim: int = 256
-    """Transformer width (DETR / GEN-VLKT default)."""
+    """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
+    num_heads: int = 8
+    """Attention heads (``--nheads 8``, main.py)."""
+    dim_feedforward: int = 2048
+    """Feed-forward width of every transformer layer (``--dim_feedforward 2048``, main.py)."""
+    dropout: float = 0.1
+    """Dropout in the transformer (``--dropout 0.1``, main.py)."""
+    num_encoder_layers: int = 6
+    """Transformer encoder layers (``--enc_layers 6``, main.py)."""
+    num_decoder_layers: int = 3
+    """Instance-decoder layers (``--dec_layers 3``, train_hico.sh)."""
+    num_queries: int = 64
+    """Human-object query pairs (``--num_queries 64``, train_hico.sh)."""
+    pre_norm: bool = False
+    """Pre-norm transformer layers (``--pre_norm``, off: DETR's post-norm layers)."""
+    obj_head: Literal["clip", "linear"] = "clip"
+    """Object classifier: ``clip`` = Linear+LayerNorm to the CLIP text space, L2-normalised,
+    then a text-initialised linear layer times a learnable logit scale (``--with_obj_clip_label``,
+    train_hico.sh; GEN-VLKT eq. 2); ``linear`` = DETR's plain linear head."""
+    obj_head_bias: bool = True
+    """Bias in the text-initialised object projection (``--fix_clip_label`` off in the recipe, so
+    HOICLIP builds ``nn.Linear(clip_embed_dim, num_obj_classes + 1)`` with a bias)."""
+    obj_logit_scale_init: float = math.log(1 / 0.07)
+    """Initial value of the learnable log logit scale, ``log(1 / 0.07)`` (HOICLIP/GEN-VLKT)."""
+    detr_checkpoint: str | None = None
+    """Official DETR checkpoint (``detr-r50-e632da11.pth``) to initialise from at the start of
+    training; see ``openhoi.models.detr_checkpoint``. Never defaulted."""
+
+    def __post_init__(self) -> None:
+        if self.hidden_dim % self.num_heads:
+            raise ConfigError(f"hidden_dim {self.hidden_dim} is not divisible by "
+                              f"num_heads {self.num_heads}")
+        if self.hidden_dim % 2:
+            raise ConfigError(f"hidden_dim {self.hidden_dim} must be even (sine position "
+                              "encoding uses hidden_dim / 2 features per axis)")
+        for name in ("num_encoder_layers", "num_decoder_layers", "num_queries"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.dilation and self.backbone in ("resnet18", "resnet34"):
+            raise ConfigError(f"dilation is not supported by {self.backbone} (BasicBlock)")
 
 
 @dataclass(frozen=True)
@@ -111,17 +162,94 @@ class InteractionConfig:
 
 @dataclass(frozen=True)
 class MatcherConfig:
-    """Hungarian matching costs."""
+    """Hungarian matching costs (HOICLIP/GEN-VLKT ``main.py`` argparse defaults)."""
+
+    cost_obj_class: float = 1.0
+    """Weight of ``-softmax(obj_logits)[gt object]`` (``--set_cost_obj_class 1``)."""
+    cost_interaction: float = 1.0
+    """Weight of the interaction cost, the mean of the predicted probability over positive and of
+    its complement over negative classes, negated (``--set_cost_hoi 1``)."""
+    cost_bbox: float = 2.5
+    """Weight of the L1 box cost, max over human and object (``--set_cost_bbox 2.5``)."""
+    cost_giou: float = 1.0
+    """Weight of the ``-GIoU`` cost, max over human and object (``--set_cost_giou 1``)."""
+
+    def __post_init__(self) -> None:
+        costs = (self.cost_obj_class, self.cost_interaction, self.cost_bbox, self.cost_giou)
+        if any(c < 0 for c in costs):
+            raise ConfigError("matching costs must be non-negative")
+        if not any(costs):
+            raise ConfigError("all matching costs are 0")
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Loss weights of the criterion."""
+    """Loss weights of the criterion (HOICLIP/GEN-VLKT ``main.py`` argparse defaults)."""
+
+    obj_ce: float = 1.0
+    """Object cross-entropy weight (``--obj_loss_coef 1``)."""
+    interaction: float = 2.0
+    """Interaction focal-loss weight (``--hoi_loss_coef 2``)."""
+    verb: float = 0.0
+    """Verb focal-loss weight on ``verb_logits`` where a model has them (``--verb_loss_coef 2``
+    in GEN/QPIC-style models; HOICLIP and GEN-VLKT do not use a verb loss, hence 0)."""
+    bbox: float = 2.5
+    """L1 weight on human and object boxes (``--bbox_loss_coef 2.5``)."""
+    giou: float = 1.0
+    """GIoU weight on human and object boxes (``--giou_loss_coef 1``)."""
+    feat_mimic: float = 0.0
+    """Weight of GEN-VLKT's feature-mimic L1 loss (``--mimic_loss_coef 20`` with
+    ``--with_mimic`` in GEN-VLKT's ``configs/hico_s.sh``; HOICLIP's recipe does not mimic). The
+    term itself is supplied by the interaction branch as a criterion ``extra_terms`` entry."""
+    eos_coef: float = 0.1
+    """Relative cross-entropy weight of the no-object class (``--eos_coef 0.1``)."""
+    focal_alpha: float = 0.5
+    """Positive/negative balance of the CornerNet-style focal loss (``--alpha 0.5``)."""
+    aux_loss: bool = True
+    """Repeat matching and losses on every intermediate decoder layer (``--no_aux_loss`` off)."""
+    obj_box_normalizer: Literal["pairs_with_object", "num_pairs"] = "pairs_with_object"
+    """Object-box L1/GIoU are divided by the local number of matched pairs that have an object
+    (+1e-4), as HOICLIP/GEN-VLKT ``loss_sub_obj_boxes`` do; ``num_pairs`` divides by the
+    engine's (all-reduced) pair count like the human boxes."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and value < 0:
+                raise ConfigError(f"{f.name} must be non-negative, got {value}")
 
 
 @dataclass(frozen=True)
 class PostprocessConfig:
-    """Triplet scoring and filtering at inference."""
+    """Triplet scoring and filtering at inference.
+
+    Defaults reproduce HOICLIP/GEN-VLKT (``PostProcessHOITriplet`` + ``HICOEvaluator`` in
+    ``datasets/hico_eval_triplet.py``): score = sigmoid(interaction logit) + sigmoid(object
+    logit of the interaction's object)^2, top 100 per image, then pair-wise NMS per class.
+    """
+
+    top_k: int = 100
+    """Triplets kept per image before NMS (``HICOEvaluator.max_hois = 100``)."""
+    obj_score: Literal["sigmoid", "softmax"] = "sigmoid"
+    """Activation of the object logits for the triplet score (reference: ``sigmoid``)."""
+    obj_score_power: float = 2.0
+    """Exponent of the object score (reference: ``obj_scores * obj_scores``)."""
+    score_fusion: Literal["sum", "product"] = "sum"
+    """How interaction and object scores combine (reference: ``hoi_scores + obj_scores``)."""
+    use_nms: bool = True
+    """Pair-wise NMS over triplets of the same class (``--use_nms_filter``, train_hico.sh)."""
+    nms_threshold: float = 0.7
+    """A triplet is suppressed when IoU_h^alpha * IoU_o^beta exceeds this (``--thres_nms``)."""
+    nms_alpha: float = 1.0
+    """Exponent of the human-box IoU in the pair overlap (``--nms_alpha 1``)."""
+    nms_beta: float = 0.5
+    """Exponent of the object-box IoU in the pair overlap (``--nms_beta 0.5``)."""
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
+        if not 0.0 <= self.nms_threshold <= 1.0:
+            raise ConfigError(f"nms_threshold must be in [0, 1], got {self.nms_threshold}")
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,24 @@ class HOIPredictions:
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
+
+
+@dataclass
+class Triplet:
+    """One <human, verb, object> detection, ready to print or draw (image pixels, xyxy).
+
+    Attributes:
+        h_box_xyxy: human box ``(x1, y1, x2, y2)`` in pixels of the image on disk.
+        o_box_xyxy: object box, same convention (``None`` for a role without object).
+        object_name: object class name.
+        verb_name: verb name.
+        interaction: index of the interaction in the label space used for prediction.
+        score: triplet score.
+    """
+
+    h_box_xyxy: tuple[float, float, float, float]
+    o_box_xyxy: tuple[float, float, float, float] | None
+    object_name: str
+    verb_name: str
+    interaction: int
+    score: float

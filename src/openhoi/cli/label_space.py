@@ -18,8 +18,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"  objects       {space.num_objects}")
     print(f"  verbs         {space.num_verbs}")
     print(f"  interactions  {space.num_interactions}")
-    print(f"  rare          {len(space.rare_interactions)} (< {space.rare_threshold} training "
-          f"instances), non-rare {len(space.non_rare_interactions)}")
+    if space.objectless_interactions:
+        print(f"  objectless    {len(space.objectless_interactions)} (interactions without an "
+              "object)")
+    if space.rare_interactions:
+        print(f"  rare          {len(space.rare_interactions)} (< {space.rare_threshold} training "
+              f"instances), non-rare {len(space.non_rare_interactions)}")
     for name, split in sorted(space.zero_shot.items()):
         extra = ""
         if split.unseen_objects:
@@ -27,8 +31,19 @@ def run(args: argparse.Namespace) -> int:
         if split.unseen_verbs:
             extra += f", {len(split.unseen_verbs)} unseen verbs"
         print(f"  zero-shot {name:6s}{len(split.unseen_interactions)} unseen interactions{extra}")
+    low_data = space.extra.get("low_data")
+    if low_data:
+        fractions = ", ".join(f"{f:g}" for f in low_data["fractions"])
+        print(f"  low-data      fractions of training {low_data['unit']}s: {fractions} "
+              f"(seed {low_data['seed']})")
+    official = space.extra.get("vcoco_official")
+    if official:
+        roles = sum(len(a["roles"]) - 1 for a in official["actions"])
+        print(f"  V-COCO eval   {len(official['actions'])} actions, {roles} (action, role) pairs "
+              "with an object role")
     if args.list:
-        for i, text in enumerate(interaction_names(space)):
-            rare = " (rare)" if i in set(space.rare_interactions) else ""
-            print(f"  {i:4d}  {text}{rare}")
+        rare = set(space.rare_interactions)
+        for i, (text, phrase) in enumerate(zip(interaction_names(space),
+                                               space.interaction_phrases)):
+            print(f"  {i:4d}  {text:32s} {phrase}{' (rare)' if i in rare else ''}")
     return 0

@@ -2,7 +2,9 @@
 
 Objects (with the category ids the annotation files use), verbs, interactions as (verb, object)
 pairs in the benchmark's official order, the rare split, zero-shot splits and, for V-COCO, verb
-roles. Nothing in the code base hard-codes a class count: it asks a ``LabelSpace``.
+roles and interactions without an object ("objectless": agent-only actions such as
+``stand``, or a role left empty; GEN-VLKT's object class 80). Nothing in the code base
+hard-codes a class count: it asks a ``LabelSpace``.
 The JSON schema is documented in ``label_spaces/README.md``.
 """
 
@@ -53,6 +55,8 @@ class LabelSpace:
         verb_ids: id of each verb in the annotation files.
         verb_ing: present participle of each verb for prompts (``riding``).
         interactions: ``(verb_idx, object_idx)`` of each interaction class, official order.
+            ``object_idx`` is ``-1`` for an objectless interaction (V-COCO ``stand``, ``holding``
+            with no object box); HICO-DET has none.
         interaction_phrases: natural phrase of each interaction (``a person riding a horse``).
         human_label: index of the person class in ``objects``.
         rare_threshold: an interaction is rare when it has fewer training instances than this.
@@ -106,14 +110,32 @@ class LabelSpace:
 
     @cached_property
     def interaction_object(self) -> Tensor:
-        """``[I]`` int64 object index of each interaction."""
+        """``[I]`` int64 object index of each interaction, -1 for objectless interactions."""
         return torch.tensor([o for _, o in self.interactions], dtype=torch.long)
 
     @cached_property
+    def objectless_interactions(self) -> tuple[int, ...]:
+        """Indices of the interactions without an object (empty for HICO-DET)."""
+        return tuple(i for i, (_, o) in enumerate(self.interactions) if o < 0)
+
+    @cached_property
     def interaction_table(self) -> Tensor:
-        """``[V, O]`` int64: the interaction index of (verb, object), -1 where invalid."""
+        """``[V, O]`` int64: the interaction index of (verb, object), -1 where invalid.
+
+        Objectless interactions are not in this table; see ``objectless_table``.
+        """
         table = torch.full((self.num_verbs, self.num_objects), -1, dtype=torch.long)
-        table[self.interaction_verb, self.interaction_object] = torch.arange(self.num_interactions)
+        has_obj = self.interaction_object >= 0
+        table[self.interaction_verb[has_obj], self.interaction_object[has_obj]] = torch.arange(
+            self.num_interactions)[has_obj]
+        return table
+
+    @cached_property
+    def objectless_table(self) -> Tensor:
+        """``[V]`` int64: the objectless interaction of each verb, -1 where it has none."""
+        table = torch.full((self.num_verbs,), -1, dtype=torch.long)
+        idx = torch.tensor(self.objectless_interactions, dtype=torch.long)
+        table[self.interaction_verb[idx]] = idx
         return table
 
     @cached_property
@@ -125,9 +147,13 @@ class LabelSpace:
 
     @cached_property
     def object_to_interaction(self) -> Tensor:
-        """``[O, I]`` float32 0/1 matrix: object o is the object of interaction i."""
+        """``[O, I]`` float32 0/1 matrix: object o is the object of interaction i.
+
+        Columns of objectless interactions are zero.
+        """
         m = torch.zeros(self.num_objects, self.num_interactions)
-        m[self.interaction_object, torch.arange(self.num_interactions)] = 1.0
+        has_obj = self.interaction_object >= 0
+        m[self.interaction_object[has_obj], torch.arange(self.num_interactions)[has_obj]] = 1.0
         return m
 
     @cached_property
@@ -144,21 +170,33 @@ class LabelSpace:
         return {vid: i for i, vid in enumerate(self.verb_ids)}
 
     def interaction_index(self, verb: int, obj: int) -> int:
-        """Interaction index of (verb index, object index), -1 when the pair is not a class."""
+        """Interaction index of (verb index, object index), -1 when the pair is not a class.
+
+        ``obj = -1`` asks for the verb's objectless interaction.
+        """
+        if obj < 0:
+            return int(self.objectless_table[verb])
         return int(self.interaction_table[verb, obj])
 
     def pair_interactions(self, verbs: Tensor, obj_labels: Tensor) -> Tensor:
         """Multi-hot interactions ``[M, I]`` of pairs from verbs ``[M, V]`` and objects ``[M]``.
 
-        Pairs whose object label is out of range (no object) get all-zero rows; (verb, object)
-        combinations outside the label space are dropped.
+        A pair whose object label is out of range (``-1`` or ``>= num_objects``: no object)
+        maps its verbs to their objectless interactions; without any (HICO-DET) its row is all
+        zero. (verb, object) combinations outside the label space are dropped.
         """
         valid = (obj_labels >= 0) & (obj_labels < self.num_objects)
         obj_mask = torch.zeros(obj_labels.shape[0], self.num_objects, device=verbs.device)
         obj_mask[valid, obj_labels[valid]] = 1.0
         v2i = self.verb_to_interaction.to(verbs.device)
         o2i = self.object_to_interaction.to(verbs.device)
-        return (verbs.float() @ v2i) * (obj_mask @ o2i)  # [M, I]
+        out = (verbs.float() @ v2i) * (obj_mask @ o2i)  # [M, I]
+        if self.objectless_interactions:
+            objectless = torch.zeros(self.num_interactions, device=verbs.device)
+            objectless[list(self.objectless_interactions)] = 1.0
+            no_obj = (~valid).float().unsqueeze(-1)  # [M, 1]
+            out = out + (verbs.float() @ v2i) * objectless * no_obj
+        return out
 
     # ---- splits -----------------------------------------------------------------------------
     @cached_property
@@ -194,7 +232,7 @@ class LabelSpace:
                 for n, i, g in zip(self.verbs, self.verb_ids, self.verb_ing)
             ],
             "interactions": [
-                {"verb": self.verbs[v], "object": self.objects[o], "phrase": p}
+                {"verb": self.verbs[v], "object": self.objects[o] if o >= 0 else None, "phrase": p}
                 for (v, o), p in zip(self.interactions, self.interaction_phrases)
             ],
             "rare": {"threshold": self.rare_threshold,
@@ -227,6 +265,32 @@ def _index_list(values: Any, size: int, where: str) -> tuple[int, ...]:
     return tuple(values)
 
 
+def _check_extra(data: dict[str, Any], objects: tuple[str, ...], verbs: tuple[str, ...],
+                 where: str) -> None:
+    """Validate the optional fields documented in ``label_spaces/README.md``."""
+    order = data.get("official_object_order")
+    if order is not None and sorted(order) != sorted(objects):
+        raise DataError(f"{where}: official_object_order must list every object exactly once")
+    low = data.get("low_data")
+    if low is not None:
+        fractions = low.get("fractions") if isinstance(low, dict) else None
+        if (not isinstance(fractions, list) or not fractions
+                or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions)
+                or not isinstance(low.get("seed"), int)):
+            raise DataError(f"{where}: low_data needs 'fractions' in (0, 1] and an integer 'seed'")
+    official = data.get("vcoco_official")
+    if official is not None:
+        try:
+            roles = {a["name"]: a["roles"] for a in official["actions"]}
+            mapping = [(m["verb"], m["action"], m["role"]) for m in official["verb_action_role"]]
+        except (KeyError, TypeError) as err:
+            raise DataError(f"{where}: vcoco_official is malformed ({err!r})") from None
+        if ([v for v, _, _ in mapping] != list(verbs)
+                or any(r not in roles.get(a, ()) for _, a, r in mapping)):
+            raise DataError(f"{where}: vcoco_official.verb_action_role must map every verb, in "
+                            "order, to an (action, role) of vcoco_official.actions")
+
+
 def label_space_from_dict(data: dict[str, Any], where: str = "<dict>") -> LabelSpace:
     """Build and validate a ``LabelSpace`` from its JSON form; errors name ``where`` + field."""
     known = {"name", "objects", "human_object", "verbs", "interactions", "rare", "zero_shot",
@@ -249,10 +313,12 @@ def label_space_from_dict(data: dict[str, Any], where: str = "<dict>") -> LabelS
     pairs, phrases = [], []
     for k, inter in enumerate(_require(data, "interactions", where)):
         try:
-            pairs.append((verb_index[inter["verb"]], obj_index[inter["object"]]))
+            obj = inter["object"]  # null: an objectless interaction (V-COCO)
+            pairs.append((verb_index[inter["verb"]], -1 if obj is None else obj_index[obj]))
         except KeyError as err:
             raise DataError(f"{where}: interactions[{k}] names unknown class {err}") from None
-        phrases.append(str(inter.get("phrase", f"a person {inter['verb']} a {inter['object']}")))
+        default = f"a person {inter['verb']}" + ("" if obj is None else f" a {obj}")
+        phrases.append(str(inter.get("phrase", default)))
     if len(set(pairs)) != len(pairs):
         raise DataError(f"{where}: field 'interactions' repeats a (verb, object) pair")
     human = _require(data, "human_object", where)
@@ -272,6 +338,7 @@ def label_space_from_dict(data: dict[str, Any], where: str = "<dict>") -> LabelS
             unseen_verbs=_index_list(
                 split.get("unseen_verbs", []), len(verb_names), f"{w}.unseen_verbs"),
         )
+    _check_extra(data, obj_names, verb_names, where)
     roles = tuple(tuple(r) for r in data.get("verb_roles", []))
     if roles and len(roles) != len(verb_names):
         raise DataError(f"{where}: verb_roles has {len(roles)} entries for {len(verb_names)} verbs")
@@ -320,5 +387,8 @@ def load_label_space(name_or_path: str | Path) -> LabelSpace:
 def interaction_names(space: LabelSpace, indices: Sequence[int] | None = None) -> list[str]:
     """``verb object`` names of interactions (all when ``indices`` is None), for tables."""
     idx = range(space.num_interactions) if indices is None else indices
-    return [f"{space.verbs[space.interactions[i][0]]} {space.objects[space.interactions[i][1]]}"
-            for i in idx]
+    names = []
+    for i in idx:
+        v, o = space.interactions[i]
+        names.append(f"{space.verbs[v]} {space.objects[o] if o >= 0 else '(no object)'}")
+    return names

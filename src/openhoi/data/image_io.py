@@ -1,0 +1,106 @@
+"""Reading any photo a user has into an RGB ``PIL.Image``, with errors that name the file.
+
+JPEG, PNG, WebP, BMP, TIFF, GIF (first frame); grayscale, palette, 16-bit and CMYK are converted
+to RGB; transparency is composited onto white (a transparent background would otherwise turn
+black and change what the model sees); the EXIF orientation tag is applied, so boxes are in the
+pixels a viewer shows.
+"""
+
+from __future__ import annotations
+
+import glob
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from openhoi.errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+# A decompression bomb guard that still admits large real photos (e.g. 100 MP panoramas).
+MAX_PIXELS = 300_000_000
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to RGB: alpha composited on white, 16-bit scaled to 8-bit."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(image, dtype=np.float64)
+        hi = arr.max() if arr.size and arr.max() > 0 else 1.0
+        scale = 65535.0 if hi > 255 else 255.0
+        arr = np.clip(arr / scale * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if image.mode == "F":
+        arr = np.asarray(image, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) / (hi - lo if hi > lo else 1.0) * 255.0
+        return Image.fromarray(arr.astype(np.uint8), mode="L").convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open ``path`` as an RGB image, EXIF orientation applied.
+
+    Raises:
+        DataError: the file is missing, is not an image, or is truncated/corrupt; the message
+            names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: image file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise DataError(
+                        f"{path}: image of {image.width}x{image.height} pixels exceeds the "
+                        f"limit of {MAX_PIXELS} pixels")
+                image.load()  # decode now: a truncated file fails here, not later
+                image = ImageOps.exif_transpose(image)
+                return to_rgb(image)
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombWarning) as err:
+        raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+
+
+def list_images(inputs: list[str | Path]) -> list[Path]:
+    """Expand files, folders (non-recursive, sorted) and glob patterns into image paths.
+
+    Files named explicitly are kept whatever their suffix (the reader decides); folders and
+    globs contribute only files with an image suffix. Duplicates are dropped, order is kept.
+    """
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(c for c in p.iterdir() if c.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.exists():
+            out.append(p)
+        elif any(ch in str(item) for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(item), recursive=True)
+                             if Path(m).suffix.lower() in IMAGE_SUFFIXES)
+            if not matches:
+                raise DataError(f"{item}: pattern matches no image")
+            out += matches
+        else:
+            raise DataError(f"{item}: no such file or folder")
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique

@@ -1,0 +1,68 @@
+"""ResNet feature extractor with frozen BatchNorm, DETR's ``Backbone`` (``models/backbone.py``).
+
+The network is torchvision's ResNet built without weights (``weights=None``): weights come only
+from a checkpoint the user names (``openhoi.models.detr_checkpoint``). Only the last stage's
+feature map is returned (stride 32, or 16 with ``dilation``), with the padding mask resized to it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import Tensor, nn
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet34": torchvision.models.resnet34,
+    "resnet50": torchvision.models.resnet50,
+    "resnet101": torchvision.models.resnet101,
+}
+
+
+class Backbone(nn.Module):
+    """ResNet up to ``layer4`` with ``FrozenBatchNorm2d`` (eps 1e-5, DETR's ``FrozenBatchNorm2d``).
+
+    Args:
+        name: one of ``RESNETS``.
+        dilation: replace the stride of ``layer4`` with dilation (DETR-DC5).
+        train_backbone: if True, ``layer2``-``layer4`` are trainable and the stem + ``layer1``
+            frozen (DETR's rule for ``lr_backbone > 0``); if False everything is frozen.
+
+    Attributes:
+        body: ``conv1, bn1, relu, maxpool, layer1 .. layer4`` (the names of torchvision's
+            ResNet, so DETR's ``backbone.0.body.*`` keys map one-to-one).
+        num_channels: channels of the returned feature map (512 or 2048).
+    """
+
+    def __init__(self, name: str, dilation: bool = False, train_backbone: bool = True) -> None:
+        super().__init__()
+        if name not in RESNETS:
+            raise ValueError(f"unknown backbone {name!r}; choose from {sorted(RESNETS)}")
+        resnet = RESNETS[name](weights=None, norm_layer=FrozenBatchNorm2d,
+                               replace_stride_with_dilation=[False, False, dilation])
+        names = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+        self.body = nn.Sequential(OrderedDict((n, getattr(resnet, n)) for n in names))
+        self.num_channels = int(resnet.fc.in_features)
+        for pname, param in self.body.named_parameters():
+            trainable = train_backbone and pname.split(".")[0] in ("layer2", "layer3", "layer4")
+            param.requires_grad_(trainable)
+
+    def forward(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Features of a padded batch.
+
+        Args:
+            images: ``[B, 3, H, W]`` normalized images.
+            mask: ``[B, H, W]`` bool, True on padding.
+
+        Returns:
+            ``[B, C, h, w]`` features and their ``[B, h, w]`` bool padding mask (nearest
+            resize, as DETR's ``BackboneBase.forward``).
+        """
+        features = self.body(images)  # [B, C, h, w]
+        small = F.interpolate(mask[None].float(), size=features.shape[-2:]).to(torch.bool)[0]
+        return features, small
