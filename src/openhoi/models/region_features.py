@@ -62,6 +62,8 @@ def pair_region_crops(
         ``[P', 3, 3, S, S]`` crops (union, human, object per pair) and ``[P']`` the indices of
         the used pairs in ``targets.pair_idx``.
     """
+    if targets.num_pairs == 0:
+        return torch.zeros(0, 3, 3, 1, 1), torch.zeros(0, dtype=torch.long)
     w, h = image.size
     boxes = targets.boxes_xyxy.float().clone()
     boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)  # HOICLIP clamps boxes to the image
