@@ -27,7 +27,7 @@ def _expected_counts(root, space, unseen=()):
     counts = torch.zeros(space.num_verbs, dtype=torch.long)
     for i in range(len(ds)):
         t = ds.ground_truth(i)
-        for (h, o), verbs in zip(t.pair_idx.tolist(), t.verbs):
+        for (_, o), verbs in zip(t.pair_idx.tolist(), t.verbs):
             inters = {space.interaction_index(v, int(t.labels[o]))
                       for v in verbs.nonzero().flatten().tolist()}
             if inters & set(unseen):
