@@ -46,6 +46,55 @@ class DataConfig:
     or through the CLI's documented ``OPENHOI_DATA`` variable."""
     label_space: str | None = None
     """Label-space name or JSON path; ``None`` means the dataset's own (hicodet/vcoco/synthetic)."""
+    skip_invalid: bool = False
+    """Drop annotation records and images that fail validation (logging a count per reason)
+    instead of raising ``DataError``. CLI: ``--skip-invalid``."""
+    box_tolerance: float = 0.02
+    """How far a box may extend past the image border, as a fraction of the image side (at
+    least 2 px); such boxes are clipped, larger overshoots are invalid. Real HICO-DET boxes
+    overshoot by a pixel or so (1-based MATLAB coordinates)."""
+    train_skip_empty: bool = True
+    """Drop training images without any annotated pair (GEN-VLKT ``datasets/hico.py`` keeps only
+    images with at least one pair; its ``datasets/vcoco.py`` keeps all)."""
+    flip_prob: float = 0.5
+    """Horizontal-flip probability (GEN-VLKT ``make_hico_transforms``: ``RandomHorizontalFlip``)."""
+    color_jitter: tuple[float, float, float] = (0.4, 0.4, 0.4)
+    """Brightness, contrast, saturation jitter (GEN-VLKT/HOICLIP ``ColorJitter(.4, .4, .4)``)."""
+    train_scales: tuple[int, ...] = (480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800)
+    """Shorter-side sizes of the training multi-scale resize (DETR ``make_coco_transforms``,
+    kept by GEN-VLKT/HOICLIP ``make_hico_transforms``)."""
+    max_size: int = 1333
+    """Cap on the longer image side after any resize (DETR/GEN-VLKT ``max_size=1333``)."""
+    crop_prob: float = 0.5
+    """Probability of the resize-crop-resize branch of ``RandomSelect`` instead of the plain
+    multi-scale resize (DETR/GEN-VLKT ``T.RandomSelect`` default p=0.5)."""
+    crop_scales: tuple[int, ...] = (400, 500, 600)
+    """Shorter-side sizes of the resize before the random crop (GEN-VLKT ``RandomResize([400,
+    500, 600])``, no max size)."""
+    crop_size: tuple[int, int] = (384, 600)
+    """Min and max side of the random crop (GEN-VLKT ``RandomSizeCrop(384, 600)``)."""
+    test_scale: int = 800
+    """Shorter side at test time (GEN-VLKT ``RandomResize([800], max_size=1333)``)."""
+    pixel_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    """Normalisation mean, RGB in [0, 1] (ImageNet; DETR/GEN-VLKT ``T.Normalize``)."""
+    pixel_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    """Normalisation std, RGB in [0, 1] (ImageNet)."""
+    num_workers: int = 2
+    """Data-loader worker processes per rank."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.flip_prob <= 1.0 or not 0.0 <= self.crop_prob <= 1.0:
+            raise ConfigError("data.flip_prob and data.crop_prob must lie in [0, 1]")
+        if self.box_tolerance < 0:
+            raise ConfigError("data.box_tolerance must be >= 0")
+        sizes = (*self.train_scales, *self.crop_scales, *self.crop_size, self.test_scale)
+        if not self.train_scales or not self.crop_scales or min(sizes) <= 0:
+            raise ConfigError("data.train_scales/crop_scales/crop_size/test_scale must be "
+                              "non-empty and positive")
+        if self.crop_size[0] > self.crop_size[1]:
+            raise ConfigError(f"data.crop_size: min {self.crop_size[0]} > max {self.crop_size[1]}")
+        if self.num_workers < 0:
+            raise ConfigError("data.num_workers must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -197,10 +246,6 @@ class LossConfig:
     """L1 weight on human and object boxes (``--bbox_loss_coef 2.5``)."""
     giou: float = 1.0
     """GIoU weight on human and object boxes (``--giou_loss_coef 1``)."""
-    feat_mimic: float = 0.0
-    """Weight of GEN-VLKT's feature-mimic L1 loss (``--mimic_loss_coef 20`` with
-    ``--with_mimic`` in GEN-VLKT's ``configs/hico_s.sh``; HOICLIP's recipe does not mimic). The
-    term itself is supplied by the interaction branch as a criterion ``extra_terms`` entry."""
     eos_coef: float = 0.1
     """Relative cross-entropy weight of the no-object class (``--eos_coef 0.1``)."""
     focal_alpha: float = 0.5
