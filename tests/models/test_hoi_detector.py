@@ -183,3 +183,22 @@ def test_verb_repr_file_rule_is_checked(synthetic_space, models, tiny_cfg, tmp_p
         synthetic_space, clip=clip, verb_repr=path)
     torch.testing.assert_close(model.head.verb_adapter.verb_classifier.weight,
                                F.normalize(emb, dim=-1))
+
+
+def test_detr_weights_reach_gen_vlkt_interaction_decoder(synthetic_space, models, tiny_cfg,
+                                                         tmp_path):
+    # GEN-VLKT's 2-branch DETR file initialises the instance and interaction decoders alike
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    for i in range(2):
+        layer = torch.nn.TransformerDecoderLayer(32, 2, 64)
+        for k, v in layer.state_dict().items():
+            state[f"transformer.decoder.layers.{i}.{k}"] = torch.rand(v.shape, generator=g)
+    path = tmp_path / "detr.pth"
+    torch.save({"model": state}, path)
+    model = build_hoi_detector(tiny_cfg(architecture="gen_vlkt"), synthetic_space,
+                               clip=models["hoiclip"].clip, detr_weights=path)
+    want = state["transformer.decoder.layers.1.self_attn.in_proj_weight"]
+    torch.testing.assert_close(model.head.decoder.layers[1].self_attn.in_proj_weight, want)
+    torch.testing.assert_close(
+        model.detector.instance_decoder.decoder.layers[1].self_attn.in_proj_weight, want)
