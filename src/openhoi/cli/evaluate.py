@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         res, counts = _hico(args, space)
         title = (f"HICO-DET mAP (%), {args.protocol} protocol: {res['num_images']} images, "
-                 f"{res['num_gt']} ground-truth pairs, {res['num_detections']} detections")
+                 f"{res['num_gt']} ground-truth instances, {res['num_detections']} detections")
     print_table(res, title)
     out = Path(args.output or Path(args.predictions).with_suffix(".eval.json"))
     out.write_text(json.dumps(res, indent=1))
