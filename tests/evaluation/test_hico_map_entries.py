@@ -112,3 +112,11 @@ def test_hoi_entries_must_agree_with_verbs():
     for entries, match in cases:
         with pytest.raises(OpenHOIError, match=match):
             HICODetEvaluator([dataclasses.replace(good, hoi_entries=entries)], S)
+
+
+def test_targets_with_and_without_entries_mix():
+    twice = [(0, 1, 0), (0, 1, 0)]
+    tg = [targets("a", [H, B], [0, 1], twice, S), targets("b", [H, B], [0, 1], twice, S,
+                                                          entries=False)]
+    res = HICODetEvaluator(tg, S).evaluate()
+    assert res["per_class"]["num_gt"][0] == 3  # "a" counts both entries, "b" its merged pair

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -51,23 +51,24 @@ def _entries_of_targets(targets: Sequence[HOITargets], verbs: np.ndarray,
                         pair_counts: np.ndarray, ids: Sequence[str]) -> np.ndarray:
     """``[E, 2]`` (global pair row, verb) of every target's ``hoi_entries``, image by image;
     targets without them contribute one entry per positive of ``verbs`` (pair, then verb)."""
-    if all(t.hoi_entries is None for t in targets):
+    has = [t.hoi_entries is not None for t in targets]
+    if not any(has):
         return np.argwhere(verbs > 0.5).astype(np.int64).reshape(-1, 2)  # row-major order
     starts = np.cumsum(pair_counts) - pair_counts
-    parts = []
-    for t, start, n, name in zip(targets, starts.tolist(), pair_counts.tolist(), ids):
-        if t.hoi_entries is None:
-            e = np.argwhere(verbs[start:start + n] > 0.5).astype(np.int64)
-        else:
-            e = t.hoi_entries.detach().cpu().numpy().astype(np.int64, copy=False)
-            if e.ndim != 2 or e.shape[1] != 2:
-                raise OpenHOIError(f"image {name!r}: hoi_entries must have shape [n, 2], not "
-                                   f"{tuple(e.shape)}")
-            if e.size and ((e[:, 0] < 0) | (e[:, 0] >= n)).any():
-                raise OpenHOIError(f"ground truth: image {name!r}: hoi_entries pair rows must "
-                                   f"index its {n} pairs")
-        parts.append(e + np.array([start, 0]))
-    return np.concatenate(parts).reshape(-1, 2) if parts else np.zeros((0, 2), np.int64)
+    if not all(has):  # mixed: derive the missing ones image by image
+        targets = [t if t.hoi_entries is not None else replace(t, hoi_entries=torch.from_numpy(
+            np.argwhere(verbs[s:s + n] > 0.5))) for t, s, n in zip(targets, starts, pair_counts)]
+    entries = _cat([t.hoi_entries for t in targets], (2,), "hoi_entries", ids,
+                   OpenHOIError).astype(np.int64).reshape(-1, 2)
+    counts = _sizes([t.hoi_entries for t in targets])
+    img = np.repeat(np.arange(len(targets)), counts)  # [E]
+    bad = (entries[:, 0] < 0) | (entries[:, 0] >= pair_counts[img])
+    if bad.any():
+        k = int(img[np.flatnonzero(bad)[0]])
+        raise OpenHOIError(f"ground truth: image {ids[k]!r}: hoi_entries pair rows must index "
+                           f"its {pair_counts[k]} pairs")
+    entries[:, 0] += starts[img]
+    return entries
 
 
 @dataclass(frozen=True)
