@@ -136,6 +136,21 @@ def test_recognition_from_annotations(hico_files, capsys):
     assert res["per_class"]["ap"][0] == pytest.approx(1.0)  # both images rank class 0 first
 
 
+def test_recognition_few_shot_counts_training_images(hico_files, capsys):
+    tmp, preds = hico_files
+    write_predictions(tmp / "p.json", preds, S)
+    train = json.loads((tmp / "test.json").read_text())
+    train[0]["hoi_annotation"] *= 6  # "hold sports ball" listed 6 times in one image
+    (tmp / "train.json").write_text(json.dumps(train))
+    assert main(["evaluate", "--dataset", "synthetic", "--task", "recognition", "--annotations",
+                 str(tmp / "test.json"), "--predictions", str(tmp / "p.json"),
+                 "--train-annotations", str(tmp / "train.json")]) == 0
+    res = json.loads((tmp / "p.eval.json").read_text())
+    assert res["per_class"]["train_count"][:2] == [2, 0]  # 2 images, not 7 entries
+    # Few@5 = every class (all have <= 5 training images): only class 0 has AP 1 -> 1/13
+    assert res["mAP_few@5"] == pytest.approx(1 / 13)
+
+
 def test_vcoco_pickle(tmp_path, capsys):
     files = write_files(tmp_path, [(7, 640, 480)], [(1, 7, 1, [10, 10, 50, 100], 5000.0, False)],
                         {1: {1: []}})  # action 1 = stand (agent only)

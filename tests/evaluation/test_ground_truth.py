@@ -11,6 +11,7 @@ from openhoi.data.annotations import parse_hoi_annotations
 from openhoi.data.label_space import load_label_space
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation import HICODetEvaluator
+from openhoi.evaluation.flat import FlatGroundTruth
 
 S = load_label_space("synthetic")
 
@@ -53,3 +54,13 @@ def test_pairs_without_object_and_invalid_combinations_give_no_instance():
                             hoi_entries=None)
     res = HICODetEvaluator([t], S).evaluate()
     assert res["num_gt"] == 1 and res["per_class"]["num_gt"][0] == 1
+
+
+def test_images_per_class_count_each_image_once():
+    tg = [targets("a", [[0, 0, 9, 9], [5, 5, 20, 20]], [0, 1], [(0, 1, 0), (0, 1, 0), (0, 1, 1)],
+                  S),
+          targets("b", [[0, 0, 9, 9], [5, 5, 20, 20], [1, 1, 8, 8]], [0, 1, 1],
+                  [(0, 1, 0), (0, 2, 0)], S)]
+    gt = FlatGroundTruth.from_targets(tg, S)
+    assert gt.num_gt[:3].tolist() == [4, 1, 0]
+    assert gt.num_images_per_class()[:3].tolist() == [2, 1, 0]
