@@ -50,10 +50,51 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """The CLIP model that provides knowledge (open_clip architecture + local weights)."""
+    """The CLIP model that provides knowledge (open_clip architecture + local weights).
+
+    See ``openhoi.models.clip_knowledge`` for what is taken from CLIP and how the image is fed.
+    """
 
     arch: str = "ViT-B-32-quickgelu"
-    """open_clip architecture name. OpenAI weights need a ``-quickgelu`` architecture."""
+    """open_clip architecture name (HOICLIP uses OpenAI ViT-B/32; ``ViT-B-16-quickgelu`` and
+    ``ViT-L-14-quickgelu`` are options). OpenAI weights need a ``-quickgelu`` architecture:
+    with plain GELU they load without error but every feature silently differs. ``openhoi-tiny``
+    is a random-init toy CLIP for tests and the demo."""
+    weights: str | None = None
+    """Local CLIP weight file: OpenAI's release (``ViT-B-32.pt``, a TorchScript archive) or a
+    state dict (``.pt/.pth/.bin/.safetensors``, OpenAI or open_clip key layout). Never
+    downloaded. ``None`` is only accepted for ``openhoi-tiny`` or when a checkpoint will
+    overwrite the weights (eval/predict)."""
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    """CLIP's compute precision. HOICLIP/GEN-VLKT ran OpenAI CLIP in fp16 on GPU (``clip.load``
+    keeps fp16 weights on CUDA); choose ``fp16`` to reproduce their CLIP features bit for bit."""
+    trainable: bool = False
+    """Fine-tune CLIP (HOICLIP's ``--fix_clip`` recipe freezes it, the default here)."""
+    lr: float = 1e-5
+    """CLIP's own learning rate when ``trainable`` (HOICLIP's ``--lr_clip``)."""
+    image_resize: Literal["center_crop", "squash"] = "center_crop"
+    """How the detector image becomes CLIP's square input: ``center_crop`` resizes the short
+    side to CLIP's size and crops the centre (HOICLIP's ``clip_preprocess``); ``squash`` resizes
+    the whole image to the square (nothing cut off, aspect ratio lost)."""
+    interaction_template: str = "a photo of {}"
+    """Prompt of interaction classes, filled with ``LabelSpace.interaction_phrases``
+    (HOICLIP/GEN-VLKT: ``a photo of a person riding a horse``)."""
+    object_template: str = "a photo of {}"
+    """Prompt of object classes, filled with ``a``/``an`` + object name (``a photo of a cup``)."""
+    no_object_prompt: str = "a photo of nothing"
+    """Prompt of the object classifier's extra no-object row (HOICLIP/GEN-VLKT's)."""
+    text_embeddings: str | None = None
+    """Optional ``openhoi embed-text`` file: classifiers are initialised from it instead of
+    running CLIP's text tower (its arch, weights hash and prompts are checked)."""
+
+    def __post_init__(self) -> None:
+        if not self.arch:
+            raise ConfigError("arch: must name an open_clip architecture")
+        if self.lr <= 0:
+            raise ConfigError(f"lr: must be positive, got {self.lr}")
+        for name in ("interaction_template", "object_template"):
+            if getattr(self, name).count("{}") != 1:
+                raise ConfigError(f"{name}: must contain exactly one '{{}}' placeholder")
 
 
 @dataclass(frozen=True)
