@@ -60,3 +60,14 @@ def test_replace_returns_new_frozen_config():
     cfg = Config()
     new = replace(cfg, {"train.seed": 5})
     assert new.train.seed == 5 and cfg.train.seed == 42
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.flip_prob=1.5", "flip_prob"),
+    ("data.crop_size=[600,384]", "crop_size"),
+    ("data.train_scales=[]", "train_scales"),
+    ("data.box_tolerance=-1", "box_tolerance"),
+])
+def test_data_config_rejects_contradictions(override, key):
+    with pytest.raises(ConfigError, match=key):
+        load_config(None, [override])

@@ -46,6 +46,71 @@ class DataConfig:
     or through the CLI's documented ``OPENHOI_DATA`` variable."""
     label_space: str | None = None
     """Label-space name or JSON path; ``None`` means the dataset's own (hicodet/vcoco/synthetic)."""
+    skip_invalid: bool = False
+    """Drop annotation records and images that fail validation (logging a count per reason)
+    instead of raising ``DataError``. CLI: ``--skip-invalid``."""
+    box_tolerance: float = 0.02
+    """How far a box may extend past the image border, as a fraction of the image side (at
+    least 2 px); such boxes are clipped, larger overshoots are invalid. Real HICO-DET boxes
+    overshoot by a pixel or so (1-based MATLAB coordinates)."""
+    train_skip_empty: bool = True
+    """Drop training images without any annotated pair (GEN-VLKT ``datasets/hico.py`` keeps only
+    images with at least one pair; its ``datasets/vcoco.py`` keeps all)."""
+    flip_prob: float = 0.5
+    """Horizontal-flip probability (GEN-VLKT ``make_hico_transforms``: ``RandomHorizontalFlip``)."""
+    color_jitter: tuple[float, float, float] = (0.4, 0.4, 0.4)
+    """Brightness, contrast, saturation jitter (GEN-VLKT/HOICLIP ``ColorJitter(.4, .4, .4)``)."""
+    train_scales: tuple[int, ...] = (480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800)
+    """Shorter-side sizes of the training multi-scale resize (DETR ``make_coco_transforms``,
+    kept by GEN-VLKT/HOICLIP ``make_hico_transforms``)."""
+    max_size: int = 1333
+    """Cap on the longer image side after any resize (DETR/GEN-VLKT ``max_size=1333``)."""
+    crop_prob: float = 0.5
+    """Probability of the resize-crop-resize branch of ``RandomSelect`` instead of the plain
+    multi-scale resize (DETR/GEN-VLKT ``T.RandomSelect`` default p=0.5)."""
+    crop_scales: tuple[int, ...] = (400, 500, 600)
+    """Shorter-side sizes of the resize before the random crop (GEN-VLKT ``RandomResize([400,
+    500, 600])``, no max size)."""
+    crop_size: tuple[int, int] = (384, 600)
+    """Min and max side of the random crop (GEN-VLKT ``RandomSizeCrop(384, 600)``)."""
+    test_scale: int = 800
+    """Shorter side at test time (GEN-VLKT ``RandomResize([800], max_size=1333)``)."""
+    pixel_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    """Normalisation mean, RGB in [0, 1] (ImageNet; DETR/GEN-VLKT ``T.Normalize``)."""
+    pixel_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    """Normalisation std, RGB in [0, 1] (ImageNet)."""
+    num_workers: int = 2
+    """Data-loader worker processes per rank."""
+
+    fraction: float = 1.0
+    """Share of the training images used (low-data setting): 1.0 = all, else one of the label
+    space's low-data subsets (0.01, 0.05, 0.15, 0.25, 0.5 on HICO-DET; HOICLIP's ``--frac``,
+    ``scripts/train_hico_frac.sh``)."""
+    zero_shot: str | None = None
+    """Zero-shot setting: name of a label-space split (``rf_uc``, ``nf_uc``, ``uo``, ``uv``)
+    whose unseen interactions are removed from the training annotations the way GEN-VLKT and
+    HOICLIP do it (``datasets/hico.py``): every human-object pair carrying an unseen interaction
+    is dropped, then every image left without a pair. ``None``: the fully supervised setting."""
+    val_size: int = 0
+    """Number of training images held out (seeded) as a validation set for model selection;
+    0 trains on all of them and keeps the last epoch (no model selection at all). The test split
+    is never used to choose a checkpoint."""
+    val_seed: int = 0
+    """Seed of the validation hold-out draw (independent of ``train.seed``)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.flip_prob <= 1.0 or not 0.0 <= self.crop_prob <= 1.0:
+            raise ConfigError("data.flip_prob and data.crop_prob must lie in [0, 1]")
+        if self.box_tolerance < 0:
+            raise ConfigError("data.box_tolerance must be >= 0")
+        sizes = (*self.train_scales, *self.crop_scales, *self.crop_size, self.test_scale)
+        if not self.train_scales or not self.crop_scales or min(sizes) <= 0:
+            raise ConfigError("data.train_scales/crop_scales/crop_size/test_scale must be "
+                              "non-empty and positive")
+        if self.crop_size[0] > self.crop_size[1]:
+            raise ConfigError(f"data.crop_size: min {self.crop_size[0]} > max {self.crop_size[1]}")
+        if self.num_workers < 0:
+            raise ConfigError("data.num_workers must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -157,7 +222,90 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class InteractionConfig:
-    """HOICLIP interaction branch: interaction decoder, classifiers, verb adapter, zero-shot."""
+    """HOICLIP interaction branch: interaction decoder, classifiers, verb adapter, zero-shot.
+
+    The decoder runs at CLIP's visual width (768 for ViT-B/32); that width comes from the CLIP
+    model, not from here. Defaults follow HOICLIP's ``main.py`` / ``scripts/train_hico.sh``
+    unless a field says it follows the paper instead (then the reference behaviour is one
+    value away, for converted checkpoints).
+    """
+
+    num_layers: int = 3
+    """Interaction decoder layers (HOICLIP ``--inter_dec_layers 3``). Must be 1 or equal to
+    the instance decoder's layer count so each auxiliary output has its own layer."""
+    num_heads: int = 8
+    """Attention heads of the interaction decoder (HOICLIP ``--nheads 8``)."""
+    dim_feedforward: int = 2048
+    """FFN width of the interaction decoder (HOICLIP ``--dim_feedforward 2048``)."""
+    dropout: float = 0.1
+    """Dropout inside the interaction decoder (HOICLIP ``--dropout 0.1``)."""
+    query_builder: Literal["mean", "mix"] = "mean"
+    """How Q_inter is made from the instance decoder's human/object outputs: ``mean`` is
+    HOICLIP eq. 4 (mean, then linear + LayerNorm); ``mix`` is variant (b), a learnable 2x2
+    'horizontal' mixing of (O_o, O_h), a shared 'vertical' linear map, summed, LayerNorm."""
+    shared_cross_attention: bool = False
+    """Share one attention module (and its residual LayerNorm) between the cross-attention to
+    V_s and the one to V_d'. The paper (eq. 5) writes two cross-attentions, the default; the
+    reference code (``TransformerDecoderFusionLayer``) shares ``multihead_attn`` and ``norm2``:
+    set true to load HOICLIP's released checkpoints."""
+    mask_detector_padding: bool = True
+    """Mask padded positions of the detector memory V_d' in its cross-attention, as DETR
+    masks them everywhere (keeps an image's output independent of the batch it is in). The
+    reference attends to padding (no mask): set false for bit-level parity on padded batches."""
+    classifier_bias: bool = False
+    """Give the interaction classifier a bias. The paper's classifier is cosine similarity to
+    text embeddings (no bias, the default); the reference's ``visual_projection`` is an
+    ``nn.Linear`` with a (frozen, randomly initialised) bias: set true for its checkpoints."""
+    init_temperature: float = 0.07
+    """Initial temperature of the cosine logits; the learnable scale starts at log(1/T)
+    (HOICLIP/GEN-VLKT ``logit_scale = log(1 / 0.07)``, CLIP's own initialisation)."""
+    verb_adapter: bool = True
+    """Use the verb adapter and verb classifier (HOICLIP eq. 7-10); false ablates S_v."""
+    verb_weight: float = 0.5
+    """alpha in S_t = S_inter + alpha * S_v (HOICLIP eq. 10; ``--verb_weight`` 0.5 on
+    HICO-DET, 0.1 in ``scripts/train_vcoco.sh``)."""
+    verb_adapter_layers: int = 3
+    """Linear layers of the verb adapter MLP, hidden width E / 2 (HOICLIP ``inter2verb =
+    MLP(E, E // 2, E, 3)``)."""
+    verb_repr: Literal["hoiclip", "paper", "variant_a"] = "hoiclip"
+    """Rule that made the verb representations E_v the model loads (HOICLIP eq. 6; see
+    ``openhoi.models.verb_repr``): ``hoiclip`` = the released code's arithmetic (the reference's
+    ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
+    ``variant_a`` = variant (a), subtracting the human region as well. Checked against the
+    rule recorded in an ``openhoi verb-repr`` file when the builder loads one."""
+    verb_repr_init: Literal["file", "random"] = "file"
+    """Where E_v comes from: ``file`` needs the verb-representation file passed to the
+    builder; ``random`` (unit-norm random rows) is for tiny configs and tests only."""
+    normalize_verb_repr: bool = True
+    """L2-normalise E_v rows at initialisation so S_v starts as a cosine score (the paper).
+    The reference loads ``verb.pth`` unnormalised; converted checkpoints overwrite it anyway."""
+    freeze_verb_repr: bool = False
+    """Keep E_v fixed; the reference trains ``verb_projection`` at the base learning rate."""
+    zero_shot_topk: int = 10
+    """k of the training-free zero-shot enhancement: keep the k best CLIP interaction scores
+    of an image, zero the rest (HOICLIP ``engine.evaluate_hoi``, k = 10 among 10..50). Choose
+    it on a validation split, never on test data. 0 disables the enhancement."""
+    mimic_loss_coef: float = 0.0
+    """Weight of the L1 feature-mimic loss between the mean interaction feature and CLIP's
+    image embedding (GEN-VLKT's knowledge distillation; its recipe: ``--with_mimic
+    --mimic_loss_coef 20``). HOICLIP trains without it (``--with_mimic`` unset in
+    ``scripts/train_hico.sh``): 0."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_layers", "num_heads", "dim_feedforward", "verb_adapter_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"interaction.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"interaction.dropout must be in [0, 1), got {self.dropout}")
+        if self.init_temperature <= 0:
+            raise ConfigError(
+                f"interaction.init_temperature must be > 0, got {self.init_temperature}")
+        if self.zero_shot_topk < 0:
+            raise ConfigError(
+                f"interaction.zero_shot_topk must be >= 0, got {self.zero_shot_topk}")
+        if self.mimic_loss_coef < 0:
+            raise ConfigError(
+                f"interaction.mimic_loss_coef must be >= 0, got {self.mimic_loss_coef}")
 
 
 @dataclass(frozen=True)
@@ -254,12 +402,25 @@ class ModelConfig:
 
     architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
     """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    freeze_text_classifiers: bool = True
+    """Keep the CLIP-text-initialised interaction and object classifiers fixed: HOICLIP's
+    ``--fix_clip`` (``scripts/train_hico.sh``) freezes every parameter named
+    ``*visual_projection*``. GEN-VLKT (``configs/hico_s.sh``) fine-tunes them at the CLIP
+    learning rate instead; the engine finds them in the ``clip`` parameter group."""
     clip: ClipConfig = field(default_factory=ClipConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     interaction: InteractionConfig = field(default_factory=InteractionConfig)
     matcher: MatcherConfig = field(default_factory=MatcherConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+
+    def __post_init__(self) -> None:
+        n_inter, n_dec = self.interaction.num_layers, self.detector.num_decoder_layers
+        if self.architecture == "hoiclip" and n_inter not in (1, n_dec):
+            raise ConfigError(
+                f"interaction.num_layers {n_inter} must be 1 or equal detector."
+                f"num_decoder_layers {n_dec}: each auxiliary output pairs one interaction "
+                "layer with one instance-decoder layer (HOICLIP's _set_aux_loss_triplet)")
 
 
 @dataclass(frozen=True)
@@ -268,6 +429,61 @@ class TrainConfig:
 
     seed: int = 42
     """Seed of every random generator (HOICLIP's main.py default)."""
+    epochs: int = 90
+    """Training epochs (HOICLIP ``scripts/train_hico.sh``: ``--epochs 90``)."""
+    batch_size: int = 16
+    """Images per optimizer step over all processes and accumulation steps: each process loads
+    ``batch_size / (world_size * grad_accum_steps)`` images per forward pass (HOICLIP
+    ``scripts/train_hico.sh``: ``--batch_size 8`` per GPU on ``--nproc_per_node=2``)."""
+    lr: float = 1e-4
+    """AdamW learning rate of the transformer and heads (HOICLIP ``main.py``: ``--lr``)."""
+    lr_backbone: float = 1e-5
+    """Learning rate of the CNN backbone (HOICLIP ``main.py``: ``--lr_backbone``). CLIP's own
+    rate, used when CLIP trains, is ``model.clip.lr``."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay, every group (HOICLIP ``main.py``: ``--weight_decay``)."""
+    lr_drop: int = 60
+    """Epoch after which every learning rate is multiplied by ``lr_drop_gamma`` (HOICLIP
+    ``scripts/train_hico.sh``: ``--lr_drop 60``, a one-milestone ``MultiStepLR``)."""
+    lr_drop_gamma: float = 0.1
+    """Factor of the learning-rate drop (HOICLIP ``main.py``: ``--lr_drop_gamma``)."""
+    clip_max_norm: float = 0.1
+    """Gradient clipping max L2 norm over all parameters; 0 disables (HOICLIP ``main.py``)."""
+    grad_accum_steps: int = 1
+    """Forward/backward passes per optimizer step (HOICLIP ``scripts/train_hico.sh``:
+    ``--gradient_accumulation_steps 1``)."""
+    amp: Literal["off", "bf16", "fp16"] = "off"
+    """Mixed precision on CUDA (``bf16``, or ``fp16`` with a gradient scaler); ignored on CPU.
+    HOICLIP trains in float32 (``--enable_amp`` unset in ``scripts/train_hico.sh``)."""
+    eval_every: int = 1
+    """Evaluate on the validation set every this many epochs and after the last one (HOICLIP
+    ``main.py`` evaluates after every epoch). Needs ``data.val_size > 0``."""
+    best_metric: str = "mAP"
+    """Key of the evaluator's result that selects the best checkpoint (higher is better)."""
+    eval_test: bool = True
+    """Evaluate the test split once, after training, with the selected checkpoint."""
+    num_workers: int = 8
+    """Data-loading worker processes per training process (HOICLIP
+    ``scripts/train_hico.sh``: ``--num_workers 8``)."""
+    log_every: int = 20
+    """Write a training-step record to ``metrics.jsonl`` every this many optimizer steps."""
+    find_unused_parameters: bool = True
+    """DDP's ``find_unused_parameters`` (HOICLIP ``main.py`` sets it: some branches are unused
+    in some configurations)."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "grad_accum_steps", "lr_drop", "eval_every",
+                     "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm",
+                     "num_workers"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if self.batch_size % self.grad_accum_steps:
+            raise ConfigError(
+                f"train.batch_size ({self.batch_size}) must be a multiple of "
+                f"train.grad_accum_steps ({self.grad_accum_steps})")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import embed_text, label_space, verb_repr
+from openhoi.cli import embed_text, label_space, make_synthetic, verb_repr
 from openhoi.errors import OpenHOIError
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
@@ -20,6 +20,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("label-space", label_space, "print a label space's classes and splits"),
     ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
+    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
 ]
 
 

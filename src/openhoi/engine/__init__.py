@@ -1,0 +1,1 @@
+"""Training engine: loops, evaluation, checkpoints, optimiser, distributed helpers, logging."""

@@ -1,0 +1,125 @@
+"""Evaluation loop: run the model over a (sharded) loader, post-process, gather every rank's
+predictions, score them with an evaluator on rank 0 and hand the result to every rank.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from openhoi.engine.distributed import (
+    all_gather_object,
+    broadcast_object,
+    is_main_process,
+    unwrap,
+)
+from openhoi.structures import HOIPredictions, HOIRawOutput, HOITargets, ImageBatch
+
+log = logging.getLogger(__name__)
+
+PostProcessor = Callable[[HOIRawOutput, Tensor, Sequence[str]], list[HOIPredictions]]
+
+
+class Evaluator(Protocol):
+    """What the engine needs of an evaluator (``openhoi.evaluation``)."""
+
+    def reset(self) -> None: ...
+
+    def process(self, predictions: Sequence[HOIPredictions]) -> None: ...
+
+    def evaluate(self) -> dict[str, Any]: ...
+
+
+def outputs_to_float(out: HOIRawOutput) -> HOIRawOutput:
+    """Copy of ``out`` whose floating tensors are float32 (losses and scores are computed in
+    full precision even when the forward pass ran under autocast)."""
+
+    def cast(x: Any) -> Any:
+        return x.float() if isinstance(x, Tensor) and x.is_floating_point() else x
+
+    changes = {f.name: cast(getattr(out, f.name)) for f in dataclasses.fields(out)
+               if f.name not in ("aux", "extras")}
+    return dataclasses.replace(out, **changes, aux=[outputs_to_float(a) for a in out.aux],
+                               extras={k: cast(v) for k, v in out.extras.items()})
+
+
+def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
+    return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+
+
+@torch.no_grad()
+def predict_loader(
+    model: nn.Module,
+    postprocessor: PostProcessor,
+    loader: Iterable[tuple[ImageBatch, list[HOITargets]]],
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = False,
+    desc: str = "predict",
+) -> list[HOIPredictions]:
+    """This rank's predictions (on the CPU) for every image of ``loader``, in loader order."""
+    model = unwrap(model)
+    was_training = model.training
+    model.eval()
+    out: list[HOIPredictions] = []
+    for images, targets in tqdm(loader, desc=desc, disable=not progress, leave=False,
+                                dynamic_ncols=True):
+        with autocast(device, amp_dtype):
+            raw = model(images.to(device, non_blocking=True))
+        orig_sizes = torch.tensor([t.orig_size for t in targets], device=device)  # [B, 2] (h, w)
+        preds = postprocessor(outputs_to_float(raw), orig_sizes, [t.image_id for t in targets])
+        out.extend(p.to("cpu") for p in preds)
+    model.train(was_training)
+    return out
+
+
+def scalar_results(results: dict[str, Any]) -> dict[str, float]:
+    """The top-level numbers of an evaluator's result (for logs and model selection)."""
+    out = {}
+    for k, v in results.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int | float | np.floating | np.integer):
+            out[k] = float(v)
+        elif isinstance(v, Tensor) and v.numel() == 1:
+            out[k] = float(v)
+    return out
+
+
+def evaluate(
+    model: nn.Module,
+    postprocessor: PostProcessor,
+    loader: Iterable[tuple[ImageBatch, list[HOITargets]]],
+    evaluator: Evaluator,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = False,
+    desc: str = "eval",
+) -> dict[str, Any]:
+    """Predict on this rank's shard, gather all shards on rank 0, evaluate there, and return
+    the evaluator's result on every rank.
+
+    ``loader`` must give each image to exactly one rank (``InferenceSampler``): shards are
+    concatenated in rank order and any image id seen twice is an error.
+    """
+    local = predict_loader(model, postprocessor, loader, device, amp_dtype, progress, desc)
+    shards = all_gather_object(local)
+    results: dict[str, Any] | None = None
+    if is_main_process():
+        preds = [p for shard in shards for p in shard]
+        ids = [p.image_id for p in preds]
+        if len(set(ids)) != len(ids):
+            raise RuntimeError(f"{desc}: some images were predicted twice; the loader's "
+                               "sampler must shard without padding (InferenceSampler)")
+        evaluator.reset()
+        evaluator.process(preds)
+        results = evaluator.evaluate()
+        log.info("%s: %s", desc, {k: round(v, 4) for k, v in scalar_results(results).items()})
+    return broadcast_object(results)

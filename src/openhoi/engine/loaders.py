@@ -1,0 +1,43 @@
+"""Data loaders of the engine: a seeded, rank-sharded training loader and an unpadded,
+rank-sharded evaluation loader (see ``TrainSampler`` / ``InferenceSampler``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from openhoi.engine.distributed import InferenceSampler, TrainSampler, get_rank, get_world_size
+
+
+def train_loader(
+    dataset: Dataset,
+    batch_size: int,
+    collate_fn: Callable[[list[Any]], Any],
+    seed: int,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """Loader of this rank's share of a seeded per-epoch shuffle, ``batch_size`` images per
+    batch (per process). ``fit`` calls ``sampler.set_epoch`` and reseeds ``generator`` (which
+    seeds the workers) at each epoch, so epochs are reproducible and resumable."""
+    sampler = TrainSampler(len(dataset),  # type: ignore[arg-type]
+                           batch_size, seed, get_rank(), get_world_size())
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+                      collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin_memory,
+                      generator=torch.Generator())
+
+
+def eval_loader(
+    dataset: Dataset,
+    batch_size: int,
+    collate_fn: Callable[[list[Any]], Any],
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """Loader of this rank's contiguous shard of ``dataset``, in order, nothing repeated."""
+    sampler = InferenceSampler(len(dataset), get_rank(), get_world_size())
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=False,
+                      collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin_memory)

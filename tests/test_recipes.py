@@ -1,0 +1,87 @@
+"""Every shipped recipe loads and builds its model (full-size ones on the meta device)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from openhoi.config import RECIPE_DIR, load_config, to_dict
+from openhoi.data.label_space import load_label_space
+from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector
+
+RECIPES = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+TINY_CLIP = "openhoi-tiny"
+
+
+def _space(cfg):
+    return load_label_space(cfg.data.label_space or cfg.data.dataset)
+
+
+_BUILT: dict[str, HOIDetector] = {}
+
+
+def _build(cfg, space) -> HOIDetector:
+    """The recipe's model, built once per distinct (model config, label space): tiny ones for
+    real, full-size ones on the meta device."""
+    key = json.dumps([to_dict(cfg.model), space.fingerprint], sort_keys=True)
+    if key not in _BUILT:
+        if cfg.model.clip.arch == TINY_CLIP:
+            torch.manual_seed(0)
+            _BUILT[key] = build_hoi_detector(cfg.model, space)
+        else:
+            _BUILT[key] = _build_meta(cfg, space)
+    return _BUILT[key]
+
+
+def _build_meta(cfg, space) -> HOIDetector:
+    """The recipe's model with every tensor on the meta device (no memory, no weights)."""
+    import open_clip
+
+    from openhoi.models.clip_knowledge import ClipKnowledge
+    from openhoi.models.clip_loading import register_openhoi_configs
+
+    register_openhoi_configs()
+    arch = cfg.model.clip.arch
+    with torch.device("meta"):
+        clip = ClipKnowledge(open_clip.create_model(arch, device="meta"),
+                             open_clip.get_tokenizer(arch), arch=arch)
+        verb_repr = torch.empty(space.num_verbs, clip.embed_dim)
+        return build_hoi_detector(cfg.model, space, clip=clip, verb_repr=verb_repr)
+
+
+def test_recipes_are_shipped():
+    assert {"hicodet_hoiclip", "vcoco_hoiclip", "hicodet_gen_vlkt", "synthetic_tiny"} <= set(
+        RECIPES)
+    for split in ("rf_uc", "nf_uc", "uo", "uv"):
+        assert f"hicodet_hoiclip_zs_{split}" in RECIPES
+    for frac in (1, 5, 15, 25, 50):
+        assert f"hicodet_hoiclip_frac{frac}" in RECIPES
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_loads_and_builds(name):
+    cfg = load_config(name)
+    space = _space(cfg)
+    if cfg.data.zero_shot is not None:
+        assert space.zero_shot_split(cfg.data.zero_shot).unseen_interactions
+    if cfg.data.fraction < 1:
+        assert cfg.data.fraction in space.extra["low_data"]["fractions"]
+    model = _build(cfg, space)
+    assert isinstance(model, HOIDetector)
+    assert model.detector.num_queries == cfg.model.detector.num_queries
+    assert model.head.classifier.num_classes == space.num_interactions
+
+
+def test_full_hoiclip_decoder_size_by_hand():
+    """The interaction decoder of the HICO-DET recipe at ViT-B/32 width, counted by hand."""
+    cfg = load_config("hicodet_hoiclip")
+    model = _build(cfg, _space(cfg))
+    w, ff, layers = 768, 2048, 3
+    attention = 4 * w * w + 4 * w  # in_proj (3W x W + 3W) + out_proj (W x W + W)
+    ffn = 2 * w * ff + ff + w
+    norms = 4 * 2 * w  # self, CLIP cross, detector cross, FFN
+    expected = layers * (3 * attention + ffn + norms) + 2 * w  # + final LayerNorm
+    assert sum(p.numel() for p in model.head.decoder.parameters()) == expected
+    assert model.clip.width == w and model.clip.embed_dim == 512
