@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import embed_text, label_space, make_synthetic, verb_repr
+from openhoi.cli import convert, embed_text, label_space, make_synthetic, verb_repr
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
+    ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
 ]
 
 

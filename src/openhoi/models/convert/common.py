@@ -83,6 +83,8 @@ def object_classifier(ckpt: ReferenceCheckpoint, space: LabelSpace, out: TensorM
         if ckpt.has(theirs):
             out.put(f"detector.obj_classifier.classifier.{part}", theirs,
                     ckpt.state[theirs][index])
+    if name == "obj_class_embed" and ckpt.has("obj_logit_scale"):
+        out.ignore("obj_logit_scale", "built always, used only with --with_obj_clip_label")
 
 
 def interaction_classifier_key(ckpt: ReferenceCheckpoint) -> str:

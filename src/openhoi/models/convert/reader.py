@@ -12,7 +12,7 @@ import argparse
 import hashlib
 import pickle
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ class ReferenceCheckpoint:
     args: dict[str, Any] | None = None
     epoch: int | None = None
     sha256: str = ""
-    extra_entries: list[str] = field(default_factory=list)
 
     def arg(self, name: str, default: Any = None) -> Any:
         """``args.<name>`` of the run, or ``default`` when the file has no such argument."""
@@ -90,10 +89,8 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
             "in the environment that wrote it") from None
     except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files
         raise CheckpointError(f"{path}: cannot read checkpoint ({err})") from None
-    entries: list[str] = []
     args = epoch = None
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
-        entries = sorted(str(k) for k in obj if k != "model")
         raw_args = obj.get("args")
         if isinstance(raw_args, argparse.Namespace):
             args = dict(vars(raw_args))
@@ -110,4 +107,4 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
     state = {str(k): v for k, v in obj.items()}
     if all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
-    return ReferenceCheckpoint(path, state, args, epoch, _sha256(path), entries)
+    return ReferenceCheckpoint(path, state, args, epoch, _sha256(path))
