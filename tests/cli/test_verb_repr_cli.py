@@ -4,30 +4,28 @@ import pytest
 import torch
 
 from openhoi.cli import main
+from openhoi.config import DataConfig
+from openhoi.data.dataset import build_dataset
 from openhoi.data.label_space import load_label_space
+from openhoi.data.synthetic import generate_synthetic
 from openhoi.models.verb_repr import load_verb_representations
-
-synthetic = pytest.importorskip("openhoi.data.synthetic")
-dataset_mod = pytest.importorskip("openhoi.data.dataset")
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
-    synthetic.generate_synthetic(root, num_images=8, seed=0)
+    generate_synthetic(root, num_images=8, seed=0)
     return root
 
 
 def _expected_counts(root, space, unseen=()):
     """(pair, verb) samples per verb straight from the annotations, unseen pairs dropped."""
-    from openhoi.config import DataConfig
-
-    ds = dataset_mod.build_dataset(DataConfig(dataset="synthetic", root=str(root)), "train",
-                                   space, transforms=None)
+    ds = build_dataset(DataConfig(dataset="synthetic", root=str(root)), "train", space,
+                       transforms=None)
     counts = torch.zeros(space.num_verbs, dtype=torch.long)
     for i in range(len(ds)):
         t = ds.ground_truth(i)
-        for (h, o), verbs in zip(t.pair_idx.tolist(), t.verbs):
+        for (_, o), verbs in zip(t.pair_idx.tolist(), t.verbs):
             inters = {space.interaction_index(v, int(t.labels[o]))
                       for v in verbs.nonzero().flatten().tolist()}
             if inters & set(unseen):

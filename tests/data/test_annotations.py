@@ -183,3 +183,38 @@ def test_correspondence_file(tmp_path, space):
         read_correspondence(wrong, space)
     with pytest.raises(DataError, match="not found"):
         read_correspondence(tmp_path / "none.npy", space)
+
+
+def test_hicodet_ids_map_to_the_official_interaction(space):
+    """PPDM's trainval_hico.json (PPDM issue #57/#12 samples): verb 73 'race' on COCO object 4
+    'motorcycle' has hoi_category_id 153."""
+    from openhoi.data.label_space import load_label_space
+
+    hico = load_label_space("hicodet")
+    entry = hico_entry("HICO_train2015_00000001.jpg", [([207, 32, 426, 299], 1),
+                                                       ([58, 97, 571, 404], 4)],
+                       [(0, 1, 73), (0, 1, 77)], img_id=1)
+    entry["hoi_annotation"][0]["hoi_category_id"] = 153
+    ann = parse_hoi_annotations([entry], hico, source="trainval_hico.json")
+    verbs = torch.from_numpy(ann[0].verbs)
+    inter = hico.pair_interactions(verbs, torch.from_numpy(ann.pair_object_labels()))
+    hit = inter[0].nonzero().flatten().tolist()
+    assert 153 - 1 in hit and len(hit) == 2
+    assert [hico.verbs[v] for v in verbs[0].nonzero().flatten()] == ["race", "ride"]
+
+
+def test_vcoco_ids_and_objectless_roles():
+    from openhoi.data.label_space import load_label_space
+
+    vcoco = load_label_space("vcoco")
+    entry = hico_entry("COCO_val2014_000000000042.jpg", [([0, 0, 50, 90], 1),
+                                                         ([30, 40, 45, 60], 37)],
+                       [(0, -1, 1), (0, 1, 6), (0, -1, 18)])  # stand, hit_instr ball, run
+    ann = parse_hoi_annotations([entry], vcoco, source="test_vcoco.json", allow_no_object=True)
+    assert ann[0].pair_idx.tolist() == [[0, -1], [0, 1]]
+    names = [[vcoco.verbs[v] for v in np.flatnonzero(row)] for row in ann[0].verbs]
+    assert names == [["stand", "run"], ["hit_instr"]]
+    inter = vcoco.pair_interactions(torch.from_numpy(ann[0].verbs),
+                                    torch.from_numpy(ann.pair_object_labels()))
+    stand = vcoco.interaction_index(vcoco.verbs.index("stand"), -1)
+    assert inter[0, stand] == 1

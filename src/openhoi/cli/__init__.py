@@ -20,9 +20,9 @@ from openhoi.errors import OpenHOIError
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("label-space", label_space, "print a label space's classes and splits"),
+    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
-    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),

@@ -255,7 +255,8 @@ def _structural_pass(raw: list[Any], rej: _Rejections) -> tuple[np.ndarray, dict
                 continue
             field, detail = fault
             name = entry.get("file_name") if isinstance(entry, dict) else None
-            rej.report("malformed entry", i, str(name), field, detail)
+            rej.report("malformed entry", i, name if isinstance(name, str) else "?", field,
+                       detail)
             rej.reasons[f"malformed {''.join(c for c in field if not c.isdigit())}"] += 1
         if len(ok) == len(raw):  # the fast path failed on something the slow path accepts
             raise DataError(f"{rej.source}: cannot parse annotations ({fast_err!r})") from None
@@ -279,11 +280,43 @@ def parse_hoi_annotations(
     num = len(orig_idx)
     n_box, n_hoi = c["n_box"], c["n_hoi"]
     box_img, hoi_img = np.repeat(np.arange(num), n_box), np.repeat(np.arange(num), n_hoi)
-    box_off, hoi_off = _offsets(n_box), _offsets(n_hoi)
-    boxes, sizes = c["boxes"], c["sizes"]
+    boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
     labels = _lookup(c["obj_ids"], label_space.object_index_of_id)
     verbs = _lookup(c["verb_ids"], label_space.verb_index_of_id)
-    sid, oid = c["sid"], c["oid"]
+    bad = _invalid_images(c, orig_idx, labels, verbs, rej, label_space.name, allow_no_object,
+                          box_tolerance)
+    rej.log(len(raw))
+
+    valid = ~bad
+    box_keep, hoi_keep = valid[box_img], valid[hoi_img]
+    n_box = n_box[valid]
+    pairs = _merge_pairs(hoi_img[hoi_keep], sid[hoi_keep], oid[hoi_keep], verbs[hoi_keep],
+                         num, label_space.num_verbs)
+    pair_img, pair_idx, pair_verbs = pairs
+    return HOIAnnotations(
+        source=source,
+        num_verbs=label_space.num_verbs,
+        file_names=c["file_names"][valid],
+        indices=orig_idx[valid],
+        sizes=np.where((sizes > 0).all(1, keepdims=True), sizes, -1)[valid],
+        box_offsets=_offsets(n_box),
+        boxes_xyxy=boxes[box_keep].astype(np.float32),
+        labels=labels[box_keep],
+        pair_offsets=_offsets(np.bincount(pair_img, minlength=num)[valid]),
+        pair_idx=pair_idx,
+        pair_verbs=pair_verbs,
+    )
+
+
+def _invalid_images(c: dict[str, np.ndarray], orig_idx: np.ndarray, labels: np.ndarray,
+                    verbs: np.ndarray, rej: _Rejections, space_name: str,
+                    allow_no_object: bool, box_tolerance: float) -> np.ndarray:
+    """``[I]`` bool: images failing a value check (vectorised over all boxes and HOIs)."""
+    num = len(orig_idx)
+    n_box, n_hoi = c["n_box"], c["n_hoi"]
+    box_img, hoi_img = np.repeat(np.arange(num), n_box), np.repeat(np.arange(num), n_hoi)
+    box_off, hoi_off = _offsets(n_box), _offsets(n_hoi)
+    boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
     bad = np.zeros(num, dtype=bool)
 
     def check(mask: np.ndarray, entry_img: np.ndarray, offsets: np.ndarray, reason: str,
@@ -312,34 +345,14 @@ def parse_hoi_annotations(
         check(known & out_of_image(boxes, h, w, box_tolerance), box_img, box_off,
               "bbox outside the image", "annotations[{}].bbox", boxes)
     check(labels < 0, box_img, box_off, f"object category_id not in label space "
-          f"{label_space.name!r}", "annotations[{}].category_id", c["obj_ids"])
+          f"{space_name!r}", "annotations[{}].category_id", c["obj_ids"])
     check(verbs < 0, hoi_img, hoi_off, f"verb category_id not in label space "
-          f"{label_space.name!r}", "hoi_annotation[{}].category_id", c["verb_ids"])
+          f"{space_name!r}", "hoi_annotation[{}].category_id", c["verb_ids"])
     check((sid < 0) | (sid >= n_box[hoi_img]), hoi_img, hoi_off,
           "subject_id out of range of annotations", "hoi_annotation[{}].subject_id", sid)
     check((oid < (-1 if allow_no_object else 0)) | (oid >= n_box[hoi_img]), hoi_img, hoi_off,
           "object_id out of range of annotations", "hoi_annotation[{}].object_id", oid)
-    rej.log(len(raw))
-
-    valid = ~bad
-    box_keep, hoi_keep = valid[box_img], valid[hoi_img]
-    n_box = n_box[valid]
-    pairs = _merge_pairs(hoi_img[hoi_keep], sid[hoi_keep], oid[hoi_keep], verbs[hoi_keep],
-                         num, label_space.num_verbs)
-    pair_img, pair_idx, pair_verbs = pairs
-    return HOIAnnotations(
-        source=source,
-        num_verbs=label_space.num_verbs,
-        file_names=c["file_names"][valid],
-        indices=orig_idx[valid],
-        sizes=np.where((sizes > 0).all(1, keepdims=True), sizes, -1)[valid],
-        box_offsets=_offsets(n_box),
-        boxes_xyxy=boxes[box_keep].astype(np.float32),
-        labels=labels[box_keep],
-        pair_offsets=_offsets(np.bincount(pair_img, minlength=num)[valid]),
-        pair_idx=pair_idx,
-        pair_verbs=pair_verbs,
-    )
+    return bad
 
 
 def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: np.ndarray,

@@ -17,7 +17,7 @@ import torch
 from openhoi.structures import HOITargets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HOIRecord:
     """The annotation of one image as the file gives it (original pixels, no transforms).
 
@@ -73,7 +73,7 @@ def gather_ranges(offsets: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray,
     return rows, new_offsets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HOIAnnotations(Sequence[HOIRecord]):
     """All images of one annotation file, as flat arrays. ``annotations[i]`` is an ``HOIRecord``.
 
