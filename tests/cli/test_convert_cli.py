@@ -37,7 +37,7 @@ def test_convert_gen_vlkt_end_to_end(tmp_path, capsys):
                  str(clip), "--set", "model.postprocess.use_nms=false"]) == 0
     printed = capsys.readouterr().out
     assert "model.detector.num_heads = 2  (args.nheads)" in printed
-    assert "model.postprocess.use_nms = 'false'  (--set)" in printed
+    assert "model.postprocess.use_nms = False  (--set)" in printed
     assert f"wrote {out}" in printed
     config = checkpoint_config(load_checkpoint(out))
     assert config.model.architecture == "gen_vlkt" and not config.model.postprocess.use_nms

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 import torch
+import yaml
 
 from openhoi.config import Config, load_config, merge
 from openhoi.data.label_space import LabelSpace
@@ -73,9 +74,11 @@ def _config(architecture: str, space: LabelSpace, label_space: str | None,
     data = {"dataset": dataset, "label_space": label_space if label_space != dataset else None}
     tree = merge(tree, {"data": data})
     tree["model"].setdefault("clip", {})["weights"] = None
+    config = load_config(recipe, overrides, tree)
     for item in overrides:
-        report.infer(item.split("=", 1)[0], item.split("=", 1)[-1], "--set")
-    return load_config(recipe, overrides, tree)
+        key, raw = item.split("=", 1)
+        report.infer(key.strip(), yaml.safe_load(raw) if raw else raw, "--set")
+    return config
 
 
 def _build_clip(config: Config, clip_sd: dict[str, torch.Tensor], where: Path):

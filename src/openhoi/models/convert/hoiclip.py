@@ -133,6 +133,12 @@ def settings(ckpt: ReferenceCheckpoint, report: ConversionReport,
     if ckpt.arg("fix_clip") is not None:
         put("model.freeze_text_classifiers", bool(ckpt.arg("fix_clip")), "args.fix_clip")
         put("model.clip.trainable", not ckpt.arg("fix_clip"), "args.fix_clip")
+        if not ckpt.arg("fix_clip"):
+            report.notes.append(
+                "trained without --fix_clip: HOICLIP projects O_inter with a copy of CLIP's "
+                "visual.proj and scores S_zs with text embeddings, both taken from CLIP at "
+                "start-up and not saved; openhoi uses the saved (fine-tuned) CLIP for both, so "
+                "interaction logits and S_zs can differ from the reference's")
     if ckpt.arg("with_mimic") is not None:
         coef = float(ckpt.arg("mimic_loss_coef", 0.0)) if ckpt.arg("with_mimic") else 0.0
         put("model.interaction.mimic_loss_coef", coef, "args.with_mimic / mimic_loss_coef")
