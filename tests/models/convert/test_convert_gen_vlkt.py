@@ -96,9 +96,11 @@ def test_zero_shot_split_from_frozen_rows(tmp_path, hico, files):
     state = random_state(gen_vlkt_layout(hico.num_interactions, hico.num_objects + 1,
                                          seen=len(seen)), seed=4)
     state["visual_projection.weight"] = state["eval_visual_projection.weight"][seen].clone()
+    state["backbone.0.body.bn1.num_batches_tracked"] = torch.tensor(0)  # a non-frozen-BN save
     path = tmp_path / "gen_vlkt_nf_uc.pth"
     torch.save(release(state), path)
     conv = convert_checkpoint(path, "gen-vlkt", clip_weights=files[2])
     assert conv.config.data.zero_shot == "nf_uc"
     assert torch.equal(conv.model.head.classifier.bias, state["eval_visual_projection.bias"])
     assert "visual_projection.bias" in conv.report.ignored
+    assert "backbone.0.body.bn1.num_batches_tracked" in conv.report.ignored

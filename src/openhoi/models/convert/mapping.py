@@ -52,22 +52,22 @@ def rename(key: str, rules: Iterable[Rule]) -> str | None:
 
 def apply_rules(ckpt: ReferenceCheckpoint, out: TensorMap, rules: Iterable[Rule],
                 ignore: Iterable[Rule]) -> None:
-    """Rename every unclaimed key by ``rules`` or ignore it by ``ignore`` (regex, reason);
-    ``CheckpointError`` listing the keys neither covers (unused tensors that may matter)."""
+    """Ignore every unclaimed key matching ``ignore`` (regex, reason), rename the others by
+    ``rules``; ``CheckpointError`` listing the keys neither covers (unused tensors that may
+    matter)."""
     rules, ignore = list(rules), list(ignore)
     unused = []
     for key, value in ckpt.state.items():
         if key in out.claimed:
             continue
-        ours = rename(key, rules)
-        if ours is not None:
-            out.put(ours, key, value)
-            continue
         why = next((reason for pattern, reason in ignore if re.fullmatch(pattern, key)), None)
-        if why is None:
-            unused.append(key)
-        else:
+        ours = None if why is not None else rename(key, rules)
+        if why is not None:
             out.ignore(key, why)
+        elif ours is not None:
+            out.put(ours, key, value)
+        else:
+            unused.append(key)
     if unused:
         more = f" (+{len(unused) - 5} more)" if len(unused) > 5 else ""
         raise CheckpointError(
