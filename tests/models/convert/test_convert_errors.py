@@ -43,6 +43,8 @@ def test_missing_key_is_named(tmp_path, hico_state):
     with pytest.raises(CheckpointError, match=r"head\.decoder\.layers\.1\.linear2\.bias") as err:
         convert_checkpoint(path, "hoiclip")
     assert "has nothing for 1 tensor" in str(err.value) and str(path) in str(err.value)
+    assert "(reference key transformer.clip_interaction_decoder.layers.1.linear2.bias)" in str(
+        err.value)
 
 
 def test_shape_mismatch_names_both_keys_and_shapes(tmp_path, hico_state):

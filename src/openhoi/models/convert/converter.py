@@ -169,7 +169,8 @@ def convert_checkpoint(
     else:
         tensors, derived = gen_vlkt.gather(ckpt, space, report, clip_file)
     model = _build_model(config, space, _build_clip(config, clip_sd, clip_from))
-    state = assemble_state(ckpt.path, model.state_dict(), tensors, derived, report)
+    state = assemble_state(ckpt.path, model.state_dict(), tensors, derived, report,
+                           layout.RULES)
     # Derived last, once every shape is known to fit: the reference's hoi_cls.
     state["zero_shot.text_embed"] = text_embeddings(model.clip, interaction_prompts(
         space, config.model.clip.interaction_template))  # [I, E], L2-normalised

@@ -50,6 +50,27 @@ def rename(key: str, rules: Iterable[Rule]) -> str | None:
     return None
 
 
+def reference_key(ours: str, rules: Iterable[Rule]) -> str | None:
+    """The reference key that ``rules`` would rename to ``ours`` (for error messages), or None.
+
+    Each rule's template is turned into a regex over our keys; the captured values fill the
+    rule's capture groups in order (the rules use flat groups only).
+    """
+    for pattern, template in rules:
+        parts = re.split(r"\\(\d)", template)  # literal, group number, literal, ...
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<g{p}>.+?)"
+                        for i, p in enumerate(parts))
+        m = re.fullmatch(regex, ours)
+        if m is None:
+            continue
+        values = iter(m.group(f"g{n}") for n in parts[1::2])
+        theirs = re.sub(r"\((?!\?)[^()]*\)", lambda _: next(values, ""), pattern)
+        theirs = theirs.replace("\\.", ".")
+        if rename(theirs, [(pattern, template)]) == ours:
+            return theirs
+    return None
+
+
 def apply_rules(ckpt: ReferenceCheckpoint, out: TensorMap, rules: Iterable[Rule],
                 ignore: Iterable[Rule]) -> None:
     """Ignore every unclaimed key matching ``ignore`` (regex, reason), rename the others by
@@ -82,6 +103,7 @@ def assemble_state(
     mapping: TensorMap,
     derived: Mapping[str, str],
     report: ConversionReport,
+    rules: Iterable[Rule] = (),
 ) -> dict[str, Tensor]:
     """The full state dict for a model whose own state is ``target``.
 
@@ -92,6 +114,7 @@ def assemble_state(
         derived: our keys that keep the built model's value (key -> how it was made); a key
             ending in ``*`` stands for every model key with that prefix.
         report: receives ``loaded``, ``derived``, ``ignored`` and dtype notes.
+        rules: the rename rules, to name the reference key a missing tensor should have had.
 
     Raises:
         CheckpointError: a mapped key the model lacks, a shape mismatch (naming both keys and
@@ -114,9 +137,14 @@ def assemble_state(
         report.loaded[ours] = theirs
     missing = [k for k in target if k not in state and k not in derived]
     if missing:
+        rules = list(rules)
+        named = []
+        for key in missing[:5]:
+            theirs = reference_key(key, rules)
+            named.append(key if theirs is None else f"{key} (reference key {theirs})")
         more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
         raise CheckpointError(f"{path}: the checkpoint has nothing for {len(missing)} tensor(s) "
-                              f"of the openhoi model: {', '.join(missing[:5])}{more}")
+                              f"of the openhoi model: {', '.join(named)}{more}")
     for key, why in derived.items():
         state[key] = target[key]
         report.derived[key] = why
