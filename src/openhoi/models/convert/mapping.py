@@ -63,9 +63,11 @@ def reference_key(ours: str, rules: Iterable[Rule]) -> str | None:
         m = re.fullmatch(regex, ours)
         if m is None:
             continue
-        values = iter(m.group(f"g{n}") for n in parts[1::2])
-        theirs = re.sub(r"\((?!\?)[^()]*\)", lambda _: next(values, ""), pattern)
-        theirs = theirs.replace("\\.", ".")
+        values = [m.group(f"g{n}") for n in parts[1::2]]
+        pieces = re.split(r"\((?!\?)[^()]*\)", pattern)  # text around each capture group
+        if len(pieces) != len(values) + 1:
+            continue
+        theirs = "".join(p + v for p, v in zip(pieces, [*values, ""])).replace("\\.", ".")
         if rename(theirs, [(pattern, template)]) == ours:
             return theirs
     return None
