@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import convert, embed_text, label_space, make_synthetic, verb_repr
+from openhoi.cli import convert, embed_text, evaluate, label_space, make_synthetic, verb_repr
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
+    ("evaluate", evaluate, "score a predictions file: HICO-DET / V-COCO / recognition mAP"),
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
 ]
 
