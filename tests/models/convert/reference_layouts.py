@@ -15,6 +15,7 @@ feed-forward width, layers, queries, CLIP widths); class counts are the real one
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 import torch
@@ -49,6 +50,7 @@ def detr_layer(prefix: str, w: int, ffn: int, decoder: bool) -> dict[str, tuple]
     return out
 
 
+@functools.lru_cache
 def backbone(name: str = "resnet18") -> dict[str, tuple]:
     net = getattr(torchvision.models, name)(weights=None, norm_layer=FrozenBatchNorm2d)
     return {f"backbone.0.body.{k}": tuple(v.shape) for k, v in net.state_dict().items()
@@ -83,7 +85,7 @@ def clip_layout(prefix: str = "clip_model.") -> dict[str, tuple]:
 
 def detector_layout(num_obj_rows: int) -> dict[str, tuple]:
     """GEN-VLKT/HOICLIP detector part with the CLIP object head (``--with_obj_clip_label``)."""
-    out = {**backbone(), **_linear("input_proj", 512, D)}
+    out = {**backbone(), **_linear("input_proj", 512, D)}  # copy: backbone() is cached
     out["input_proj.weight"] = (D, 512, 1, 1)
     for i in range(ENC):
         out.update(detr_layer(f"transformer.encoder.layers.{i}", D, FFN, decoder=False))

@@ -180,9 +180,6 @@ def test_vcoco_rows_and_verb_matrix(tmp_path, vcoco):
     assert any(f"in {differ} entries; kept" in n for n in conv.report.notes)
     assert conv.config.model.interaction.verb_weight == 0.1  # vcoco_hoiclip recipe
     assert conv.config.model.detector.num_heads == 8  # recipe default: no args in the file
-    fixed = convert_checkpoint(path, "hoiclip", verb_to_interaction="label_space")
-    assert torch.equal(fixed.model.head.verb_adapter.verb_to_interaction,
-                       vcoco.verb_to_interaction)
 
 
 def test_zero_shot_split_inferred_without_args(tmp_path, hico):
@@ -197,3 +194,21 @@ def test_zero_shot_split_inferred_without_args(tmp_path, hico):
     assert conv.model.head.classifier.bias is None
     assert {"visual_projection.weight", "visual_projection.bias", "verb2hoi_proj"} <= set(
         conv.report.ignored)
+
+
+def test_verb_to_interaction_option(tmp_path, vcoco):
+    """``label_space`` puts the label space's matrix in place of the released one."""
+    from openhoi.models.convert import hoiclip
+    from openhoi.models.convert.mapping import TensorMap
+    from openhoi.models.convert.reader import ReferenceCheckpoint
+    from openhoi.models.convert.report import ConversionReport
+
+    released = hoiclip_verb2hoi(vcoco)
+    ckpt = ReferenceCheckpoint(tmp_path / "x.pth", {"verb2hoi_proj": released})
+    for use, expected, word in (("checkpoint", released, "kept"),
+                                ("label_space", vcoco.verb_to_interaction, "replaced")):
+        out, report = TensorMap(), ConversionReport("hoiclip", ckpt.path)
+        hoiclip._verb_to_interaction(ckpt, vcoco, out, report, use)
+        theirs, value = out.tensors["head.verb_adapter.verb_to_interaction"]
+        assert theirs == "verb2hoi_proj" and torch.equal(value, expected)
+        assert any(word in n for n in report.notes)
