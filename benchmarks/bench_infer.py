@@ -7,9 +7,9 @@ that as a fraction of this machine's matmul peak, measured in the same run (best
 square matmuls of the same dtype). Weights are random (the speed does not depend on them);
 nothing is rebuilt between calls.
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over the forward; on CPU the rise
-of the process's peak resident set (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``)
-over its resident set before the forward.
+Peak memory: the most memory the forward's own tensors hold at once (weights and input not
+counted): ``torch.cuda.max_memory_allocated`` on CUDA, a dispatch-mode tally of operator
+outputs on CPU (``TensorMemoryMode``).
 
     bash scripts/env.sh python benchmarks/bench_infer.py                 # CPU (and CUDA)
     bash scripts/env.sh python benchmarks/bench_infer.py --runs 3 --sizes 512x640
@@ -21,9 +21,11 @@ import argparse
 import contextlib
 import statistics
 import time
-from pathlib import Path
+import weakref
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from openhoi.config import load_config
@@ -66,7 +68,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def matmul_peak(device: torch.device, dtype: str, n: int, repeats: int = 5) -> float:
+def matmul_peak(device: torch.device, dtype: str, n: int, repeats: int = 10) -> float:
     """Best FLOP/s of an ``n x n`` matmul in ``dtype`` (the machine's practical peak)."""
     tdtype = torch.float32 if dtype == "fp32" else torch.bfloat16
     a = torch.randn(n, n, device=device, dtype=tdtype)
@@ -82,37 +84,69 @@ def matmul_peak(device: torch.device, dtype: str, n: int, repeats: int = 5) -> f
     return 2 * n**3 / best
 
 
-def _proc_status(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-    return 0
+class TensorMemoryMode(TorchDispatchMode):
+    """Peak bytes of the tensors that operators allocate while the mode is active.
+
+    Every operator output's storage is counted once while some tensor returned by an
+    operator still refers to it; weights and inputs, allocated before, are not counted.
+    Operator-internal scratch buffers (e.g. oneDNN workspaces) are invisible to it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}
+        self.live = 0
+        self.peak = 0
+
+    def _release(self, ptr: int) -> None:
+        self.refs[ptr] -= 1
+        if self.refs[ptr] == 0:
+            del self.refs[ptr]
+            self.live -= self.sizes.pop(ptr)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
+                continue
+            storage = t.untyped_storage()
+            ptr, nbytes = storage.data_ptr(), storage.nbytes()
+            if ptr == 0 or nbytes == 0:
+                continue
+            if ptr not in self.refs:
+                self.refs[ptr], self.sizes[ptr] = 0, nbytes
+                self.live += nbytes
+                self.peak = max(self.peak, self.live)
+            self.refs[ptr] += 1
+            weakref.finalize(t, self._release, ptr)
+        return out
 
 
 def measure_memory(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: str
-                   ) -> float | None:
-    """Bytes of peak memory the forward adds (see the module docstring), None if unknown."""
+                   ) -> float:
+    """Peak bytes a CUDA forward allocates beyond what was allocated before it."""
     with torch.inference_mode(), autocast(device, dtype):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            before = torch.cuda.memory_allocated()
-            model(batch)
-            torch.cuda.synchronize()
-            return torch.cuda.max_memory_allocated() - before
-        try:
-            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-        except OSError:
-            return None
-        before = _proc_status("VmRSS:")
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
         model(batch)
-        return _proc_status("VmHWM:") - before
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
 
 
 def bench(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: str, runs: int
           ) -> dict[str, float]:
+    """Latency, FLOPs and peak memory of one configuration. The warm-up forward runs under the
+    FLOP counter and the memory tally (both dispatch modes, so it is not timed)."""
+    flops, memory = FlopCounterMode(display=False), TensorMemoryMode()
     with torch.inference_mode(), autocast(device, dtype):
-        model(batch)  # warm-up
+        if device.type == "cuda":
+            with flops:
+                model(batch)
+        else:
+            with flops, memory:
+                model(batch)
         times = []
         for _ in range(runs):
             sync(device)
@@ -120,11 +154,9 @@ def bench(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: st
             model(batch)
             sync(device)
             times.append(time.perf_counter() - t0)
-        counter = FlopCounterMode(display=False)
-        with counter:
-            model(batch)
+    mem = measure_memory(model, batch, device, dtype) if device.type == "cuda" else memory.peak
     return {"min": min(times), "median": statistics.median(times),
-            "flops": float(counter.get_total_flops())}
+            "flops": float(flops.get_total_flops()), "memory": mem}
 
 
 def main() -> None:
@@ -137,41 +169,68 @@ def main() -> None:
     parser.add_argument("--devices", nargs="+", default=None,
                         help="default: cpu, plus cuda when present")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--force-bf16", action="store_true",
+                        help="run bf16 on a CPU without native bf16 support too")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op CPU threads (default: torch's choice, one per core)")
     parser.add_argument("--matmul-n", type=int, default=0,
-                        help="matmul size of the peak measurement (default 2048 CPU, 8192 CUDA)")
+                        help="matmul size of the peak measurement (default 1536 CPU, 8192 CUDA)")
     args = parser.parse_args()
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    header = ("| device | model | input | dtype | params | latency min / median (s) | "
-              "peak mem (MiB) | GFLOPs | achieved GFLOP/s | matmul peak GFLOP/s | of peak |")
-    rows = []
+    results = []
     for dev_name in devices:
         device = torch.device(dev_name)
-        n = args.matmul_n or (8192 if device.type == "cuda" else 2048)
-        peaks = {d: matmul_peak(device, d, n) for d in args.dtypes}
+        n = args.matmul_n or (8192 if device.type == "cuda" else 1536)
+        # The peak is re-measured before every configuration and the best value kept: on a
+        # shared machine a single measurement can land in a busy moment.
+        peaks = {d: 0.0 for d in args.dtypes}
+        dtypes = list(args.dtypes)
+        if device.type == "cpu" and "bf16" in dtypes and not args.force_bf16:
+            # Without native bf16 (AVX512-BF16 / AMX) oneDNN emulates it, orders of magnitude
+            # slower than fp32: a full forward would take hours, so say so and skip it.
+            bf16, fp32 = matmul_peak(device, "bf16", 512, 3), matmul_peak(device, "fp32", 512, 3)
+            if bf16 < fp32 / 4:
+                dtypes.remove("bf16")
+                print(f"cpu bf16 skipped: no native bf16 on this CPU (512^3 matmul: bf16 "
+                      f"{bf16 / 1e9:.2f} vs fp32 {fp32 / 1e9:.1f} GFLOP/s); --force-bf16 runs it")
         for arch in args.archs:
             model = build(arch, device)
             params = sum(p.numel() for p in model.parameters())
             for size in args.sizes:
                 h, w = (int(x) for x in size.lower().split("x"))
                 batch = make_batch(h, w, device)
-                for dtype in args.dtypes:
+                for dtype in dtypes:
+                    peaks[dtype] = max(peaks[dtype], matmul_peak(device, dtype, n))
                     r = bench(model, batch, device, dtype, args.runs)
-                    mem = measure_memory(model, batch, device, dtype)
-                    achieved = r["flops"] / r["median"]
-                    rows.append(
-                        f"| {dev_name} | {arch} | {h}x{w} | {dtype} | {params / 1e6:.1f}M | "
-                        f"{r['min']:.3f} / {r['median']:.3f} | "
-                        f"{'n/a' if mem is None else f'{mem / 2**20:.0f}'} | "
-                        f"{r['flops'] / 1e9:.1f} | {achieved / 1e9:.1f} | "
-                        f"{peaks[dtype] / 1e9:.1f} | {achieved / peaks[dtype]:.0%} |")
-                    print(rows[-1], flush=True)
+                    results.append((dev_name, arch, f"{h}x{w}", dtype, params, r))
+                    print(_row(results[-1], peaks[dtype]), flush=True)
             del model
-    print()
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    print("\n".join(rows))
+        for d in dtypes:
+            peaks[d] = max(peaks[d], matmul_peak(device, d, n))
+            print(f"{dev_name} {d} matmul peak (best measured, n={n}): "
+                  f"{peaks[d] / 1e9:.1f} GFLOP/s")
+        final = [_row(r, peaks[r[3]]) for r in results if r[0] == dev_name]
+        print()
+        print(HEADER)
+        print("|" + "---|" * (HEADER.count("|") - 1))
+        print("\n".join(final))
+
+
+HEADER = ("| device | model | input | dtype | params | latency min / median (s) | "
+          "peak mem (MiB) | GFLOPs | achieved GFLOP/s | matmul peak GFLOP/s | of peak |")
+
+
+def _row(result: tuple, peak: float) -> str:
+    dev_name, arch, size, dtype, params, r = result
+    achieved = r["flops"] / r["median"]
+    return (f"| {dev_name} | {arch} | {size} | {dtype} | {params / 1e6:.1f}M | "
+            f"{r['min']:.3f} / {r['median']:.3f} | {r['memory'] / 2**20:.0f} | "
+            f"{r['flops'] / 1e9:.1f} | {achieved / 1e9:.1f} | {peak / 1e9:.1f} | "
+            f"{achieved / peak:.0%} |")
 
 
 if __name__ == "__main__":

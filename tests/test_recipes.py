@@ -47,8 +47,11 @@ def _build_meta(cfg, space) -> HOIDetector:
     with torch.device("meta"):
         clip = ClipKnowledge(open_clip.create_model(arch, device="meta"),
                              open_clip.get_tokenizer(arch), arch=arch)
-        verb_repr = torch.empty(space.num_verbs, clip.embed_dim)
-        return build_hoi_detector(cfg.model, space, clip=clip, verb_repr=verb_repr)
+        e = clip.embed_dim
+        return build_hoi_detector(
+            cfg.model, space, clip=clip, verb_repr=torch.empty(space.num_verbs, e),
+            interaction_text=torch.empty(space.num_interactions, e),
+            object_text=torch.empty(space.num_objects + 1, e))
 
 
 def test_recipes_are_shipped():

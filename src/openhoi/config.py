@@ -348,10 +348,6 @@ class LossConfig:
     """L1 weight on human and object boxes (``--bbox_loss_coef 2.5``)."""
     giou: float = 1.0
     """GIoU weight on human and object boxes (``--giou_loss_coef 1``)."""
-    feat_mimic: float = 0.0
-    """Weight of GEN-VLKT's feature-mimic L1 loss (``--mimic_loss_coef 20`` with
-    ``--with_mimic`` in GEN-VLKT's ``configs/hico_s.sh``; HOICLIP's recipe does not mimic). The
-    term itself is supplied by the interaction branch as a criterion ``extra_terms`` entry."""
     eos_coef: float = 0.1
     """Relative cross-entropy weight of the no-object class (``--eos_coef 0.1``)."""
     focal_alpha: float = 0.5
@@ -494,7 +490,9 @@ class EvalConfig:
     """Evaluation protocol and options."""
 
     protocol: Literal["python", "official"] = "python"
-    """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``."""
+    """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``: ``python`` is what
+    GEN-VLKT / HOICLIP report during training, ``official`` the HICO-DET MATLAB evaluation
+    (adds the Known-Object setting)."""
 
 
 @dataclass(frozen=True)

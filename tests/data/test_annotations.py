@@ -48,6 +48,32 @@ def test_reads_boxes_labels_and_merges_repeated_pairs(space):
     assert ann.pair_object_labels().tolist() == [1, 3, 1]
 
 
+def test_entries_keep_file_order_and_repeats(space):
+    """The evaluators count every hoi_annotation entry (GEN-VLKT's test targets keep them all);
+    the training pairs above stay merged."""
+    ann = parse_hoi_annotations(two_images(), space, source="mem")
+    # entries (0,1,hold) (0,2,drink_with) (0,1,kick) (3,1,no_interaction) (0,1,hold) as
+    # (pair row, verb index), the repeated hold included
+    assert ann[0].hoi_entries.tolist() == [[0, 0], [1, 6], [0, 1], [2, 7], [0, 0]]
+    assert ann[1].hoi_entries.shape == (0, 2)
+    assert ann.num_entries.tolist() == [5, 0] and ann.entry_offsets.tolist() == [0, 5, 5]
+    targets = ann[0].to_targets((100, 100))
+    assert targets.hoi_entries.tolist() == ann[0].hoi_entries.tolist()
+    assert targets.pair_idx.tolist() == [[0, 1], [0, 2], [3, 1]]  # still merged
+
+
+def test_entries_of_skipped_images_are_dropped(space, caplog):
+    bad = hico_entry("bad.jpg", [([0, 0, 5, 5], PERSON)], [(0, 3, 1)])  # object_id out of range
+    entries = [bad, *two_images()[::-1], hico_entry("c.jpg", [([0, 0, 5, 5], PERSON),
+                                                              ([1, 1, 4, 4], KITE)],
+                                                    [(0, 1, 4), (0, 1, 4)])]
+    ann = parse_hoi_annotations(entries, space, source="mem", skip_invalid=True)
+    assert [r.file_name for r in ann] == ["b.jpg", "a.jpg", "c.jpg"]
+    assert ann.num_entries.tolist() == [0, 5, 2]
+    assert ann[1].hoi_entries.tolist() == [[0, 0], [1, 6], [0, 1], [2, 7], [0, 0]]
+    assert ann[2].hoi_entries.tolist() == [[0, 3], [0, 3]]  # local pair row 0, fly twice
+
+
 def test_test_split_format_without_img_id_and_with_string_verb_ids(space):
     """test_hico.json entries carry no img_id; PPDM's evaluator meets ids like "88\\n"."""
     entry = hico_entry("HICO_test2015_00000001.jpg", [([1, 2, 30, 40], PERSON),
@@ -183,3 +209,38 @@ def test_correspondence_file(tmp_path, space):
         read_correspondence(wrong, space)
     with pytest.raises(DataError, match="not found"):
         read_correspondence(tmp_path / "none.npy", space)
+
+
+def test_hicodet_ids_map_to_the_official_interaction(space):
+    """PPDM's trainval_hico.json (PPDM issue #57/#12 samples): verb 73 'race' on COCO object 4
+    'motorcycle' has hoi_category_id 153."""
+    from openhoi.data.label_space import load_label_space
+
+    hico = load_label_space("hicodet")
+    entry = hico_entry("HICO_train2015_00000001.jpg", [([207, 32, 426, 299], 1),
+                                                       ([58, 97, 571, 404], 4)],
+                       [(0, 1, 73), (0, 1, 77)], img_id=1)
+    entry["hoi_annotation"][0]["hoi_category_id"] = 153
+    ann = parse_hoi_annotations([entry], hico, source="trainval_hico.json")
+    verbs = torch.from_numpy(ann[0].verbs)
+    inter = hico.pair_interactions(verbs, torch.from_numpy(ann.pair_object_labels()))
+    hit = inter[0].nonzero().flatten().tolist()
+    assert 153 - 1 in hit and len(hit) == 2
+    assert [hico.verbs[v] for v in verbs[0].nonzero().flatten()] == ["race", "ride"]
+
+
+def test_vcoco_ids_and_objectless_roles():
+    from openhoi.data.label_space import load_label_space
+
+    vcoco = load_label_space("vcoco")
+    entry = hico_entry("COCO_val2014_000000000042.jpg", [([0, 0, 50, 90], 1),
+                                                         ([30, 40, 45, 60], 37)],
+                       [(0, -1, 1), (0, 1, 6), (0, -1, 18)])  # stand, hit_instr ball, run
+    ann = parse_hoi_annotations([entry], vcoco, source="test_vcoco.json", allow_no_object=True)
+    assert ann[0].pair_idx.tolist() == [[0, -1], [0, 1]]
+    names = [[vcoco.verbs[v] for v in np.flatnonzero(row)] for row in ann[0].verbs]
+    assert names == [["stand", "run"], ["hit_instr"]]
+    inter = vcoco.pair_interactions(torch.from_numpy(ann[0].verbs),
+                                    torch.from_numpy(ann.pair_object_labels()))
+    stand = vcoco.interaction_index(vcoco.verbs.index("stand"), -1)
+    assert inter[0, stand] == 1

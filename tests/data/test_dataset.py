@@ -145,3 +145,27 @@ def test_vcoco_layout_and_no_object_pairs(tmp_path, space):
     ds = build_dataset(cfg, "train", space, transforms=None)
     _, t = ds[0]
     assert t.pair_idx.tolist() == [[0, -1]] and t.size == (10, 12)
+
+
+@pytest.mark.data
+def test_real_hicodet_annotations_read_strictly():
+    """With OPENHOI_DATA pointing at hico_20160224_det (or its parent): both splits read without
+    skipping anything, and the test ground truth has an image size for every image."""
+    import os
+    from pathlib import Path
+
+    from openhoi.data.hicodet import read_hicodet
+    from openhoi.data.label_space import load_label_space
+
+    base = os.environ.get("OPENHOI_DATA")
+    roots = [Path(base), Path(base) / "hico_20160224_det"] if base else []
+    root = next((r for r in roots if (r / "annotations" / "test_hico.json").is_file()), None)
+    if root is None:
+        pytest.skip("no HICO-DET under OPENHOI_DATA")
+    hico = load_label_space("hicodet")
+    train = read_hicodet(root, "train", hico)
+    test = read_hicodet(root, "test", hico)
+    assert 37_000 < len(train) <= 38_118 and 9_000 < len(test) <= 9_658
+    assert int(train.pair_verbs.sum()) > 110_000  # ~117,871 training HOI instances
+    gt = load_ground_truth(DataConfig(root=str(root)), "test", hico)
+    assert len(gt) == len(test) and all(min(g.orig_size) > 0 for g in gt)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import torch
 
-from openhoi.config import ModelConfig, from_dict, merge
+from openhoi.config import DetectorConfig, ModelConfig, from_dict, merge
 from openhoi.data.label_space import load_label_space
-from openhoi.structures import ImageBatch
+from openhoi.structures import HOITargets, ImageBatch
 
 TINY_MODEL: dict[str, Any] = {
     "clip": {"arch": "openhoi-tiny"},
@@ -63,3 +63,33 @@ def tiny_cfg():
 def make_batch():
     """Factory of padded random ``ImageBatch``es: ``make_batch([(64, 80), (48, 64)])``."""
     return image_batch
+
+
+@pytest.fixture
+def tiny_detector_cfg():
+    """Tiny ``DetectorConfig`` for detector-only tests."""
+    return DetectorConfig(backbone="resnet18", hidden_dim=32, num_heads=2, dim_feedforward=64,
+                          num_encoder_layers=1, num_decoder_layers=2, num_queries=5,
+                          dropout=0.0)
+
+
+def hoi_targets(space, boxes, labels, pairs, verbs, size, image_id="img.jpg") -> HOITargets:
+    """``HOITargets`` from plain lists; ``verbs`` holds a list of verb indices per pair."""
+    verb_hot = torch.zeros(len(pairs), space.num_verbs)
+    for row, vs in enumerate(verbs):
+        verb_hot[row, vs] = 1.0
+    return HOITargets(
+        boxes_xyxy=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        labels=torch.tensor(labels, dtype=torch.long),
+        pair_idx=torch.tensor(pairs, dtype=torch.long).reshape(-1, 2),
+        verbs=verb_hot,
+        image_id=image_id,
+        size=size,
+        orig_size=size,
+    )
+
+
+@pytest.fixture(scope="session")
+def make_targets():
+    """Factory of ``HOITargets``: ``make_targets(space, boxes, labels, pairs, verbs, size)``."""
+    return hoi_targets

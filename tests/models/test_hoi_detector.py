@@ -162,3 +162,43 @@ def test_layer_count_must_pair_with_instance_decoder(tiny_cfg):
     with pytest.raises(ConfigError, match="interaction.num_layers 3 must be 1 or equal"):
         tiny_cfg(interaction={"num_layers": 3})
     assert tiny_cfg(interaction={"num_layers": 1}).interaction.num_layers == 1
+
+
+def test_verb_repr_file_rule_is_checked(synthetic_space, models, tiny_cfg, tmp_path):
+    from openhoi.errors import CheckpointError
+    from openhoi.models.verb_repr import save_verb_representations
+
+    v = synthetic_space.num_verbs
+    emb = torch.randn(v, 32) * 4
+    path = tmp_path / "verbs.safetensors"
+    save_verb_representations(path, emb, torch.ones(v, dtype=torch.long),
+                              {"rule": "variant_a", "arch": "openhoi-tiny",
+                               "label_space": synthetic_space.fingerprint})
+    clip = models["hoiclip"].clip
+    with pytest.raises(CheckpointError, match=f"{path.name}.*'rule' is 'variant_a'"):
+        build_hoi_detector(tiny_cfg(interaction={"verb_repr_init": "file"}), synthetic_space,
+                           clip=clip, verb_repr=path)
+    model = build_hoi_detector(
+        tiny_cfg(interaction={"verb_repr_init": "file", "verb_repr": "variant_a"}),
+        synthetic_space, clip=clip, verb_repr=path)
+    torch.testing.assert_close(model.head.verb_adapter.verb_classifier.weight,
+                               F.normalize(emb, dim=-1))
+
+
+def test_detr_weights_reach_gen_vlkt_interaction_decoder(synthetic_space, models, tiny_cfg,
+                                                         tmp_path):
+    # GEN-VLKT's 2-branch DETR file initialises the instance and interaction decoders alike
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    for i in range(2):
+        layer = torch.nn.TransformerDecoderLayer(32, 2, 64)
+        for k, v in layer.state_dict().items():
+            state[f"transformer.decoder.layers.{i}.{k}"] = torch.rand(v.shape, generator=g)
+    path = tmp_path / "detr.pth"
+    torch.save({"model": state}, path)
+    model = build_hoi_detector(tiny_cfg(architecture="gen_vlkt"), synthetic_space,
+                               clip=models["hoiclip"].clip, detr_weights=path)
+    want = state["transformer.decoder.layers.1.self_attn.in_proj_weight"]
+    torch.testing.assert_close(model.head.decoder.layers[1].self_attn.in_proj_weight, want)
+    torch.testing.assert_close(
+        model.detector.instance_decoder.decoder.layers[1].self_attn.in_proj_weight, want)

@@ -15,7 +15,9 @@ the label space (HICO-DET 1..117, V-COCO 0..28 for GEN-VLKT's role verbs). V-COC
 ``object_id = -1`` for roles without an object. PPDM's ``hico_eval.py`` also meets verb ids
 written as strings (``"88\\n"``); integer strings are accepted. Optional ``height``/``width``
 keys (not in the released files) enable the image-bounds check at read time; otherwise it runs
-when the image is opened. Repeated (subject, object) entries merge into one pair row.
+when the image is opened. Entries of one (subject, object) merge into one pair row with
+multi-hot verbs (the training targets); the entries themselves are kept too, in file order with
+repeats (``HOIAnnotations.hoi_entries``), because the reference evaluators count each of them.
 """
 
 from __future__ import annotations
@@ -255,7 +257,8 @@ def _structural_pass(raw: list[Any], rej: _Rejections) -> tuple[np.ndarray, dict
                 continue
             field, detail = fault
             name = entry.get("file_name") if isinstance(entry, dict) else None
-            rej.report("malformed entry", i, str(name), field, detail)
+            rej.report("malformed entry", i, name if isinstance(name, str) else "?", field,
+                       detail)
             rej.reasons[f"malformed {''.join(c for c in field if not c.isdigit())}"] += 1
         if len(ok) == len(raw):  # the fast path failed on something the slow path accepts
             raise DataError(f"{rej.source}: cannot parse annotations ({fast_err!r})") from None
@@ -279,11 +282,50 @@ def parse_hoi_annotations(
     num = len(orig_idx)
     n_box, n_hoi = c["n_box"], c["n_hoi"]
     box_img, hoi_img = np.repeat(np.arange(num), n_box), np.repeat(np.arange(num), n_hoi)
-    box_off, hoi_off = _offsets(n_box), _offsets(n_hoi)
-    boxes, sizes = c["boxes"], c["sizes"]
+    boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
     labels = _lookup(c["obj_ids"], label_space.object_index_of_id)
     verbs = _lookup(c["verb_ids"], label_space.verb_index_of_id)
-    sid, oid = c["sid"], c["oid"]
+    bad = _invalid_images(c, orig_idx, labels, verbs, rej, label_space.name, allow_no_object,
+                          box_tolerance)
+    rej.log(len(raw))
+
+    valid = ~bad
+    box_keep, hoi_keep = valid[box_img], valid[hoi_img]
+    n_box = n_box[valid]
+    pairs = _merge_pairs(hoi_img[hoi_keep], sid[hoi_keep], oid[hoi_keep], verbs[hoi_keep],
+                         num, label_space.num_verbs)
+    pair_img, pair_idx, pair_verbs, pair_of_hoi = pairs
+    pair_offsets = _offsets(np.bincount(pair_img, minlength=num)[valid])
+    entry_offsets = _offsets(n_hoi[valid])
+    # [E] pair row local to its image: entries of kept images are in image order, as pairs are
+    entry_img = np.repeat(np.arange(len(entry_offsets) - 1), np.diff(entry_offsets))
+    local_pair = pair_of_hoi - pair_offsets[entry_img]
+    return HOIAnnotations(
+        source=source,
+        num_verbs=label_space.num_verbs,
+        file_names=c["file_names"][valid],
+        indices=orig_idx[valid],
+        sizes=np.where((sizes > 0).all(1, keepdims=True), sizes, -1)[valid],
+        box_offsets=_offsets(n_box),
+        boxes_xyxy=boxes[box_keep].astype(np.float32),
+        labels=labels[box_keep],
+        pair_offsets=pair_offsets,
+        pair_idx=pair_idx,
+        pair_verbs=pair_verbs,
+        entry_offsets=entry_offsets,
+        hoi_entries=np.stack([local_pair, verbs[hoi_keep]], 1).astype(np.int64).reshape(-1, 2),
+    )
+
+
+def _invalid_images(c: dict[str, np.ndarray], orig_idx: np.ndarray, labels: np.ndarray,
+                    verbs: np.ndarray, rej: _Rejections, space_name: str,
+                    allow_no_object: bool, box_tolerance: float) -> np.ndarray:
+    """``[I]`` bool: images failing a value check (vectorised over all boxes and HOIs)."""
+    num = len(orig_idx)
+    n_box, n_hoi = c["n_box"], c["n_hoi"]
+    box_img, hoi_img = np.repeat(np.arange(num), n_box), np.repeat(np.arange(num), n_hoi)
+    box_off, hoi_off = _offsets(n_box), _offsets(n_hoi)
+    boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
     bad = np.zeros(num, dtype=bool)
 
     def check(mask: np.ndarray, entry_img: np.ndarray, offsets: np.ndarray, reason: str,
@@ -312,46 +354,28 @@ def parse_hoi_annotations(
         check(known & out_of_image(boxes, h, w, box_tolerance), box_img, box_off,
               "bbox outside the image", "annotations[{}].bbox", boxes)
     check(labels < 0, box_img, box_off, f"object category_id not in label space "
-          f"{label_space.name!r}", "annotations[{}].category_id", c["obj_ids"])
+          f"{space_name!r}", "annotations[{}].category_id", c["obj_ids"])
     check(verbs < 0, hoi_img, hoi_off, f"verb category_id not in label space "
-          f"{label_space.name!r}", "hoi_annotation[{}].category_id", c["verb_ids"])
+          f"{space_name!r}", "hoi_annotation[{}].category_id", c["verb_ids"])
     check((sid < 0) | (sid >= n_box[hoi_img]), hoi_img, hoi_off,
           "subject_id out of range of annotations", "hoi_annotation[{}].subject_id", sid)
     check((oid < (-1 if allow_no_object else 0)) | (oid >= n_box[hoi_img]), hoi_img, hoi_off,
           "object_id out of range of annotations", "hoi_annotation[{}].object_id", oid)
-    rej.log(len(raw))
-
-    valid = ~bad
-    box_keep, hoi_keep = valid[box_img], valid[hoi_img]
-    n_box = n_box[valid]
-    pairs = _merge_pairs(hoi_img[hoi_keep], sid[hoi_keep], oid[hoi_keep], verbs[hoi_keep],
-                         num, label_space.num_verbs)
-    pair_img, pair_idx, pair_verbs = pairs
-    return HOIAnnotations(
-        source=source,
-        num_verbs=label_space.num_verbs,
-        file_names=c["file_names"][valid],
-        indices=orig_idx[valid],
-        sizes=np.where((sizes > 0).all(1, keepdims=True), sizes, -1)[valid],
-        box_offsets=_offsets(n_box),
-        boxes_xyxy=boxes[box_keep].astype(np.float32),
-        labels=labels[box_keep],
-        pair_offsets=_offsets(np.bincount(pair_img, minlength=num)[valid]),
-        pair_idx=pair_idx,
-        pair_verbs=pair_verbs,
-    )
+    return bad
 
 
 def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: np.ndarray,
-                 num_images: int, num_verbs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 num_images: int, num_verbs: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One row per distinct (image, subject, object), in order of first appearance.
 
     Returns:
-        ``[P]`` image of each pair, ``[P, 2]`` (subject, object) ids, ``[P, V]`` bool verbs.
+        ``[P]`` image of each pair, ``[P, 2]`` (subject, object) ids, ``[P, V]`` bool verbs,
+        ``[H]`` pair row of each entry.
     """
     if sid.size == 0:
         return (np.zeros(0, np.int64), np.zeros((0, 2), np.int64),
-                np.zeros((0, num_verbs), dtype=bool))
+                np.zeros((0, num_verbs), dtype=bool), np.zeros(0, np.int64))
     span = int(max(sid.max(), oid.max())) + 2  # object -1 shifts to 0
     key = (hoi_img * span + sid) * span + (oid + 1)  # [H] int64, unique per pair
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -362,7 +386,7 @@ def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: n
     first = first[order]
     pair_verbs = np.zeros((len(first), num_verbs), dtype=bool)
     pair_verbs[pair_of_hoi, verbs] = True
-    return hoi_img[first], np.stack([sid[first], oid[first]], 1), pair_verbs
+    return hoi_img[first], np.stack([sid[first], oid[first]], 1), pair_verbs, pair_of_hoi
 
 
 def read_correspondence(path: str | Path, label_space: LabelSpace) -> Tensor:

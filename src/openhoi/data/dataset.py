@@ -42,8 +42,12 @@ LAYOUTS: dict[str, Callable[[str | Path, Split], DatasetLayout]] = {
 _IMAGE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)
 
 
-def load_image(path: str | Path) -> Image.Image:
-    """Decode an image as RGB; an unreadable or corrupt file is a ``DataError`` naming it."""
+def read_image(path: str | Path) -> Image.Image:
+    """Decode a dataset image as RGB; an unreadable or corrupt file is a ``DataError`` naming it.
+
+    Unlike ``openhoi.data.image_io.load_image`` (user photos) no EXIF rotation is applied:
+    benchmark boxes are in the stored pixels, as GEN-VLKT/HOICLIP read them.
+    """
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
@@ -142,7 +146,7 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
 
     def load(self, idx: int) -> tuple[Image.Image, HOITargets]:
         """Image ``idx`` (PIL, RGB) and its targets clipped to it, before any transform."""
-        image = load_image(self.image_paths[idx])
+        image = read_image(self.image_paths[idx])
         return image, self._checked_targets(idx, (image.height, image.width), clip=True)
 
     def __getitem__(self, idx: int) -> tuple[Tensor | Image.Image, HOITargets]:

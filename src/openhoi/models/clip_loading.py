@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,9 @@ def read_clip_weights(path: str | Path) -> ClipWeights:
     try:
         if _is_torchscript(path):
             kind = "torchscript"
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch>=2.9 deprecates TorchScript loudly
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
             quick_gelu = _torchscript_activation(module)
             state = dict(module.state_dict())
         elif path.suffix == ".safetensors":
@@ -168,15 +171,17 @@ def read_clip_weights(path: str | Path) -> ClipWeights:
     return ClipWeights(state, path, sha, kind, quick_gelu, openai)
 
 
+def _clip_layout(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """open_clip ``CustomTextCLIP`` keys (``text.token_embedding...``) as ``CLIP``/OpenAI keys."""
+    return {k[len("text."):] if k.startswith("text.") else k: v for k, v in state.items()}
+
+
 def _to_model_layout(state: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
-    """Map open_clip ``CustomTextCLIP`` keys (``text.*``) to ``CLIP`` keys or back."""
+    """``state`` in the key layout of ``model`` (``CLIP`` or ``CustomTextCLIP``)."""
     from open_clip.model import convert_to_custom_text_state_dict
 
-    has_text_prefix = any(k.startswith("text.") for k in state)
-    model_has_text = hasattr(model, "text")
-    if has_text_prefix and not model_has_text:
-        state = {k[len("text."):] if k.startswith("text.") else k: v for k, v in state.items()}
-    elif not has_text_prefix and model_has_text and "token_embedding.weight" in state:
+    state = _clip_layout(state)
+    if hasattr(model, "text"):
         state = convert_to_custom_text_state_dict(state)
     expected = model.state_dict()
     if "logit_scale" in state and "logit_scale" in expected:
@@ -225,6 +230,9 @@ def check_weights_fit(model: nn.Module, weights: ClipWeights, arch: str) -> dict
     """
     state = _to_model_layout(weights.state_dict, model)
     expected = model.state_dict()
+    # TorchScript turns non-persistent buffers (open_clip's attn_mask) into saved ones
+    transient = {name for name, _ in model.named_buffers()} - set(expected)
+    state = {k: v for k, v in state.items() if k not in transient}
     problem = None
     for key, value in expected.items():
         if key not in state:
@@ -240,7 +248,7 @@ def check_weights_fit(model: nn.Module, weights: ClipWeights, arch: str) -> dict
             problem = f"the file has key {extra[0]!r} that the architecture lacks"
     if problem is None:
         return state
-    fits = suggest_arch(_to_model_layout(weights.state_dict, nn.Module()), weights.quick_gelu)
+    fits = suggest_arch(_clip_layout(weights.state_dict), weights.quick_gelu)
     hint = f"; the file fits {fits[:3]}" if fits else ""
     raise CheckpointError(f"{weights.path}: CLIP weights do not fit architecture {arch!r}: "
                           f"{problem}{hint}")
@@ -254,7 +262,7 @@ def check_activation(weights: ClipWeights, arch: str, arch_quick_gelu: bool) -> 
         return
     if weights.quick_gelu != arch_quick_gelu:
         want = "QuickGELU" if weights.quick_gelu else "GELU"
-        fits = suggest_arch(_to_model_layout(weights.state_dict, nn.Module()), weights.quick_gelu)
+        fits = suggest_arch(_clip_layout(weights.state_dict), weights.quick_gelu)
         hint = f"; use {fits[0]!r}" if fits else ""
         origin = " (an OpenAI release file)" if weights.openai_release else ""
         raise CheckpointError(

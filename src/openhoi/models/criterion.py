@@ -62,6 +62,8 @@ class SetCriterion(nn.Module):
         unknown = set(weights) - {"obj_ce", "interaction", "verb", "bbox", "giou"}
         if unknown:
             raise ValueError(f"unknown loss weights {sorted(unknown)}")
+        if obj_box_normalizer not in ("pairs_with_object", "num_pairs"):
+            raise ValueError(f"unknown obj_box_normalizer {obj_box_normalizer!r}")
         self.matcher = matcher
         self.weights = dict(weights)
         self.focal_alpha = focal_alpha
@@ -129,7 +131,11 @@ class SetCriterion(nn.Module):
 
     def multilabel_focal(self, logits: Tensor, matched: Tensor,
                          idx: tuple[Tensor, Tensor]) -> Tensor:
-        """CornerNet focal loss on clamped sigmoids; unmatched queries are all-negative."""
+        """CornerNet focal loss on clamped sigmoids; unmatched queries are all-negative.
+
+        Computed in float32: in float16, ``1 - 1e-4`` rounds to 1 and ``log(1 - p)`` to -inf.
+        """
+        logits = logits.float()
         target = torch.zeros_like(logits)  # [B, Q, C]
         target[idx] = matched.to(logits)
         return cornernet_focal_loss(clamped_sigmoid(logits), target, self.focal_alpha)
@@ -137,8 +143,8 @@ class SetCriterion(nn.Module):
     def box_losses(self, out: HOIRawOutput, targets: Sequence[PairTargets], indices: Indices,
                    idx: tuple[Tensor, Tensor], num_pairs: float) -> dict[str, Tensor]:
         """Summed L1 and ``1 - GIoU`` of matched human and object boxes (unweighted)."""
-        src_h = out.h_boxes_cxcywh[idx]  # [K, 4]
-        src_o = out.o_boxes_cxcywh[idx]
+        src_h = out.h_boxes_cxcywh[idx].float()  # [K, 4]
+        src_o = out.o_boxes_cxcywh[idx].float()
         if src_h.shape[0] == 0:  # keeps the graph connected when nothing is matched
             zero = src_h.sum() + src_o.sum()
             return {"h_bbox": zero, "o_bbox": zero, "h_giou": zero, "o_giou": zero}

@@ -37,6 +37,7 @@ from openhoi.errors import ConfigError
 from openhoi.models.clip_knowledge import ClipKnowledge, build_clip_knowledge
 from openhoi.models.criterion import SetCriterion, build_criterion
 from openhoi.models.detector import build_detector
+from openhoi.models.detr_checkpoint import load_detr_checkpoint
 from openhoi.models.gen_vlkt_head import GenVLKTHead, feature_mimic_loss
 from openhoi.models.hoiclip_head import HOICLIPHead
 from openhoi.models.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
@@ -165,6 +166,7 @@ def build_hoi_detector(
     clip: ClipKnowledge | None = None,
     clip_weights: str | Path | None = None,
     load_clip_weights: bool = True,
+    detr_weights: str | Path | None = None,
     verb_repr: Tensor | str | Path | None = None,
     interaction_text: Tensor | None = None,
     object_text: Tensor | None = None,
@@ -178,6 +180,9 @@ def build_hoi_detector(
         clip_weights: CLIP weight file overriding ``cfg.clip.weights``.
         load_clip_weights: false leaves CLIP randomly initialised, for a checkpoint to
             overwrite (evaluation, prediction); the text classifiers are then random too.
+        detr_weights: DETR checkpoint (``cfg.detector.detr_checkpoint`` when training from
+            DETR) copied into the detector, and for GEN-VLKT into its interaction decoder too
+            (as GEN-VLKT's ``detr-r50-pre-2branch-hico.pth`` initialises both decoders).
         verb_repr: ``[V, E]`` verb representations E_v (HOICLIP eq. 6), or their file
             (``openhoi verb-repr`` output or HOICLIP's ``verb.pth``); required unless
             ``cfg.interaction.verb_repr_init`` is ``random`` or the architecture is GEN-VLKT.
@@ -227,6 +232,10 @@ def build_hoi_detector(
                                      d.dim_feedforward, d.dropout, d.pre_norm)
         head = GenVLKTHead(decoder, d.hidden_dim, clip.embed_dim, classifier,
                            icfg.init_temperature)
+    if detr_weights is not None:
+        extra = [head.decoder] if isinstance(head, GenVLKTHead) else []
+        report = load_detr_checkpoint(detector, detr_weights, label_space.object_ids, extra)
+        log.info("DETR weights from %s: %s", detr_weights, report.summary())
     model = HOIDetector(detector, clip, head, ZeroShotScorer(interaction_text),
                         clip_side=("head.classifier.", "detector.obj_classifier.classifier."))
     if cfg.freeze_text_classifiers:

@@ -29,8 +29,10 @@ class PostProcessor:
     """Score, select and de-duplicate triplets.
 
     Args:
-        interaction_object: ``[I]`` object index of each interaction (a value ``O`` selects the
-            no-object column, for interactions without an object).
+        interaction_object: ``[I]`` object index of each interaction
+            (``LabelSpace.interaction_object``); ``-1`` (an objectless V-COCO interaction)
+            selects the last, no-object column: pairs without an object are trained to
+            predict it (``openhoi.models.matcher.build_pair_targets``).
         human_label: object class given to the human boxes.
         top_k: candidates kept per image before NMS.
         obj_score: ``sigmoid`` or ``softmax`` of the object logits.
