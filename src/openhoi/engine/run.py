@@ -62,7 +62,10 @@ def build_evaluator(config: Config, targets: list[HOITargets],
     """The benchmark's evaluator over ``targets`` (Unseen/Seen reported with a zero-shot
     split)."""
     if config.data.dataset == "vcoco":
-        raise ConfigError("data.dataset=vcoco: the V-COCO evaluator is not available yet")
+        raise ConfigError(
+            "data.dataset=vcoco: evaluation during training needs V-COCO's own ground-truth "
+            "files, not supported yet: train with data.val_size=0 and train.eval_test=false, "
+            "then score the predictions with `openhoi evaluate --dataset vcoco`")
     from openhoi.evaluation.hico_map import HICODetEvaluator
 
     return HICODetEvaluator(targets, label_space, protocol=config.eval.protocol,
@@ -122,15 +125,9 @@ def build_model_parts(config: Config, label_space: LabelSpace, device: torch.dev
     repr_arg: Any = verb_repr
     if for_checkpoint and verb_repr is None and mcfg.interaction.verb_repr_init == "file":
         repr_arg = torch.zeros(label_space.num_verbs, clip.embed_dim)  # overwritten on load
-    model = build_hoi_detector(mcfg, label_space, clip=clip, verb_repr=repr_arg)
-    detr = mcfg.detector.detr_checkpoint
-    if detr is not None and not for_checkpoint:
-        from openhoi.models.detr_checkpoint import load_detr_checkpoint
-
-        extra = [model.head.decoder] if mcfg.architecture == "gen_vlkt" else []
-        report = load_detr_checkpoint(model.detector, detr, label_space.object_ids, extra)
-        log.info("DETR initialisation from %s: %d tensors loaded, %d left at init", detr,
-                 len(report.loaded), len(report.missing))
+    detr = None if for_checkpoint else mcfg.detector.detr_checkpoint
+    model = build_hoi_detector(mcfg, label_space, clip=clip, verb_repr=repr_arg,
+                               detr_weights=detr)
     columns = None
     if config.data.zero_shot is not None:  # HOICLIP --del_unseen: losses over seen classes
         columns = torch.tensor(label_space.seen_interactions(config.data.zero_shot))
