@@ -98,13 +98,17 @@ def test_zero_shot_run_data_and_unseen_seen_metrics(syn_root):
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(syn_root, tmp_path):
     """``torchrun --nproc_per_node=2 -m openhoi train`` (gloo on CPU) ends where one process
-    with the same total batch does; augmentations off, since each rank draws its own."""
+    with the same total batch does. Augmentations are off (each rank draws its own), and the
+    single process accumulates two batches of one image: padding a batch changes a DETR's
+    output (the mask is resized with the padded feature map), and the criterion's per-batch
+    means are then averaged the same way as DDP averages the ranks' gradients."""
     import subprocess
     import sys
 
     sets = _sets(syn_root, **{"data.flip_prob": 0.0, "data.color_jitter": "[0.0,0.0,0.0]",
                               "train.eval_test": "false"})
-    assert _train(*sets, "--output", str(tmp_path / "one")) == 0
+    assert _train(*sets, "--set", "train.grad_accum_steps=2", "--output",
+                  str(tmp_path / "one")) == 0
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "openhoi", "train", "--config", "synthetic_tiny", "--no-progress",
            "--device", "cpu", *sets, "--output", str(tmp_path / "two")]
