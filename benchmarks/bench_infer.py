@@ -1,18 +1,29 @@
-"""Inference speed of HOICLIP and the GEN-VLKT baseline at the full recipe size.
+"""Inference speed of HOICLIP and the GEN-VLKT baseline, ours and (optionally) the reference code.
 
-For each architecture, input size and precision (fp32, bf16 autocast) it prints, for batch 1:
-latency (min / median of ``--runs`` timed forwards after a warm-up), peak memory of the
-forward pass, the forward's FLOPs (``torch.utils.flop_counter``), the achieved FLOP/s and
-that as a fraction of this machine's matmul peak, measured in the same run (best of several
-square matmuls of the same dtype). Weights are random (the speed does not depend on them);
-nothing is rebuilt between calls.
+For each implementation, architecture, input size, intra-op thread count and precision (fp32,
+bf16 autocast) it prints, for batch 1: latency (min / median of ``--runs`` timed forwards
+after ``--warmup`` untimed ones), peak memory of the forward, its FLOPs, the achieved FLOP/s
+(FLOPs / min latency) and that as a fraction of this machine's matmul peak for the same dtype
+and thread count, measured in the same run (best square matmul). How each is measured is in
+``infer_measure.py``. Weights are random (speed does not depend on them); nothing is rebuilt
+between calls; every forward runs under ``torch.inference_mode``.
 
-Peak memory: the most memory the forward's own tensors hold at once (weights and input not
-counted): ``torch.cuda.max_memory_allocated`` on CUDA, a dispatch-mode tally of operator
-outputs on CPU (``TensorMemoryMode``).
+Implementations (``--impls``):
 
-    bash scripts/env.sh python benchmarks/bench_infer.py                 # CPU (and CUDA)
-    bash scripts/env.sh python benchmarks/bench_infer.py --runs 3 --sizes 512x640
+* ``openhoi``: the model as evaluation and prediction run it,
+  ``openhoi.models.inference.inference_model(model)``.
+* ``openhoi-module``: the ``HOIDetector`` module as built for training.
+* ``reference``: the official model classes from ``--reference-root DIR`` (unmodified
+  checkouts ``DIR/HOICLIP``, ``DIR/gen-vlkt``; see ``reference_models.py``), same recipe, same
+  input, same threads. HOICLIP's reference receives its CLIP input from the data loader
+  (``clip_preprocess`` of the PIL image), timed separately; ours makes it inside the forward.
+
+Each timed block waits until the machine is quiet: the 1-minute load average, less this
+process's own share, below ``--max-load``; the table notes the load at the start and the cores
+other processes used during the block.
+
+    bash scripts/env.sh python benchmarks/bench_infer.py --reference-root /tmp/ref_perf
+    bash scripts/env.sh python benchmarks/bench_infer.py --archs hoiclip --sizes 512x640 --threads 1
 """
 
 from __future__ import annotations
@@ -21,23 +32,27 @@ import argparse
 import contextlib
 import statistics
 import time
-import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
+from infer_measure import LoadMonitor, count_flops, matmul_peak, native_bf16_cpu, peak_memory, sync
+from PIL import Image
 
 from openhoi.config import load_config
 from openhoi.data.label_space import load_label_space
-from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector
+from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector, build_hoi_postprocessor
+from openhoi.models.hoiclip_head import HOICLIPHead
 from openhoi.structures import ImageBatch
 
 RECIPES = {"hoiclip": "hicodet_hoiclip", "gen_vlkt": "hicodet_gen_vlkt"}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def build(arch: str, device: torch.device) -> HOIDetector:
-    """The full HICO-DET recipe of ``arch`` with random weights (no files read)."""
+def build(arch: str, device: torch.device) -> tuple[HOIDetector, bool]:
+    """The full HICO-DET recipe of ``arch`` with random weights (no files read), and whether
+    its post-processor reads the CLIP extras (S_zs)."""
     cfg = load_config(RECIPES[arch]).model
     space = load_label_space("hicodet")
     torch.manual_seed(0)
@@ -47,7 +62,9 @@ def build(arch: str, device: torch.device) -> HOIDetector:
         verb_repr=torch.randn(space.num_verbs, e),
         interaction_text=torch.randn(space.num_interactions, e),
         object_text=torch.randn(space.num_objects + 1, e))
-    return model.to(device).eval()
+    post = build_hoi_postprocessor(cfg, space)
+    model = model.to(device).eval().requires_grad_(False)  # inference only, as the reference
+    return model, getattr(post, "reads_extras", True)
 
 
 def make_batch(h: int, w: int, device: torch.device) -> ImageBatch:
@@ -57,180 +74,239 @@ def make_batch(h: int, w: int, device: torch.device) -> ImageBatch:
                       torch.tensor([[h, w]])).to(device)
 
 
+def to_pil(batch: ImageBatch) -> Image.Image:
+    """The first image of ``batch`` as the uint8 PIL image a data loader would hold."""
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    pixels = (batch.images[0].cpu() * std + mean).clamp(0, 1)  # [3, H, W]
+    return Image.fromarray((pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+
+@dataclass
+class Row:
+    """One measured configuration."""
+
+    impl: str
+    arch: str
+    size: str
+    dtype: str
+    threads: int
+    device: str
+    times: list[float] = field(default_factory=list)
+    flops: float = float("nan")
+    memory: float = float("nan")
+    load: float = float("nan")
+    others_cpu: float = float("nan")
+    note: str = ""
+
+
 def autocast(device: torch.device, dtype: str):
     if dtype == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def matmul_peak(device: torch.device, dtype: str, n: int, repeats: int = 10) -> float:
-    """Best FLOP/s of an ``n x n`` matmul in ``dtype`` (the machine's practical peak)."""
-    tdtype = torch.float32 if dtype == "fp32" else torch.bfloat16
-    a = torch.randn(n, n, device=device, dtype=tdtype)
-    b = torch.randn(n, n, device=device, dtype=tdtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
+def time_calls(fn: Callable[[], object], device: torch.device, warmup: int, runs: int
+               ) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
         sync(device)
         t0 = time.perf_counter()
-        a @ b
+        fn()
         sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best
+        times.append(time.perf_counter() - t0)
+    return times
 
 
-class TensorMemoryMode(TorchDispatchMode):
-    """Peak bytes of the tensors that operators allocate while the mode is active.
-
-    Every operator output's storage is counted once while some tensor returned by an
-    operator still refers to it; weights and inputs, allocated before, are not counted.
-    Operator-internal scratch buffers (e.g. oneDNN workspaces) are invisible to it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: dict[int, int] = {}
-        self.sizes: dict[int, int] = {}
-        self.live = 0
-        self.peak = 0
-
-    def _release(self, ptr: int) -> None:
-        self.refs[ptr] -= 1
-        if self.refs[ptr] == 0:
-            del self.refs[ptr]
-            self.live -= self.sizes.pop(ptr)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_flatten(out)[0]:
-            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
-                continue
-            storage = t.untyped_storage()
-            ptr, nbytes = storage.data_ptr(), storage.nbytes()
-            if ptr == 0 or nbytes == 0:
-                continue
-            if ptr not in self.refs:
-                self.refs[ptr], self.sizes[ptr] = 0, nbytes
-                self.live += nbytes
-                self.peak = max(self.peak, self.live)
-            self.refs[ptr] += 1
-            weakref.finalize(t, self._release, ptr)
-        return out
+def measure(row: Row, fn: Callable[[], object], device: torch.device, args: argparse.Namespace,
+            monitor: LoadMonitor) -> Row:
+    """Latency (quiet machine), then FLOPs and memory (untimed) of ``fn`` for ``row``."""
+    row.load = monitor.wait_quiet(args.max_load, args.max_wait)
+    with torch.inference_mode(), autocast(device, row.dtype):
+        with monitor.block(row.threads) as block:
+            row.times = time_calls(fn, device, args.warmup, args.runs)
+        row.others_cpu = block.others_cpu
+        row.flops = count_flops(fn)
+        row.memory = peak_memory(fn, device)
+    return row
 
 
-def measure_memory(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: str
-                   ) -> float:
-    """Peak bytes a CUDA forward allocates beyond what was allocated before it."""
-    with torch.inference_mode(), autocast(device, dtype):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        model(batch)
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - before
+class Peaks:
+    """Best matmul FLOP/s per (device, dtype, threads), re-measured on every request."""
+
+    def __init__(self, args: argparse.Namespace, monitor: LoadMonitor) -> None:
+        self.args, self.monitor, self.best = args, monitor, {}
+
+    def measure(self, device: torch.device, dtype: str, threads: int,
+                sizes: tuple[int, ...] = (1024, 2048)) -> float:
+        key = (device.type, dtype, threads)
+        self.monitor.wait_quiet(self.args.max_load, self.args.max_wait)
+        with self.monitor.block(threads):
+            peak = matmul_peak(device, DTYPES[dtype], sizes)
+        self.best[key] = max(self.best.get(key, 0.0), peak)
+        return self.best[key]
 
 
-def bench(model: HOIDetector, batch: ImageBatch, device: torch.device, dtype: str, runs: int
-          ) -> dict[str, float]:
-    """Latency, FLOPs and peak memory of one configuration. The warm-up forward runs under the
-    FLOP counter and the memory tally (both dispatch modes, so it is not timed)."""
-    flops, memory = FlopCounterMode(display=False), TensorMemoryMode()
-    with torch.inference_mode(), autocast(device, dtype):
-        if device.type == "cuda":
-            with flops:
-                model(batch)
+def cpu_bf16_note(peaks: Peaks, threads: int) -> str | None:
+    """None when the CPU runs bf16 natively, else the table note (with the emulated peak)."""
+    native, flags = native_bf16_cpu()
+    if native:
+        return None
+    cpu = torch.device("cpu")
+    bf16 = peaks.measure(cpu, "bf16", threads, sizes=(512,))
+    fp32 = peaks.measure(cpu, "fp32", threads)
+    return (f"not run: no native bf16 on this CPU ({torch.backends.cpu.get_cpu_capability()}, "
+            f"{flags}); oneDNN emulates it, bf16 matmul {bf16 / 1e9:.1f} vs fp32 "
+            f"{fp32 / 1e9:.0f} GFLOP/s (--force-bf16 runs it)")
+
+
+def our_models(arch: str, device: torch.device, impls: list[str]) -> dict[str, HOIDetector]:
+    model, reads_extras = build(arch, device)
+    out = {}
+    if "openhoi-module" in impls:
+        out["openhoi-module"] = model
+    if "openhoi" in impls:  # as ``openhoi.engine.evaluate.predict_loader`` runs it
+        from openhoi.models.inference import inference_model
+
+        out["openhoi"] = inference_model(model, clip_extras=reads_extras)
+    return out
+
+
+def forwards(models: dict[str, HOIDetector], ref, batch: ImageBatch, device: torch.device,
+             args: argparse.Namespace, clip_rows: list[str], label: str
+             ) -> dict[str, Callable[[], object]]:
+    """The forward call of every implementation on ``batch``; the CLIP input's cost goes to
+    ``clip_rows`` (inside our forward, in the reference's data loader)."""
+    fns: dict[str, Callable[[], object]] = {name: (lambda m=m: m(batch))
+                                            for name, m in models.items()}
+    clip = next((m.clip for m in models.values()
+                 if isinstance(m.head, HOICLIPHead) or getattr(m, "clip_extras", True)), None)
+    if clip is not None:
+        with torch.inference_mode():
+            t = min(time_calls(lambda: clip.prepare_images(batch), device, 1, args.runs))
+        clip_rows.append(f"openhoi {label}: CLIP input inside the forward {t * 1e3:.1f} ms")
+    if ref is None:
+        return fns
+    samples, clip_input = ref.samples(batch.images), None
+    if ref.clip_preprocess is not None:
+        pil = to_pil(batch)
+        clip_input = ref.clip_preprocess(pil)[None].to(device)
+        t = min(time_calls(lambda: ref.clip_preprocess(pil), device, 1, args.runs))
+        clip_rows.append(f"reference {label}: CLIP input in the data loader (PIL) "
+                         f"{t * 1e3:.1f} ms, outside the forward")
+    fns["reference"] = lambda: ref(samples, clip_input)
+    return fns
+
+
+def run_arch(arch: str, device: torch.device, args: argparse.Namespace, monitor: LoadMonitor,
+             peaks: Peaks, rows: list[Row], clip_rows: list[str]) -> None:
+    models = our_models(arch, device, [i for i in args.impls if i != "reference"])
+    ref = None
+    if "reference" in args.impls and args.reference_root and device.type == "cpu":
+        from reference_models import build_reference, reference_dir
+
+        if reference_dir(args.reference_root, arch) is None:
+            print(f"reference {arch}: no checkout under {args.reference_root}, skipped")
         else:
-            with flops, memory:
-                model(batch)
-        times = []
-        for _ in range(runs):
-            sync(device)
-            t0 = time.perf_counter()
-            model(batch)
-            sync(device)
-            times.append(time.perf_counter() - t0)
-    mem = measure_memory(model, batch, device, dtype) if device.type == "cuda" else memory.peak
-    return {"min": min(times), "median": statistics.median(times),
-            "flops": float(flops.get_total_flops()), "memory": mem}
+            ref = build_reference(arch, args.reference_root)
+    for size in args.sizes:
+        h, w = (int(x) for x in size.lower().split("x"))
+        batch = make_batch(h, w, device)
+        fns = forwards(models, ref, batch, device, args, clip_rows, f"{arch} {h}x{w}")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for dtype in args.dtypes:
+                note = None
+                if dtype == "bf16" and device.type == "cpu" and not args.force_bf16:
+                    note = cpu_bf16_note(peaks, threads)
+                peaks.measure(device, dtype, threads)
+                for impl, fn in fns.items():
+                    row = Row(impl, arch, f"{h}x{w}", dtype, threads, device.type)
+                    if note is not None:
+                        row.note = note
+                    else:
+                        measure(row, fn, device, args, monitor)
+                    rows.append(row)
+                    print(format_row(row, peaks), flush=True)
 
 
-def main() -> None:
+HEADER = ("| device | impl | model | input | dtype | threads | latency min / median (s) | "
+          "peak mem (MiB) | GFLOPs | GFLOP/s | matmul peak GFLOP/s | of peak | "
+          "load / others' cores |")
+
+
+def format_row(row: Row, peaks: Peaks) -> str:
+    head = (f"| {row.device} | {row.impl} | {row.arch} | {row.size} | {row.dtype} | "
+            f"{row.threads} |")
+    if row.note:
+        return f"{head} {row.note} |" + " |" * 6
+    peak = peaks.best.get((row.device, row.dtype, row.threads), float("nan"))
+    achieved = row.flops / min(row.times)
+    return (f"{head} {min(row.times):.3f} / {statistics.median(row.times):.3f} | "
+            f"{row.memory / 2**20:.0f} | {row.flops / 1e9:.1f} | {achieved / 1e9:.1f} | "
+            f"{peak / 1e9:.1f} | {achieved / peak:.0%} | {row.load:.2f} / {row.others_cpu:.2f} |")
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", nargs="+", default=["hoiclip", "gen_vlkt"],
                         choices=sorted(RECIPES))
+    parser.add_argument("--impls", nargs="+", default=["openhoi", "openhoi-module", "reference"],
+                        choices=["openhoi", "openhoi-module", "reference"])
+    parser.add_argument("--reference-root", default=None,
+                        help="folder with the reference checkouts HOICLIP/ and gen-vlkt/; "
+                             "without it the reference is skipped")
     parser.add_argument("--sizes", nargs="+", default=["512x640", "800x1200"],
                         help="HxW of the (unpadded) input; 800 is the recipe's test short side")
-    parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=sorted(DTYPES))
+    parser.add_argument("--threads", nargs="+", type=int, default=None,
+                        help="intra-op CPU thread counts (default: torch's default, and 1)")
     parser.add_argument("--devices", nargs="+", default=None,
                         help="default: cpu, plus cuda when present")
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--force-bf16", action="store_true",
                         help="run bf16 on a CPU without native bf16 support too")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="intra-op CPU threads (default: torch's choice, one per core)")
-    parser.add_argument("--matmul-n", type=int, default=0,
-                        help="matmul size of the peak measurement (default 1536 CPU, 8192 CUDA)")
+    parser.add_argument("--max-load", type=float, default=0.5,
+                        help="wait before each block until the 1-minute load average, less this "
+                             "process's share, is below this (0: never wait)")
+    parser.add_argument("--max-wait", type=float, default=1800.0,
+                        help="seconds to wait for quiet before measuring anyway")
     args = parser.parse_args()
-    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads is None:
+        args.threads = sorted({torch.get_num_threads(), 1}, reverse=True)
+    return args
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    results = []
+
+def main() -> None:
+    args = parse_args()
+    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    monitor = LoadMonitor()
+    peaks = Peaks(args, monitor)
+    print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"{monitor.ncpu} cores, threads {args.threads}")
+    rows: list[Row] = []
+    clip_rows: list[str] = []
     for dev_name in devices:
         device = torch.device(dev_name)
-        n = args.matmul_n or (8192 if device.type == "cuda" else 1536)
-        # The peak is re-measured before every configuration and the best value kept: on a
-        # shared machine a single measurement can land in a busy moment.
-        peaks = {d: 0.0 for d in args.dtypes}
-        dtypes = list(args.dtypes)
-        if device.type == "cpu" and "bf16" in dtypes and not args.force_bf16:
-            # Without native bf16 (AVX512-BF16 / AMX) oneDNN emulates it, orders of magnitude
-            # slower than fp32: a full forward would take hours, so say so and skip it.
-            bf16, fp32 = matmul_peak(device, "bf16", 512, 3), matmul_peak(device, "fp32", 512, 3)
-            if bf16 < fp32 / 4:
-                dtypes.remove("bf16")
-                print(f"cpu bf16 skipped: no native bf16 on this CPU (512^3 matmul: bf16 "
-                      f"{bf16 / 1e9:.2f} vs fp32 {fp32 / 1e9:.1f} GFLOP/s); --force-bf16 runs it")
         for arch in args.archs:
-            model = build(arch, device)
-            params = sum(p.numel() for p in model.parameters())
-            for size in args.sizes:
-                h, w = (int(x) for x in size.lower().split("x"))
-                batch = make_batch(h, w, device)
-                for dtype in dtypes:
-                    peaks[dtype] = max(peaks[dtype], matmul_peak(device, dtype, n))
-                    r = bench(model, batch, device, dtype, args.runs)
-                    results.append((dev_name, arch, f"{h}x{w}", dtype, params, r))
-                    print(_row(results[-1], peaks[dtype]), flush=True)
-            del model
-        for d in dtypes:
-            peaks[d] = max(peaks[d], matmul_peak(device, d, n))
-            print(f"{dev_name} {d} matmul peak (best measured, n={n}): "
-                  f"{peaks[d] / 1e9:.1f} GFLOP/s")
-        final = [_row(r, peaks[r[3]]) for r in results if r[0] == dev_name]
-        print()
-        print(HEADER)
-        print("|" + "---|" * (HEADER.count("|") - 1))
-        print("\n".join(final))
-
-
-HEADER = ("| device | model | input | dtype | params | latency min / median (s) | "
-          "peak mem (MiB) | GFLOPs | achieved GFLOP/s | matmul peak GFLOP/s | of peak |")
-
-
-def _row(result: tuple, peak: float) -> str:
-    dev_name, arch, size, dtype, params, r = result
-    achieved = r["flops"] / r["median"]
-    return (f"| {dev_name} | {arch} | {size} | {dtype} | {params / 1e6:.1f}M | "
-            f"{r['min']:.3f} / {r['median']:.3f} | {r['memory'] / 2**20:.0f} | "
-            f"{r['flops'] / 1e9:.1f} | {achieved / 1e9:.1f} | {peak / 1e9:.1f} | "
-            f"{achieved / peak:.0%} |")
+            run_arch(arch, device, args, monitor, peaks, rows, clip_rows)
+        for threads in args.threads:  # a last peak measurement: the best one is kept
+            torch.set_num_threads(threads)
+            for dtype in args.dtypes:
+                if (device.type, dtype, threads) in peaks.best and not (
+                        dtype == "bf16" and device.type == "cpu" and not args.force_bf16):
+                    peaks.measure(device, dtype, threads)
+    print()
+    print(HEADER)
+    print("|" + "---|" * (HEADER.count("|") - 1))
+    print("\n".join(format_row(r, peaks) for r in rows))
+    print()
+    for (dev, dtype, threads), peak in sorted(peaks.best.items()):
+        print(f"matmul peak {dev} {dtype} {threads} thread(s): {peak / 1e9:.1f} GFLOP/s")
+    print("\n".join(clip_rows))
 
 
 if __name__ == "__main__":

@@ -52,3 +52,38 @@ def test_outputs_are_cast_to_float32_recursively():
     cast = outputs_to_float(out)
     assert cast.obj_logits.dtype == cast.aux[0].interaction_logits.dtype == torch.float32
     assert cast.extras["f"].dtype == torch.float32 and cast.extras["i"].dtype == torch.long
+
+
+def test_hoi_detector_runs_as_its_inference_view_without_unread_clip_extras():
+    """predict_loader runs an HOIDetector as ``inference_model``: predictions as the module's
+    to float rounding; GEN-VLKT with a post-processor that reads no extras skips CLIP."""
+    from openhoi.config import load_config
+    from openhoi.data.label_space import load_label_space
+    from openhoi.models.hoi_detector import build_hoi_detector, build_hoi_postprocessor
+    from openhoi.structures import HOITargets, ImageBatch
+
+    cfg = load_config("synthetic_tiny_gen_vlkt").model
+    space = load_label_space("synthetic")
+    torch.manual_seed(0)
+    e = 32  # openhoi-tiny CLIP's embedding size; random text embeddings (no text tower)
+    model = build_hoi_detector(cfg, space, interaction_text=torch.randn(space.num_interactions, e),
+                               object_text=torch.randn(space.num_objects + 1, e))
+    post = build_hoi_postprocessor(cfg, space)
+    assert not post.reads_extras  # the recipe has no zero-shot enhancement
+    images = ImageBatch(torch.randn(1, 3, 64, 96), torch.zeros(1, 64, 96, dtype=torch.bool),
+                        torch.tensor([[64, 96]]))
+    targets = [HOITargets(boxes_xyxy=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
+                          pair_idx=torch.zeros(0, 2, dtype=torch.long),
+                          verbs=torch.zeros(0, space.num_verbs), image_id="a.jpg",
+                          size=(64, 96), orig_size=(128, 192))]
+    calls = []
+    model.clip.register_forward_hook(lambda *a: calls.append(1))
+    from openhoi.engine.evaluate import predict_loader
+
+    got = predict_loader(model, {"": post}, [(images, targets)], torch.device("cpu"))[""][0]
+    assert calls == [] and model.training  # CLIP skipped; the module's mode restored
+    model.eval()
+    with torch.no_grad():
+        want = post(model(images), torch.tensor([[128, 192]]), ["a.jpg"])[0]
+    torch.testing.assert_close(got.scores, want.scores, rtol=1e-5, atol=1e-5)
+    assert torch.equal(got.interactions, want.interactions)

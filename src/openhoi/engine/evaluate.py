@@ -20,6 +20,8 @@ from openhoi.engine.distributed import (
     is_main_process,
     unwrap,
 )
+from openhoi.models.hoi_detector import HOIDetector
+from openhoi.models.inference import inference_model
 from openhoi.structures import HOIPredictions, HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)
@@ -65,15 +67,21 @@ def predict_loader(
     desc: str = "predict",
 ) -> dict[str, list[HOIPredictions]]:
     """This rank's predictions (on the CPU) for every image of ``loader``, in loader order,
-    by each post-processor from the same forward pass."""
+    by each post-processor from the same forward pass. An ``HOIDetector`` runs as its
+    ``inference_model`` view (the same outputs to float rounding, less work), without the
+    CLIP extras that no post-processor reads."""
     model = unwrap(model)
     was_training = model.training
     model.eval()
+    runner = model
+    if isinstance(model, HOIDetector):
+        reads_extras = any(getattr(p, "reads_extras", True) for p in postprocessors.values())
+        runner = inference_model(model, clip_extras=reads_extras)
     out: dict[str, list[HOIPredictions]] = {name: [] for name in postprocessors}
     for images, targets in tqdm(loader, desc=desc, disable=not progress, leave=False,
                                 dynamic_ncols=True):
         with autocast(device, amp_dtype):
-            raw = outputs_to_float(model(images.to(device, non_blocking=True)))
+            raw = outputs_to_float(runner(images.to(device, non_blocking=True)))
         orig_sizes = torch.tensor([t.orig_size for t in targets], device=device)  # [B, 2] (h, w)
         ids = [t.image_id for t in targets]
         for name, postprocess in postprocessors.items():

@@ -32,6 +32,8 @@ class Backbone(nn.Module):
         dilation: replace the stride of ``layer4`` with dilation (DETR-DC5).
         train_backbone: if True, ``layer2``-``layer4`` are trainable and the stem + ``layer1``
             frozen (DETR's rule for ``lr_backbone > 0``); if False everything is frozen.
+        channels_last: run the network on channels-last images (the layout oneDNN computes
+            convolutions in without per-layer reorders; ``openhoi.models.inference``).
 
     Attributes:
         body: ``conv1, bn1, relu, maxpool, layer1 .. layer4`` (the names of torchvision's
@@ -39,8 +41,10 @@ class Backbone(nn.Module):
         num_channels: channels of the returned feature map (512 or 2048).
     """
 
-    def __init__(self, name: str, dilation: bool = False, train_backbone: bool = True) -> None:
+    def __init__(self, name: str, dilation: bool = False, train_backbone: bool = True,
+                 channels_last: bool = False) -> None:
         super().__init__()
+        self.channels_last = channels_last
         if name not in RESNETS:
             raise ValueError(f"unknown backbone {name!r}; choose from {sorted(RESNETS)}")
         resnet = RESNETS[name](weights=None, norm_layer=FrozenBatchNorm2d,
@@ -63,6 +67,8 @@ class Backbone(nn.Module):
             ``[B, C, h, w]`` features and their ``[B, h, w]`` bool padding mask (nearest
             resize, as DETR's ``BackboneBase.forward``).
         """
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         features = self.body(images)  # [B, C, h, w]
         small = F.interpolate(mask[None].float(), size=features.shape[-2:]).to(torch.bool)[0]
         return features, small

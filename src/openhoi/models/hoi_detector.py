@@ -11,6 +11,10 @@ exposes in ``HOIRawOutput.extras`` (last layer; per-layer ones in each ``aux`` e
 * ``interaction_features`` (every layer): ``[B, Q, E]`` interaction features in CLIP space
   before normalisation (the reference's ``inter_memory``; the mimic loss averages them over Q).
 
+A GEN-VLKT model with ``clip_extras`` off (the inference view evaluation runs when no
+post-processor reads S_zs, ``openhoi.models.inference``) skips CLIP: ``zs_logits`` and
+``clip_image_embed`` are then absent, as in the reference, which runs no CLIP at inference.
+
 ``build_hoi_criterion`` and ``build_hoi_postprocessor`` make the matching criterion (with the
 feature-mimic term when its weight is non-zero) and post-processor (with the zero-shot
 enhancement when ``zero_shot_topk > 0``) of the same config.
@@ -72,6 +76,10 @@ class HOIDetector(nn.Module):
         zero_shot: S_zs scorer over every interaction's text embedding.
         clip_side: name prefixes (besides ``clip.``) of parameters that belong to the CLIP
             parameter group, e.g. the text-initialised classifiers.
+        clip_extras: with a head that does not read CLIP (GEN-VLKT), whether to run CLIP's
+            image tower anyway for ``zs_logits`` and ``clip_image_embed`` (the zero-shot
+            enhancement, the mimic loss); when False those extras are absent. HOICLIP always
+            runs CLIP and always has them.
     """
 
     def __init__(
@@ -81,8 +89,10 @@ class HOIDetector(nn.Module):
         head: HOICLIPHead | GenVLKTHead,
         zero_shot: ZeroShotScorer,
         clip_side: tuple[str, ...] = ("head.classifier.",),
+        clip_extras: bool = True,
     ) -> None:
         super().__init__()
+        self.clip_extras = clip_extras
         self.detector = detector
         self.clip = clip
         self.head = head
@@ -93,17 +103,20 @@ class HOIDetector(nn.Module):
         """Raw output of every query pair, last layer first-class and earlier layers in
         ``aux`` (see the module docstring for ``extras``)."""
         det = self.detector(batch)
-        feats = self.clip(batch)
-        clip_tokens, image_embed = feats.spatial_tokens, feats.global_feature  # V_s, V_g
-        if isinstance(self.head, HOICLIPHead):
+        hoiclip = isinstance(self.head, HOICLIPHead)
+        feats = self.clip(batch) if hoiclip or self.clip_extras else None
+        if hoiclip:
             out = self.head(det.h_hs[-1], det.o_hs[-1], det.memory, det.memory_mask,
-                            clip_tokens, self.clip.visual_projection)
+                            feats.spatial_tokens, self.clip.visual_projection)  # V_s
         else:
             out = self.head(det.h_hs, det.o_hs, det.memory, det.memory_mask, det.memory_pos)
-        layer_extras = {"interaction_features": out.features,  # [L, B, Q, E]
-                        "clip_image_embed": image_embed[None]}  # [1, B, E]: every layer
-        return det.raw_output(out.interaction_logits, out.verb_logits,
-                              extras={"zs_logits": self.zero_shot(image_embed)},
+        layer_extras = {"interaction_features": out.features}  # [L, B, Q, E]
+        extras = {}
+        if feats is not None:
+            image_embed = feats.global_feature  # V_g
+            layer_extras["clip_image_embed"] = image_embed[None]  # [1, B, E]: every layer
+            extras["zs_logits"] = self.zero_shot(image_embed)
+        return det.raw_output(out.interaction_logits, out.verb_logits, extras=extras,
                               layer_extras=layer_extras)
 
     def parameter_group(self, name: str) -> str:

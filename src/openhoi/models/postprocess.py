@@ -62,6 +62,11 @@ class PostProcessor:
         self.nms_beta = nms_beta
         self.score_terms = list(score_terms)
 
+    @property
+    def reads_extras(self) -> bool:
+        """Whether scoring reads ``outputs.extras`` (only score terms do, e.g. S_zs)."""
+        return bool(self.score_terms)
+
     def triplet_scores(self, outputs: HOIRawOutput) -> Tensor:
         """``[B, Q, I]`` score of every (query pair, interaction)."""
         logits = outputs.interaction_logits.float()  # [B, Q, I]

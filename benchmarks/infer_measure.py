@@ -1,0 +1,181 @@
+"""Measurement primitives of ``bench_infer.py``: FLOPs, peak memory, matmul peak, quietness.
+
+* FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` plus formulas for the two attention
+  kernels it does not count on CPU: ``aten._native_multi_head_attention`` (the fused path
+  ``nn.MultiheadAttention`` takes at inference for batch-first self-attention, e.g. every
+  CLIP ViT block) and ``aten._scaled_dot_product_flash_attention_for_cpu``. Without them a
+  ViT-B/32 forward counts only its MLPs.
+* Peak memory: on CPU, the peak of the bytes live in torch's CPU allocator during the forward
+  (weights and input, allocated before, excluded), from the allocation and free events of the
+  torch profiler (``profile_memory=True``): operator outputs and the temporaries inside
+  composite operators count; oneDNN's own scratch buffers and Python objects do not. On CUDA,
+  ``torch.cuda.max_memory_allocated`` over the forward.
+* Matmul peak: best FLOP/s of square matmuls of the same dtype and thread count.
+* Quietness: the 1-minute load average minus this process's own share (its busy intervals run
+  through the kernel's exponential average), and the CPU time other processes used during a
+  timed block (``/proc/stat`` minus ``/proc/self/stat``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+aten = torch.ops.aten
+
+
+def _mha_flops(query, key, value, embed_dim, num_heads, *args, out_shape=None, **kwargs) -> int:
+    """``_native_multi_head_attention``: input projections, QK^T, AV, output projection."""
+    b, lq, d = query
+    lk = key[1]
+    projections = 2 * b * lq * d * d + 2 * 2 * b * lk * d * d + 2 * b * lq * d * d
+    return projections + 2 * 2 * b * lq * lk * d
+
+
+def _cpu_flash_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query, key, value)
+
+
+CUSTOM_FLOPS = {aten._native_multi_head_attention: _mha_flops,
+                aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_flops}
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs (2 per multiply-add) of ``fn()``, attention kernels included."""
+    counter = FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOPS)
+    with counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
+    """Peak bytes ``fn()`` holds at once beyond what was allocated before it (module doc)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = [e for e in prof.profiler.kineto_results.events()
+              if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU]
+    live = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        live += e.nbytes()
+        peak = max(peak, live)
+    return peak
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048),
+                repeats: int = 8) -> float:
+    """Best FLOP/s of square matmuls of ``dtype`` (the machine's practical peak)."""
+    best = 0.0
+    for n in sizes:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        a @ b
+        for _ in range(repeats):
+            sync(device)
+            t0 = time.perf_counter()
+            a @ b
+            sync(device)
+            best = max(best, 2 * n**3 / (time.perf_counter() - t0))
+    return best
+
+
+def native_bf16_cpu() -> tuple[bool, str]:
+    """Whether oneDNN runs bf16 natively on this CPU, and the CPU flags that say so."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    found = sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"})
+    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return native, ", ".join(found) or "no avx512_bf16 / amx_bf16 flag"
+
+
+class LoadMonitor:
+    """Quietness of the machine apart from this process (see the module docstring)."""
+
+    DECAY_S = 60.0  # the 1-minute load average's time constant
+
+    def __init__(self) -> None:
+        self.busy: list[tuple[float, float, int]] = []  # (start, end, threads) of own work
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.ncpu = os.cpu_count() or 1
+
+    def own_load(self, now: float | None = None) -> float:
+        """This process's share of the 1-minute load average (its busy intervals, each with
+        ``threads`` runnable threads, through the kernel's exponential average)."""
+        now = time.monotonic() if now is None else now
+        total = 0.0
+        for start, end, threads in self.busy:
+            grown = 1 - math.exp(-(end - start) / self.DECAY_S)
+            total += threads * grown * math.exp(-(now - end) / self.DECAY_S)
+        return total
+
+    def others_load(self) -> float:
+        return max(0.0, os.getloadavg()[0] - self.own_load())
+
+    def wait_quiet(self, max_load: float, max_wait_s: float) -> float:
+        """Wait (up to ``max_wait_s``) until the others' load is below ``max_load``; return
+        it. ``max_load <= 0`` does not wait."""
+        deadline = time.monotonic() + max_wait_s
+        load = self.others_load()
+        while max_load > 0 and load >= max_load and time.monotonic() < deadline:
+            time.sleep(5)
+            load = self.others_load()
+        return load
+
+    def _jiffies(self) -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        busy = sum(cpu[i] for i in (0, 1, 2, 5, 6))  # user nice system irq softirq
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        own = int(fields[11]) + int(fields[12])  # utime + stime
+        return busy, own
+
+    def block(self, threads: int) -> _Block:
+        """``with monitor.block(threads) as b: ...``; afterwards ``b.others_cpu`` is the
+        cores other processes kept busy on average during the block."""
+        return _Block(self, threads)
+
+
+class _Block:
+    def __init__(self, monitor: LoadMonitor, threads: int) -> None:
+        self.monitor, self.threads, self.others_cpu = monitor, threads, float("nan")
+
+    def __enter__(self) -> _Block:
+        self.t0 = time.monotonic()
+        try:
+            self.j0 = self.monitor._jiffies()
+        except OSError:
+            self.j0 = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        t1 = time.monotonic()
+        self.monitor.busy.append((self.t0, t1, self.threads))
+        if self.j0 is not None:
+            busy, own = self.monitor._jiffies()
+            others = (busy - self.j0[0]) - (own - self.j0[1])
+            self.others_cpu = max(0.0, others / self.monitor.hz / (t1 - self.t0))

@@ -1,0 +1,160 @@
+"""The official HOICLIP / GEN-VLKT model classes, built from checkouts the user names, for timing.
+
+No reference code is part of openhoi. ``build_reference(arch, root)`` imports the model from
+unmodified checkouts ``root/HOICLIP`` (Artanic30/HOICLIP) and ``root/gen-vlkt``
+(YueLiao/gen-vlkt) with the HICO-DET recipe's flags (ResNet-50, 64 query pairs, 3 decoder
+layers, CLIP ViT-B/32) and random weights. Offline stand-ins replace the few packages their
+imports need and that this environment lacks or that would download weights: ``clip``
+(OpenAI's pip package: tokenizer and a random ViT-B/32 from open_clip), ``threadpool``,
+``cv2`` and ``pkg_resources`` (only imported, never used by the forward pass).
+
+The forward pass timed is the one their ``engine.evaluate_hoi`` runs:
+``model(samples, is_training=False, clip_input=...)`` (HOICLIP; the CLIP input is made by the
+data loader, ``clip_preprocess`` on the PIL image) and ``model(samples, is_training=False)``
+(GEN-VLKT, which runs no CLIP at inference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib
+import os
+import sys
+import tempfile
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+CHECKOUTS = {"hoiclip": "HOICLIP", "gen_vlkt": "gen-vlkt"}
+_TOP_LEVEL = ("models", "datasets", "util", "engine", "main", "ModifiedCLIP", "clip")
+
+
+def reference_dir(root: str | Path, arch: str) -> Path | None:
+    """``root/<checkout>`` when it holds the reference's ``main.py``, else None."""
+    path = Path(root) / CHECKOUTS[arch]
+    return path if (path / "main.py").is_file() else None
+
+
+def _stub_modules(clip_loader: Callable[[str, object], tuple[nn.Module, None]]) -> dict:
+    """Offline stand-ins for ``clip``, ``threadpool``, ``cv2``, ``pkg_resources``."""
+    import open_clip
+    import packaging.version
+
+    clip_mod = types.ModuleType("clip")
+    clip_mod.tokenize = lambda texts, context_length=77, truncate=False: open_clip.tokenize(
+        texts, context_length)
+    clip_mod.load = lambda name, device="cpu", jit=False, download_root=None: clip_loader(
+        name, device)
+    threadpool = types.ModuleType("threadpool")  # used by their evaluators only
+    cv2 = types.ModuleType("cv2")
+    pkg = types.ModuleType("pkg_resources")
+    pkg.packaging = packaging
+    return {"clip": clip_mod, "threadpool": threadpool, "cv2": cv2, "pkg_resources": pkg}
+
+
+@contextlib.contextmanager
+def _reference_imports(path: Path, stubs: dict) -> Iterator[None]:
+    """Import from ``path`` with the stubs, then forget every module imported from there (both
+    checkouts have top-level ``models``, ``util``, ``datasets``)."""
+    import torchvision
+
+    saved_modules = {k: sys.modules.get(k) for k in stubs}
+    saved_cwd, saved_version = os.getcwd(), torchvision.__version__
+    sys.modules.update(stubs)
+    sys.path.insert(0, str(path))
+    os.chdir(path)
+    torchvision.__version__ = "9.9"  # their util/misc.py parses version[:3] as a float
+    try:
+        yield
+    finally:
+        torchvision.__version__ = saved_version
+        os.chdir(saved_cwd)
+        sys.path.remove(str(path))
+        for name in list(sys.modules):
+            if name.split(".")[0] in _TOP_LEVEL:
+                del sys.modules[name]
+        for k, v in saved_modules.items():
+            if v is not None:
+                sys.modules[k] = v
+
+
+def _flags(arch: str, verb_file: str, out_dir: str) -> list[str]:
+    flags = ["--dataset_file", "hico", "--hoi_path", "none", "--num_queries", "64",
+             "--dec_layers", "3", "--epochs", "90", "--lr_drop", "60", "--use_nms_filter",
+             "--with_clip_label", "--with_obj_clip_label", "--device", "cpu",
+             "--output_dir", out_dir, "--clip_embed_dim", "512", "--zero_shot_type", "default",
+             "--num_obj_classes", "80", "--num_verb_classes", "117", "--backbone", "resnet50"]
+    if arch == "hoiclip":
+        return flags + ["--fix_clip", "--model_name", "HOICLIP", "--dataset_root", "GEN",
+                        "--verb_pth", verb_file, "--verb_weight", "0.5"]
+    return flags + ["--ft_clip_with_small_lr", "--with_mimic", "--mimic_loss_coef", "20"]
+
+
+class ReferenceModel:
+    """A reference model and the call that runs its inference forward on an image batch."""
+
+    def __init__(self, model: nn.Module, arch: str, nested: Callable[[list[Tensor]], object],
+                 clip_preprocess: Callable | None = None) -> None:
+        self.model, self.arch, self._nested = model, arch, nested
+        self.clip_preprocess = clip_preprocess
+        """HOICLIP: CLIP's PIL transform as their data loader applies it to the augmented
+        image (``clip_preprocess(img_0)``, ``ModifiedCLIP.clip._transform``); None for
+        GEN-VLKT."""
+
+    def samples(self, images: Tensor) -> object:
+        """Their ``NestedTensor`` of a ``[B, 3, H, W]`` unpadded batch (the collate's work)."""
+        return self._nested(list(images))
+
+    def __call__(self, samples: object, clip_input: Tensor | None = None) -> dict:
+        if self.arch == "hoiclip":
+            return self.model(samples, is_training=False, clip_input=clip_input)
+        return self.model(samples, is_training=False)
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        return self.model.parameters()
+
+
+def build_reference(arch: str, root: str | Path, seed: int = 0) -> ReferenceModel:
+    """The reference ``arch`` (``hoiclip`` / ``gen_vlkt``) with random weights, in eval mode.
+
+    Raises:
+        FileNotFoundError: ``root`` has no checkout of ``arch``.
+    """
+    import open_clip
+
+    path = reference_dir(root, arch)
+    if path is None:
+        raise FileNotFoundError(f"no {CHECKOUTS[arch]} checkout (main.py) under {root}")
+    torch.manual_seed(seed)
+    clip_ref = open_clip.create_model("ViT-B-32-quickgelu", pretrained=None)  # OpenAI layout
+    clip_sd = clip_ref.state_dict()
+    stubs = _stub_modules(lambda name, device: (copy.deepcopy(clip_ref).to(device), None))
+    with tempfile.TemporaryDirectory() as tmp, _reference_imports(path, stubs):
+        if arch == "hoiclip":
+            from ModifiedCLIP import clip as modified_clip
+            from ModifiedCLIP.model import build_model as build_clip
+
+            def load(name, device="cpu", jit=False, download_root=None):
+                return build_clip(copy.deepcopy(clip_sd)).to(device).float(), None
+
+            modified_clip.load = load  # clip.load on CPU: fp32
+            clip_preprocess = modified_clip._transform(224)
+        else:
+            clip_preprocess = None
+        verb_file = f"{tmp}/verb.pth"
+        torch.save(nn.functional.normalize(torch.randn(117, 512), dim=-1), verb_file)
+        main = importlib.import_module("main")
+        args = argparse.ArgumentParser(parents=[main.get_args_parser()]).parse_args(
+            _flags(arch, verb_file, tmp))
+        module = "models.models_hoiclip.hoiclip" if arch == "hoiclip" else "models"
+        build = getattr(importlib.import_module(module),
+                        "build" if arch == "hoiclip" else "build_model")
+        model = build(args)[0].eval().requires_grad_(False)  # inference only
+        nested = importlib.import_module("util.misc").nested_tensor_from_tensor_list
+    return ReferenceModel(model, arch, nested, clip_preprocess)
+
