@@ -71,3 +71,13 @@ def test_replace_returns_new_frozen_config():
 def test_data_config_rejects_contradictions(override, key):
     with pytest.raises(ConfigError, match=key):
         load_config(None, [override])
+
+
+def test_exponent_without_dot_is_a_number(tmp_path):
+    # YAML 1.1 reads 1e-4 as a string; a learning rate written that way must still work
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("train:\n  lr: 1e-4\n")
+    assert load_config(recipe, ["train.lr_backbone=3E-5"]).train.lr == 1e-4
+    assert load_config(recipe, ["train.lr_backbone=3E-5"]).train.lr_backbone == 3e-5
+    with pytest.raises(ConfigError, match="train.lr"):
+        load_config(recipe, ["train.lr=1e-4x"])

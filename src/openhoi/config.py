@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import math
 import types
 import typing
@@ -23,6 +24,8 @@ import yaml
 from openhoi.errors import ConfigError
 
 T = TypeVar("T")
+
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 RECIPE_DIR = Path(__file__).parent / "configs"
 
@@ -180,6 +183,17 @@ class DetectorConfig:
     train_backbone: bool = True
     """Train ResNet stages 2-4 (stem and stage 1 always frozen), DETR's rule for
     ``lr_backbone > 0`` (HOICLIP main.py ``--lr_backbone 1e-5``)."""
+    backbone_norm: Literal["frozen_bn", "bn"] = "frozen_bn"
+    """Normalisation in the ResNet: ``frozen_bn`` (DETR's FrozenBatchNorm2d, for weights from a
+    pretrained checkpoint) or ``bn`` (trainable BatchNorm2d, for training a backbone from
+    scratch, e.g. the synthetic recipes: with frozen identity statistics a randomly initialised
+    ResNet has no normalisation at all and barely trains)."""
+    backbone_frozen_stages: int = 1
+    """ResNet stages kept frozen: 1 = stem and ``layer1`` (DETR's rule), 0 = none (from
+    scratch). Ignored when ``train_backbone`` is false (everything frozen)."""
+    backbone_return_layer: Literal["layer3", "layer4"] = "layer4"
+    """Last ResNet stage used: ``layer4`` (stride 32, the recipe) or ``layer3`` (stride 16,
+    finer features and less compute for small images)."""
     hidden_dim: int = 256
     """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
     num_heads: int = 8
@@ -221,6 +235,11 @@ class DetectorConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.dilation and self.backbone in ("resnet18", "resnet34"):
             raise ConfigError(f"dilation is not supported by {self.backbone} (BasicBlock)")
+        if self.dilation and self.backbone_return_layer != "layer4":
+            raise ConfigError("dilation applies to layer4: set backbone_return_layer: layer4")
+        if not 0 <= self.backbone_frozen_stages <= 1:
+            raise ConfigError("backbone_frozen_stages must be 0 (none) or 1 (stem + layer1), "
+                              f"got {self.backbone_frozen_stages}")
 
 
 @dataclass(frozen=True)
@@ -556,6 +575,8 @@ def _check_value(tp: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected true/false, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads "1e-4" (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)

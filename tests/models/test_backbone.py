@@ -49,3 +49,13 @@ def test_sine_encoding_hand_values():
     # padding does not change the encoding of valid cells
     assert torch.allclose(enc(torch.zeros(1, 2, 2, dtype=torch.bool))[0, :, 1, 0],
                           pos[0, :, 1, 0], atol=1e-6)
+
+
+def test_from_scratch_backbone_trains_everything_with_batchnorm_and_stride_16():
+    net = Backbone("resnet18", norm="bn", frozen_stages=0, return_layer="layer3")
+    assert all(p.requires_grad for p in net.parameters())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert "layer4" not in dict(net.body.named_children())
+    feats, small = net(torch.randn(2, 3, 64, 96), torch.zeros(2, 64, 96, dtype=torch.bool))
+    assert feats.shape == (2, 256, 4, 6) and net.num_channels == 256 and small.shape == (2, 4, 6)
+    assert Backbone("resnet50", return_layer="layer3").num_channels == 1024

@@ -18,10 +18,10 @@ def _random_stats_(module: nn.Module, seed: int = 0) -> None:
     """Non-trivial frozen statistics, so a fold that ignored one of them would show."""
     g = torch.Generator().manual_seed(seed)
     for m in module.modules():
-        if isinstance(m, FrozenBatchNorm2d):
+        if isinstance(m, (FrozenBatchNorm2d, nn.BatchNorm2d)):
             c = m.weight.shape[0]
-            m.weight.copy_(0.5 + torch.rand(c, generator=g))
-            m.bias.copy_(0.2 * torch.randn(c, generator=g))
+            m.weight.data.copy_(0.5 + torch.rand(c, generator=g))
+            m.bias.data.copy_(0.2 * torch.randn(c, generator=g))
             m.running_mean.copy_(0.2 * torch.randn(c, generator=g))
             m.running_var.copy_(0.5 + torch.rand(c, generator=g))
 
@@ -60,6 +60,18 @@ def test_fold_frozen_batchnorm_resnet_matches_and_leaves_original():
         (a, ma), (b, mb) = net(images, mask), folded(images, mask)
     _assert_close_to_scale(b, a)
     assert torch.equal(ma, mb)
+
+
+def test_fold_trainable_batchnorm_only_in_eval_mode():
+    net = Backbone("resnet18", norm="bn", frozen_stages=0, return_layer="layer3")
+    _random_stats_(net)
+    assert not any(isinstance(m, nn.Identity) for m in fold_frozen_batchnorm(net).modules())
+    net.eval()  # running statistics: a fixed affine map that folds
+    folded = fold_frozen_batchnorm(net)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    images, mask = torch.randn(2, 3, 64, 96), torch.zeros(2, 64, 96, dtype=torch.bool)
+    with torch.no_grad():
+        _assert_close_to_scale(folded(images, mask)[0], net(images, mask)[0])
 
 
 def test_channels_last_backbone_same_features():

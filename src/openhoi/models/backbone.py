@@ -24,37 +24,47 @@ RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
 }
 
 
+NORMS: dict[str, type[nn.Module]] = {"frozen_bn": FrozenBatchNorm2d, "bn": nn.BatchNorm2d}
+
+
 class Backbone(nn.Module):
-    """ResNet up to ``layer4`` with ``FrozenBatchNorm2d`` (eps 1e-5, DETR's ``FrozenBatchNorm2d``).
+    """ResNet up to ``layer4`` (or ``layer3``) with DETR's ``FrozenBatchNorm2d`` (eps 1e-5) or,
+    for training from scratch, trainable ``BatchNorm2d``.
 
     Args:
         name: one of ``RESNETS``.
         dilation: replace the stride of ``layer4`` with dilation (DETR-DC5).
-        train_backbone: if True, ``layer2``-``layer4`` are trainable and the stem + ``layer1``
-            frozen (DETR's rule for ``lr_backbone > 0``); if False everything is frozen.
+        train_backbone: if True, the stages after ``frozen_stages`` are trainable (DETR's rule
+            for ``lr_backbone > 0``: stem + ``layer1`` frozen); if False everything is frozen.
         channels_last: run the network on channels-last images (the layout oneDNN computes
             convolutions in without per-layer reorders; ``openhoi.models.inference``).
+        norm: ``frozen_bn`` or ``bn`` (see ``NORMS``).
+        frozen_stages: 1 = stem and ``layer1`` frozen, 0 = nothing frozen.
+        return_layer: ``layer4`` (stride 32) or ``layer3`` (stride 16; ``layer4`` is dropped).
 
     Attributes:
-        body: ``conv1, bn1, relu, maxpool, layer1 .. layer4`` (the names of torchvision's
-            ResNet, so DETR's ``backbone.0.body.*`` keys map one-to-one).
-        num_channels: channels of the returned feature map (512 or 2048).
+        body: ``conv1, bn1, relu, maxpool, layer1 ..`` (the names of torchvision's ResNet, so
+            DETR's ``backbone.0.body.*`` keys map one-to-one).
+        num_channels: channels of the returned feature map (512 or 2048 for ``layer4``).
     """
 
     def __init__(self, name: str, dilation: bool = False, train_backbone: bool = True,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, norm: str = "frozen_bn", frozen_stages: int = 1,
+                 return_layer: str = "layer4") -> None:
         super().__init__()
         self.channels_last = channels_last
         if name not in RESNETS:
             raise ValueError(f"unknown backbone {name!r}; choose from {sorted(RESNETS)}")
-        resnet = RESNETS[name](weights=None, norm_layer=FrozenBatchNorm2d,
+        resnet = RESNETS[name](weights=None, norm_layer=NORMS[norm],
                                replace_stride_with_dilation=[False, False, dilation])
         names = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+        names = names[: names.index(return_layer) + 1]
         self.body = nn.Sequential(OrderedDict((n, getattr(resnet, n)) for n in names))
-        self.num_channels = int(resnet.fc.in_features)
+        last = getattr(resnet, return_layer)[-1]  # BasicBlock ends in conv2, Bottleneck conv3
+        self.num_channels = int(getattr(last, "conv3", last.conv2).out_channels)
+        frozen = ("conv1", "bn1", "layer1")[: 3 * frozen_stages]
         for pname, param in self.body.named_parameters():
-            trainable = train_backbone and pname.split(".")[0] in ("layer2", "layer3", "layer4")
-            param.requires_grad_(trainable)
+            param.requires_grad_(train_backbone and pname.split(".")[0] not in frozen)
 
     def forward(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Features of a padded batch.

@@ -171,7 +171,9 @@ def build_detector(cfg: DetectorConfig, num_objects: int,
         obj_text_embeds: ``[O + 1, E]`` CLIP text embeddings of the object prompts plus the
             no-object prompt; required when ``cfg.obj_head == "clip"``.
     """
-    backbone = Backbone(cfg.backbone, cfg.dilation, cfg.train_backbone)
+    backbone = Backbone(cfg.backbone, cfg.dilation, cfg.train_backbone,
+                        norm=cfg.backbone_norm, frozen_stages=cfg.backbone_frozen_stages,
+                        return_layer=cfg.backbone_return_layer)
     layer_args = (cfg.hidden_dim, cfg.num_heads, cfg.dim_feedforward, cfg.dropout, cfg.pre_norm)
     encoder = TransformerEncoder(cfg.num_encoder_layers, *layer_args)
     decoder = InstanceDecoder(TransformerDecoder(cfg.num_decoder_layers, *layer_args),

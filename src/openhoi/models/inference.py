@@ -33,9 +33,18 @@ def fold_conv_batchnorm(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+def _is_affine_norm(bn: nn.Module | None) -> bool:
+    """Whether ``bn`` applies a fixed affine map: a ``FrozenBatchNorm2d``, or a trainable
+    ``BatchNorm2d`` (``model.detector.backbone_norm: bn``) in eval mode with running stats."""
+    if isinstance(bn, FrozenBatchNorm2d):
+        return True
+    return (isinstance(bn, nn.BatchNorm2d) and not bn.training and bn.affine
+            and bn.running_mean is not None)
+
+
 def fold_frozen_batchnorm(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` with every ``FrozenBatchNorm2d`` that follows a ``Conv2d`` folded
-    into it and replaced by ``nn.Identity``.
+    """A copy of ``module`` with every ``FrozenBatchNorm2d`` (or eval-mode ``BatchNorm2d``) that
+    follows a ``Conv2d`` folded into it and replaced by ``nn.Identity``.
 
     A pair is a ``Conv2d`` and a ``FrozenBatchNorm2d`` that are consecutive children of an
     ``nn.Sequential`` (the ResNet stem, ``downsample``), or children named ``convK`` and
@@ -52,7 +61,7 @@ def fold_frozen_batchnorm(module: nn.Module) -> nn.Module:
         pairs += [(n, "bn" + n[4:]) for n in children if n.startswith("conv")]
         for conv_name, bn_name in pairs:
             conv, bn = children.get(conv_name), children.get(bn_name)
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, FrozenBatchNorm2d):
+            if isinstance(conv, nn.Conv2d) and _is_affine_norm(bn):
                 setattr(parent, conv_name, fold_conv_batchnorm(conv, bn))
                 setattr(parent, bn_name, nn.Identity())
                 children[bn_name] = None  # folded once
