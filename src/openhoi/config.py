@@ -81,7 +81,6 @@ class DataConfig:
     """Normalisation std, RGB in [0, 1] (ImageNet)."""
     num_workers: int = 2
     """Data-loader worker processes per rank."""
-
     fraction: float = 1.0
     """Share of the training images used (low-data setting): 1.0 = all, else one of the label
     space's low-data subsets (0.01, 0.05, 0.15, 0.25, 0.5 on HICO-DET; HOICLIP's ``--frac``,
@@ -111,6 +110,10 @@ class DataConfig:
             raise ConfigError(f"data.crop_size: min {self.crop_size[0]} > max {self.crop_size[1]}")
         if self.num_workers < 0:
             raise ConfigError("data.num_workers must be >= 0")
+        if not 0.0 < self.fraction <= 1.0:
+            raise ConfigError(f"data.fraction must lie in (0, 1], got {self.fraction}")
+        if self.val_size < 0:
+            raise ConfigError(f"data.val_size must be >= 0, got {self.val_size}")
 
 
 @dataclass(frozen=True)
@@ -462,9 +465,6 @@ class TrainConfig:
     """Key of the evaluator's result that selects the best checkpoint (higher is better)."""
     eval_test: bool = True
     """Evaluate the test split once, after training, with the selected checkpoint."""
-    num_workers: int = 8
-    """Data-loading worker processes per training process (HOICLIP
-    ``scripts/train_hico.sh``: ``--num_workers 8``)."""
     log_every: int = 20
     """Write a training-step record to ``metrics.jsonl`` every this many optimizer steps."""
     find_unused_parameters: bool = True
@@ -476,8 +476,7 @@ class TrainConfig:
                      "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm",
-                     "num_workers"):
+        for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_size % self.grad_accum_steps:

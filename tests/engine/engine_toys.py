@@ -173,14 +173,15 @@ class ToyEvaluator:
         return {"accuracy": sum(self.seen.values()) / len(self.gt), "num_images": len(self.seen)}
 
 
-def toy_config(**train):
+def toy_config(num_workers: int = 0, **train):
     """A ``Config`` for toy runs; ``train`` overrides ``TrainConfig`` fields."""
     from openhoi.config import load_config
 
     base = {"epochs": 3, "batch_size": 4, "lr": 3e-2, "lr_backbone": 1e-2, "lr_drop": 2,
-            "clip_max_norm": 1.0, "num_workers": 0, "log_every": 1, "best_metric": "accuracy",
+            "clip_max_norm": 1.0, "log_every": 1, "best_metric": "accuracy",
             "find_unused_parameters": False}
-    return load_config(data={"data": {"dataset": "synthetic"}, "train": {**base, **train}})
+    return load_config(data={"data": {"dataset": "synthetic", "num_workers": num_workers},
+                             "train": {**base, **train}})
 
 
 def run_toy(run_dir, config, *, world_size: int = 1, dropout: float = 0.0, model_seed: int = 0,
@@ -202,7 +203,7 @@ def run_toy(run_dir, config, *, world_size: int = 1, dropout: float = 0.0, model
     scheduler = build_scheduler(optimizer, cfg)
     per_process = cfg.batch_size // (world_size * cfg.grad_accum_steps)
     train_set = ToyDataset(train_size, seed=1, random_flip=random_flip)
-    loader = train_loader(train_set, per_process, collate, cfg.seed, cfg.num_workers)
+    loader = train_loader(train_set, per_process, collate, cfg.seed, config.data.num_workers)
     if stop_after_epoch is not None:
         loader = _KillAt(loader, stop_after_epoch + 1)
     val_set = ToyDataset(10, seed=2)

@@ -97,7 +97,7 @@ def evaluate(
     model: nn.Module,
     postprocessor: PostProcessor,
     loader: Iterable[tuple[ImageBatch, list[HOITargets]]],
-    evaluator: Evaluator,
+    evaluator: Evaluator | None,
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
     progress: bool = False,
@@ -107,12 +107,15 @@ def evaluate(
     the evaluator's result on every rank.
 
     ``loader`` must give each image to exactly one rank (``InferenceSampler``): shards are
-    concatenated in rank order and any image id seen twice is an error.
+    concatenated in rank order and any image id seen twice is an error. ``evaluator`` is only
+    used (and required) on rank 0.
     """
     local = predict_loader(model, postprocessor, loader, device, amp_dtype, progress, desc)
     shards = all_gather_object(local)
     results: dict[str, Any] | None = None
     if is_main_process():
+        if evaluator is None:
+            raise ValueError(f"{desc}: rank 0 needs an evaluator")
         preds = [p for shard in shards for p in shard]
         ids = [p.image_id for p in preds]
         if len(set(ids)) != len(ids):

@@ -19,6 +19,7 @@ def train_loader(
     seed: int,
     num_workers: int = 0,
     pin_memory: bool = False,
+    worker_init_fn: Callable[[int], None] | None = None,
 ) -> DataLoader:
     """Loader of this rank's share of a seeded per-epoch shuffle, ``batch_size`` images per
     batch (per process). ``fit`` calls ``sampler.set_epoch`` and reseeds ``generator`` (which
@@ -27,7 +28,7 @@ def train_loader(
                            batch_size, seed, get_rank(), get_world_size())
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                       collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin_memory,
-                      generator=torch.Generator())
+                      worker_init_fn=worker_init_fn, generator=torch.Generator())
 
 
 def eval_loader(

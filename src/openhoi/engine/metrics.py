@@ -6,7 +6,8 @@ to) and ``time`` (UNIX seconds):
     train_step  step, lr (per group), loss, loss_<term>..., grad_norm, images_per_s
     train_epoch step, lr, loss, loss_<term>... (means over the epoch), seconds
     val         step, the evaluator's results, best (bool)
-    test        the evaluator's results on the test split, checkpoint (which weights)
+    test        the evaluator's results on the test split, checkpoint (which weights),
+                selected_epoch (completed epochs of those weights)
 """
 
 from __future__ import annotations

@@ -65,9 +65,7 @@ def build_optimizer(model: nn.Module, config: Config) -> torch.optim.AdamW:
     ``train.lr_backbone`` for the backbone, ``model.clip.lr`` for CLIP's weights where they
     train (``model.clip.trainable``); ``train.weight_decay`` on every group."""
     cfg = config.train
-    # TODO(merge clip): ClipConfig.lr lands with the clip branch; until then HOICLIP's 1e-5.
-    clip_lr = getattr(config.model.clip, "lr", 1e-5)
-    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone, "clip": clip_lr}
+    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone, "clip": config.model.clip.lr}
     return torch.optim.AdamW(param_groups(model, lrs), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 

@@ -306,6 +306,10 @@ def fit(
     Args:
         model: the bare model (wrapped in DDP here when the run is distributed).
         label_space: ``LabelSpace.fingerprint``, stored in checkpoints.
+        val_loader, test_loader: this rank's shard (``InferenceSampler``); evaluation runs
+            when a loader is given.
+        val_evaluator, test_evaluator: needed on rank 0 only, which scores the gathered
+            predictions.
         run_dir: the run folder (``checkpoints/``, ``metrics.jsonl``...).
     Returns:
         The final ``TrainState``; ``model`` holds the selected weights.
@@ -340,7 +344,7 @@ def fit(
                  time.perf_counter() - t0)
         improved = False
         due = state.epoch % cfg.eval_every == 0 or state.epoch == cfg.epochs
-        if val_loader is not None and val_evaluator is not None and due:
+        if val_loader is not None and due:
             results = evaluate(model, postprocessor, val_loader, val_evaluator, device,
                                amp_dtype, progress, desc=f"val epoch {epoch}")
             value = _selection_value(results, cfg.best_metric)
@@ -356,20 +360,21 @@ def fit(
             ckpt_io.atomic_copy(last, ckpt_dir / "best.pt")
         barrier()
 
-    selected = "last"
+    selected, selected_epoch = "last", state.epoch
     best_path = ckpt_dir / "best.pt"
     if state.best_epoch is not None and best_path.is_file():
+        selected_epoch = state.best_epoch
         ckpt_io.load_model_weights(unwrap(model), ckpt_io.load_checkpoint(best_path),
                                    label_space, str(best_path))
         selected = f"best (epoch {state.best_epoch}, {cfg.best_metric}={state.best_value:.4f})"
     if is_main_process():
         ckpt_io.save_safetensors(run_dir / "model.safetensors", unwrap(model), config,
                                  label_space)
-    if test_loader is not None and test_evaluator is not None and cfg.eval_test:
+    if test_loader is not None and cfg.eval_test:
         results = evaluate(model, postprocessor, test_loader, test_evaluator, device, amp_dtype,
                            progress, desc="test")
         metrics.write("test", max(state.epoch - 1, 0), step=state.step, checkpoint=selected,
-                      **scalar_results(results))
+                      selected_epoch=selected_epoch, **scalar_results(results))
         if is_main_process():
             text = json.dumps({"checkpoint": selected, **_jsonable(results)}, indent=1)
             ckpt_io.atomic_write(run_dir / "test_metrics.json", lambda tmp: tmp.write_text(text))

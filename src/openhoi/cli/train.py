@@ -1,0 +1,105 @@
+"""Train an HOI detector: ``openhoi train --config RECIPE [--set a.b=c ...] --output RUN_DIR``.
+
+Continue a killed run with ``openhoi train --resume RUN_DIR`` (its config.yaml and
+checkpoints/last.pt). Several GPUs or nodes: launch with ``torchrun --nproc_per_node=N -m
+openhoi train ...``; ``train.batch_size`` stays the total over all processes.
+
+Environment: ``OPENHOI_DATA`` gives ``data.root`` when neither the recipe nor ``--set`` does;
+``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` are torchrun's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="recipe YAML (path or shipped name, e.g. synthetic_tiny)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config value (repeatable)")
+    parser.add_argument("--output", help="run folder to create")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its last checkpoint")
+    parser.add_argument("--verb-repr", metavar="FILE",
+                        help="verb representations E_v (`openhoi verb-repr` output or HOICLIP's "
+                             "verb.pth), needed when model.interaction.verb_repr_init=file")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:1... (default: this process's GPU, else cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _device(requested: str | None, local_rank: int):
+    import torch
+
+    if requested is not None:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def _config(args: argparse.Namespace):
+    from openhoi.config import load_config, replace
+    from openhoi.errors import ConfigError
+
+    if args.resume:
+        if args.config or args.output:
+            raise ConfigError("--resume RUN_DIR continues a run with its own config.yaml and "
+                              "folder: drop --config/--output (use --set to change a value)")
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").is_file():
+            raise ConfigError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
+        return load_config(run_dir / "config.yaml", args.overrides), run_dir
+    if not args.config or not args.output:
+        raise ConfigError("give --config RECIPE and --output RUN_DIR (or --resume RUN_DIR)")
+    run_dir = Path(args.output)
+    if (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists():
+        raise ConfigError(f"--output {run_dir} already holds a run: continue it with --resume "
+                          f"{run_dir}, or choose another folder")
+    config = load_config(args.config, args.overrides)
+    if config.data.root is None and os.environ.get("OPENHOI_DATA"):
+        config = replace(config, {"data.root": os.environ["OPENHOI_DATA"]})
+    return config, run_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    from openhoi.engine.distributed import (
+        destroy_distributed,
+        init_distributed,
+        parse_torchrun_env,
+    )
+    from openhoi.engine.run import train_run
+    from openhoi.engine.train import NonFiniteLossError
+
+    config, run_dir = _config(args)
+    env = parse_torchrun_env(os.environ)
+    device = _device(args.device, env.local_rank)
+    init_distributed(env, device.type)
+    main = env.rank == 0
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(run_dir / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+    else:
+        logging.getLogger().setLevel(logging.WARNING)  # one copy of every message
+    try:
+        state = train_run(config, run_dir, device, resume=bool(args.resume),
+                          verb_repr=args.verb_repr, progress=main and not args.no_progress)
+    except NonFiniteLossError as err:
+        print(f"openhoi train: stopped: {err}", file=sys.stderr)
+        return 3
+    finally:
+        destroy_distributed()
+    if main:
+        print(f"trained {state.epoch} epochs ({state.step} steps) into {run_dir}")
+        if state.best_value is not None:
+            print(f"best {config.train.best_metric} on validation: {state.best_value:.4f} "
+                  f"(after epoch {state.best_epoch})")
+    return 0

@@ -1,0 +1,324 @@
+"""HICO-DET mAP: Full / Rare / Non-rare, Unseen / Seen, Default and Known-Object settings.
+
+Two protocols, selected by ``protocol``. Each rule names its source; "GEN-VLKT" is
+``datasets/hico_eval_triplet.py`` of YueLiao/gen-vlkt (identical rules in HOICLIP's
+``datasets/datasets_gen/hico_eval_triplet.py``), "MATLAB" is ywchao/ho-rcnn
+``evaluation/eval_one.m`` + ``VOCevaldet_bboxpair.m``, fed by HOICLIP's
+``tools/covert_annot_for_official_eval.py`` (= PPDM ``src/lib/eval/trans_for_eval_hico.py``)
+and PPDM's ``Generate_detection.m``.
+
+Rules shared by both protocols
+  C1  A ground-truth instance is an annotated (human, object, verb) whose (verb, object) is an
+      interaction class: one per positive entry of ``HOITargets.verbs``. [GEN-VLKT
+      ``hoi_annotation`` entries; MATLAB ``connection`` rows of visible HOIs]
+  C2  A detection is (human box, object box, interaction, score); the object label is implied
+      by the interaction. [GEN-VLKT compares ``category_id`` only; MATLAB evaluates per class]
+  C3  Its candidates are the ground-truth instances of the same image and interaction. Overlap
+      with a candidate = min(IoU_human, IoU_object); the best candidate is the one of maximal
+      overlap, the first in annotation order on ties. [GEN-VLKT ``if min_overlap_gt >
+      max_overlap`` over ``gt_hois``; MATLAB ``if min_ov > ov_max`` over ``gt(i).bb``]
+  C4  It matches iff the best overlap >= 0.5. [GEN-VLKT keeps boxes with IoU >= 0.5 in
+      ``compute_iou_mat``; MATLAB ``ov_max >= min_overlap``]
+  C5  Detections are taken by descending score; a matching detection is a true positive iff
+      its best candidate is not yet taken, else a false positive (it does not fall back to the
+      second best). Non-matching detections are false positives. [GEN-VLKT ``vis_tag``; MATLAB
+      ``gt(i).det``]
+  C6  Per class, rec = cum_tp / num_gt, prec = cum_tp / (cum_tp + cum_fp) over detections
+      ranked by score; AP = sum over 11 thresholds t of max(prec[rec >= t]) / 11.
+  C7  Rare = fewer than 10 training instances, from ``LabelSpace.rare_interactions`` [GEN-VLKT
+      ``set_rare_hois`` counts trainval_hico.json; MATLAB ``num_inst < 10`` over
+      ``bbox_train``]. Zero-shot: Unseen = ``LabelSpace.zero_shot[split]``, Seen = the rest
+      [GEN-VLKT reuses its rare/non-rare slots for unseen/seen].
+  C8  Ties (equal scores) are broken deterministically: image order (the ground-truth images in
+      the order given, then images only in the predictions, by name), then position in the
+      image's prediction list. GEN-VLKT sorts an image's detections with a stable sort (same
+      order) but ranks a class with ``np.argsort(-score)`` (introsort: unspecified tie order);
+      MATLAB's ``sort`` is stable over images in ``list_test`` order, as here when the
+      ground truth is in that order (test_hico.json is), but HOICLIP's converter stores each
+      class in ``np.argsort(score)[::-1]`` order. Only exactly equal scores are affected.
+
+``python`` (default; what GEN-VLKT / HOICLIP report during training)
+  P1  Boxes are float32 and IoU is :func:`~openhoi.evaluation.overlaps.iou_gen_vlkt`: "+1"
+      areas, an intersection is empty when max(x1) >= min(x2) or max(y1) >= min(y2).
+  P2  Only classes with test ground truth are evaluated; detections of other classes are
+      dropped. [``if triplet not in self.gt_triplets: continue``]
+  P3  Detections on test images without ground-truth pairs are false positives. [``else``
+      branch of ``evaluate``] Images absent from the ground truth are ignored (GEN-VLKT never
+      sees them) and counted in ``num_images_ignored``.
+  P4  Recall thresholds ``np.arange(0., 1.1, 0.1)``; see :func:`~openhoi.evaluation.ap.
+      voc11_thresholds` (0.6 and 0.7 are a hair above the decimals).
+  P5  mAP = mean over P2's classes; Rare / Non-rare / Unseen / Seen = mean over those classes in
+      each split. Mean max recall is reported too.
+
+``official`` (the HICO-DET MATLAB evaluation; the papers' headline numbers)
+  O1  Detection coordinates are rounded half away from zero (``round`` in
+      ``Generate_detection.m``) and then shifted by +1 (``det_bb = det_bb + 1`` in
+      ``eval_one.m``, "zero-based to one-based"). Ground truth is used as annotated (anno_bbox.mat
+      coordinates, which test_hico.json carries unchanged).
+  O2  At most 19,999 detections per class, the highest scored (``save_HICO``:
+      ``range(min(len(idx), 19999))`` over scores x 1000).
+  O3  IoU is :func:`~openhoi.evaluation.overlaps.iou_matlab`: "+1" areas, empty iff
+      ``iw <= 0 or ih <= 0`` (a one-pixel-wide intersection counts).
+  O4  Every test image counts: detections on images without ground truth are false positives,
+      including images absent from the ground truth (MATLAB scores all 9,658 test images;
+      test_hico.json lists 9,546) — reported as ``num_images_without_gt``.
+  O5  Recall thresholds are MATLAB's ``0:0.1:1``.
+  O6  mAP = mean over **all** interaction classes; a class without test ground truth has AP 0
+      (recall is NaN, no threshold is reached). Rare / Non-rare / Unseen / Seen likewise over
+      all classes of each split.
+  O7  Known-Object (``*_ko`` keys): for a class with object o, only detections on images whose
+      labels contain o count; the ground truth is unchanged. [``eval_one.m``, ``ko``: ``iid =
+      find(any(anno_im(nid, :) == 1, 1))``, nid = every HOI of object o.] MATLAB reads the
+      image labels from anno.mat; by default an image "contains" o when it has a ground-truth
+      pair with object o. Pass ``known_objects`` (e.g. from
+      :func:`~openhoi.evaluation.hico_files.read_hico_known_objects`) for anno.mat's labels,
+      which also count HOIs whose boxes are invisible.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from openhoi.data.label_space import LabelSpace, interaction_names
+from openhoi.errors import OpenHOIError
+from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
+from openhoi.evaluation.flat import (
+    FlatDetections,
+    FlatGroundTruth,
+    PredArrays,
+    check_detections,
+)
+from openhoi.evaluation.matching import first_in_group, join_on_key, ranks, segment_first_argmax
+from openhoi.evaluation.overlaps import iou_gen_vlkt, iou_matlab, round_half_away
+from openhoi.structures import HOIPredictions, HOITargets
+
+log = logging.getLogger(__name__)
+
+Protocol = Literal["python", "official"]
+PROTOCOLS: tuple[str, ...] = ("python", "official")
+IOU_THRESHOLD = 0.5  # C4
+OFFICIAL_MAX_DETS_PER_CLASS = 19999  # O2
+OFFICIAL_SCORE_SCALE = 1000.0  # O2: scores are stored x 1000 (order-preserving)
+
+
+def match_triplets(det: FlatDetections, score: np.ndarray, gt: FlatGroundTruth,
+                   num_classes: int, protocol: Protocol) -> np.ndarray:
+    """True-positive flag of every detection under rules C3-C5 (vectorised).
+
+    Args:
+        det: detections with image indices into ``gt.image_ids`` (or beyond, for images
+            without ground truth).
+        score: ``[D]`` the scores that order the detections (x 1000 for ``official``).
+        gt: the ground truth.
+        num_classes: number of interaction classes (builds the (image, class) key).
+        protocol: selects the IoU (P1 / O1, O3).
+
+    Returns:
+        ``[D]`` bool.
+    """
+    gt_key = gt.img * num_classes + gt.cls
+    gt_order = np.argsort(gt_key, kind="stable")  # keeps annotation order within a key (C3)
+    det_key = det.img * num_classes + det.cls
+    det_of, gt_of = join_on_key(gt_key[gt_order], det_key)
+    gt_of = gt_order[gt_of]
+    if protocol == "python":
+        iou_h = iou_gen_vlkt(gt.h_boxes[gt_of], det.h_boxes[det_of])
+        iou_o = iou_gen_vlkt(gt.o_boxes[gt_of], det.o_boxes[det_of])
+    else:
+        det_h = round_half_away(det.h_boxes[det_of]) + 1.0
+        det_o = round_half_away(det.o_boxes[det_of]) + 1.0
+        iou_h = iou_matlab(det_h, gt.h_boxes[gt_of])
+        iou_o = iou_matlab(det_o, gt.o_boxes[gt_of])
+    best_ov, best_pos = segment_first_argmax(np.minimum(iou_h, iou_o), det_of, len(det))
+    matched = best_ov >= IOU_THRESHOLD
+    best_gt = np.where(matched, gt_of[np.maximum(best_pos, 0)], -1)
+    # C5: processing order inside an image = descending score, then position.
+    rank = ranks(descending_order(score, det.img, det.pos))
+    return matched & first_in_group(best_gt, rank)
+
+
+def class_rank_order(det: FlatDetections, score: np.ndarray) -> np.ndarray:
+    """Order grouping detections by class, each class ranked by score then C8's tie rule."""
+    return np.lexsort((det.pos, det.img, -score, det.cls))
+
+
+def cap_per_class(det: FlatDetections, score: np.ndarray, limit: int) -> np.ndarray:
+    """``[D]`` bool: the ``limit`` best-ranked detections of each class (O2)."""
+    order = class_rank_order(det, score)
+    cls_sorted = det.cls[order]
+    rank_in_class = np.arange(len(det)) - np.searchsorted(cls_sorted, cls_sorted, side="left")
+    keep = np.zeros(len(det), dtype=bool)
+    keep[order[rank_in_class < limit]] = True
+    return keep
+
+
+def class_aps(det: FlatDetections, score: np.ndarray, tp: np.ndarray, num_gt: np.ndarray,
+              thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class 11-point AP and max recall (C6) of detections with known TP flags."""
+    order = class_rank_order(det, score)
+    return grouped_voc11_ap(det.cls[order], tp[order], num_gt, thresholds)
+
+
+class HICODetEvaluator:
+    """HICO-DET evaluator: ``reset()``, ``process(predictions)``, ``evaluate() -> dict``.
+
+    Args:
+        targets: ground truth of every test image, boxes in original pixels.
+        label_space: the benchmark's classes, rare split and zero-shot splits.
+        protocol: ``python`` or ``official`` (see the module docstring).
+        zero_shot: name of a zero-shot split of ``label_space``: adds Unseen / Seen mAP.
+        known_objects: object indices each image is labelled with, by image id (Known-Object
+            setting of the official protocol); default: the objects of its ground-truth pairs.
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[HOITargets],
+        label_space: LabelSpace,
+        protocol: Protocol = "python",
+        zero_shot: str | None = None,
+        known_objects: Mapping[str, Iterable[int]] | None = None,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise OpenHOIError(f"unknown HICO-DET protocol {protocol!r}; use one of {PROTOCOLS}")
+        self.space = label_space
+        self.protocol: Protocol = protocol
+        self.zero_shot = label_space.zero_shot_split(zero_shot) if zero_shot else None
+        self.gt = FlatGroundTruth.from_targets(targets, label_space)
+        self.image_index = {name: i for i, name in enumerate(self.gt.image_ids)}
+        self.known_objects = (None if known_objects is None else
+                              {name: sorted(set(objs)) for name, objs in known_objects.items()})
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget processed predictions."""
+        self._preds: dict[int, PredArrays] = {}
+        self._extra: dict[str, PredArrays] = {}
+        self._duplicates = 0
+
+    def process(self, predictions: Sequence[HOIPredictions]) -> None:
+        """Store predictions (keyed by ``image_id``; a repeated image keeps its first entry)."""
+        for p in predictions:
+            idx = self.image_index.get(p.image_id)
+            if idx is None:
+                if p.image_id in self._extra:
+                    self._duplicates += 1
+                else:
+                    self._extra[p.image_id] = PredArrays.of(p)
+            elif idx in self._preds:
+                self._duplicates += 1  # e.g. DistributedSampler padding repeats images
+            else:
+                self._preds[idx] = PredArrays.of(p)
+
+    # ---------------------------------------------------------------------------------------
+    def _detections(self) -> tuple[FlatDetections, list[str]]:
+        """All stored detections, checked; image indices follow C8's image order.
+
+        Images absent from the ground truth get indices after the ground-truth images (by
+        name); the python protocol drops them after checking (P3), the official keeps them (O4).
+        """
+        names = list(self.gt.image_ids) + sorted(self._extra)
+        preds: dict[int, PredArrays] = dict(self._preds)
+        for k, name in enumerate(sorted(self._extra)):
+            preds[self.gt.num_images + k] = self._extra[name]
+        det = FlatDetections.concat(preds)
+        check_detections(det, self.space.num_interactions, names)
+        if self.protocol == "python":
+            det = det.select(det.img < self.gt.num_images)
+        return det, names
+
+    def _known_matrix(self, names: Sequence[str]) -> np.ndarray:
+        """``[num_images, O]`` bool: objects each image is labelled with (O7)."""
+        known = np.zeros((len(names), self.space.num_objects), dtype=bool)
+        if self.known_objects is None:
+            known[: self.gt.num_images] = self.gt.objects_present
+            return known
+        for k, name in enumerate(names):
+            known[k, self.known_objects.get(name, [])] = True
+        return known
+
+    def evaluate(self) -> dict[str, Any]:
+        """Compute the metrics. Values are fractions in [0, 1]; means of empty sets are None.
+
+        Returns:
+            ``mAP``, ``mAP_rare``, ``mAP_non_rare`` (and ``mAP_unseen`` / ``mAP_seen`` with a
+            zero-shot split), ``mean_max_recall``; for the official protocol the same keys with
+            ``_ko`` for Known-Object; counts; ``per_class`` lists indexed by interaction.
+        """
+        det, names = self._detections()
+        num_gt = self.gt.num_gt
+        if self.protocol == "python":
+            det = det.select(num_gt[det.cls] > 0)  # P2
+            score = det.score
+            evaluated = num_gt > 0
+        else:
+            score = det.score * OFFICIAL_SCORE_SCALE
+            keep = cap_per_class(det, score, OFFICIAL_MAX_DETS_PER_CLASS)  # O2
+            det, score = det.select(keep), score[keep]
+            evaluated = np.ones(len(num_gt), dtype=bool)  # O6
+        tp = match_triplets(det, score, self.gt, self.space.num_interactions, self.protocol)
+        thresholds = voc11_thresholds("numpy" if self.protocol == "python" else "matlab")
+        ap, max_rec = class_aps(det, score, tp, num_gt, thresholds)
+        out: dict[str, Any] = {"protocol": self.protocol}
+        out.update(self._summary(ap, max_rec, evaluated, suffix=""))
+        rare = set(self.space.rare_interactions)
+        per_class: dict[str, Any] = {
+            "interaction": interaction_names(self.space),
+            "num_gt": num_gt.tolist(),
+            "rare": [i in rare for i in range(len(num_gt))],
+            "ap": _nullable(ap, evaluated),
+            "max_recall": _nullable(max_rec, evaluated),
+        }
+        if self.protocol == "official":
+            obj = self.space.interaction_object.numpy()
+            ko = self._known_matrix(names)[det.img, obj[det.cls]]  # O7
+            ap_ko, rec_ko = class_aps(det.select(ko), score[ko], tp[ko], num_gt, thresholds)
+            out.update(self._summary(ap_ko, rec_ko, evaluated, suffix="_ko"))
+            per_class["ap_ko"] = ap_ko.tolist()
+        out.update(self._counts(len(det)))
+        out["per_class"] = per_class
+        return out
+
+    def _counts(self, num_detections: int) -> dict[str, int]:
+        extra = "num_images_ignored" if self.protocol == "python" else "num_images_without_gt"
+        if self._extra:
+            log.warning("%d predicted images are not in the ground truth (%s)", len(self._extra),
+                        "ignored" if self.protocol == "python" else "scored as test images "
+                        "without ground truth")
+        return {
+            "num_images": self.gt.num_images,
+            "num_images_predicted": len(self._preds),
+            extra: len(self._extra),
+            "num_duplicate_images": self._duplicates,
+            "num_detections": num_detections,
+            "num_gt": int(self.gt.num_gt.sum()),
+        }
+
+    def _summary(self, ap: np.ndarray, max_rec: np.ndarray, evaluated: np.ndarray,
+                 suffix: str) -> dict[str, float | None]:
+        rare = np.zeros(len(ap), dtype=bool)
+        rare[list(self.space.rare_interactions)] = True
+        out = {
+            f"mAP{suffix}": _mean(ap, evaluated),
+            f"mAP{suffix}_rare": _mean(ap, evaluated & rare),
+            f"mAP{suffix}_non_rare": _mean(ap, evaluated & ~rare),
+        }
+        if self.zero_shot is not None:
+            unseen = np.zeros(len(ap), dtype=bool)
+            unseen[list(self.zero_shot.unseen_interactions)] = True
+            out[f"mAP{suffix}_unseen"] = _mean(ap, evaluated & unseen)
+            out[f"mAP{suffix}_seen"] = _mean(ap, evaluated & ~unseen)
+        out[f"mean_max_recall{suffix}"] = _mean(max_rec, evaluated)
+        return out
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> float | None:
+    return float(np.mean(values[mask])) if mask.any() else None
+
+
+def _nullable(values: np.ndarray, mask: np.ndarray) -> list[float | None]:
+    return [float(v) if m else None for v, m in zip(values.tolist(), mask.tolist())]
