@@ -490,7 +490,9 @@ class EvalConfig:
     """Evaluation protocol and options."""
 
     protocol: Literal["python", "official"] = "python"
-    """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``."""
+    """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``: ``python`` is what
+    GEN-VLKT / HOICLIP report during training, ``official`` the HICO-DET MATLAB evaluation
+    (adds the Known-Object setting)."""
 
 
 @dataclass(frozen=True)

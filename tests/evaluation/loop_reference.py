@@ -112,40 +112,36 @@ def hico_official(gts, preds, num_classes: int, known=None, obj_of=None, extra_i
     """MATLAB protocol, one class at a time; ``known`` ({image_id: objects}) with ``obj_of``
     (object of each class) gives the Known-Object setting."""
     images = [g[0] for g in gts] + sorted(extra_images)
+    dets_of: dict[int, list] = defaultdict(list)  # the per-class detection lists of save_HICO
+    for img_order, image_id in enumerate(images):
+        if image_id not in preds:
+            continue
+        boxes, hois = preds[image_id]
+        for pos, (h, o, c, score) in enumerate(hois):
+            dets_of[c].append((score * 1000.0, img_order, pos, image_id,
+                               [matlab_round(v) + 1 for v in boxes[h]],
+                               [matlab_round(v) + 1 for v in boxes[o]]))
+    gt_of: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))  # gt_all{c, i}
+    for image_id, gt_boxes, hois in gts:
+        for h, o, c in hois:
+            gt_of[c][image_id].append((gt_boxes[h], gt_boxes[o]))
     aps = {}
     for c in range(num_classes):
-        dets = []
-        for img_order, image_id in enumerate(images):
-            if image_id not in preds:
-                continue
-            boxes, hois = preds[image_id]
-            for pos, (h, o, hc, score) in enumerate(hois):
-                if hc == c:
-                    dets.append((score * 1000.0, img_order, pos, image_id,
-                                 [matlab_round(v) + 1 for v in boxes[h]],
-                                 [matlab_round(v) + 1 for v in boxes[o]]))
-        dets.sort(key=lambda d: (-d[0], d[1], d[2]))
-        dets = dets[:cap]
+        dets = sorted(dets_of[c], key=lambda d: (-d[0], d[1], d[2]))[:cap]
         if known is not None:
-            obj = obj_of[c]
-            dets = [d for d in dets if obj in known.get(d[3], ())]
-        npos = 0
-        gt_pairs = {}
-        for image_id, gt_boxes, hois in gts:
-            pairs = [(gt_boxes[h], gt_boxes[o]) for h, o, hc in hois if hc == c]
-            gt_pairs[image_id] = (pairs, [False] * len(pairs))
-            npos += len(pairs)
+            dets = [d for d in dets if obj_of[c] in known.get(d[3], ())]
+        npos = sum(len(v) for v in gt_of[c].values())
+        taken = {image_id: [False] * len(v) for image_id, v in gt_of[c].items()}
         entries = []
         for score, img_order, pos, image_id, bh, bo in dets:
-            pairs, det_flags = gt_pairs.get(image_id, ([], []))
             ov_max, j_max = -math.inf, -1
-            for j, (gh, go) in enumerate(pairs):
+            for j, (gh, go) in enumerate(gt_of[c].get(image_id, [])):
                 ov = min(iou_matlab(bh, gh), iou_matlab(bo, go))
                 if ov > ov_max:
                     ov_max, j_max = ov, j
-            is_tp = ov_max >= 0.5 and not det_flags[j_max]
+            is_tp = ov_max >= 0.5 and not taken[image_id][j_max]
             if is_tp:
-                det_flags[j_max] = True
+                taken[image_id][j_max] = True
             entries.append((score, img_order, pos, int(is_tp)))
         aps[c] = ranked_ap(entries, npos, "matlab") if npos else 0.0
     return aps

@@ -90,3 +90,11 @@ def test_grouped_ap_per_class_and_empty_classes():
     # class 2: rec .0 .25 .5, prec 0 .5 2/3 -> t in 0..0.5 (6 points) at 2/3
     assert ap[2] == pytest.approx(6 / 11 * 2 / 3, abs=1e-15)
     np.testing.assert_array_equal(max_rec, [1.0, 0.0, 0.5])
+
+
+def test_descending_order_equals_a_stable_sort_with_many_ties():
+    rng = np.random.default_rng(0)
+    for scores in (rng.random(5000), np.round(rng.random(5000), 2), np.zeros(300),
+                   np.r_[rng.random(100), -0.0, 0.0, 0.0, -0.0]):
+        np.testing.assert_array_equal(descending_order(scores),
+                                      np.argsort(-scores, kind="stable"))

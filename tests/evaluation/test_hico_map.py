@@ -217,7 +217,7 @@ def test_result_is_json_serialisable():
     "triplets, match",
     [([(0, 1, 0, float("nan"))], "score is nan"),
      ([(0, 1, 13, 0.5)], "interaction 13 is outside"),
-     ([(0, 5, 0, 0.5)], "pair_idx values must index its 2 boxes")],
+     ([(0, 5, 0, 0.5)], r"triplet 0: pair_idx \[0, 5\] must index its 2 boxes")],
 )
 def test_bad_predictions_name_the_image(triplets, match):
     ev = HICODetEvaluator([targets("a", [H, B], [0, 1], [(0, 1, 0)], S)], S)

@@ -12,19 +12,21 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import embed_text, label_space, make_synthetic, verb_repr
+from openhoi.cli import embed_text, evaluate, label_space, make_synthetic, predict, verb_repr
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
+    ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
     ("label-space", label_space, "print a label space's classes and splits"),
     ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
     ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
+    ("evaluate", evaluate, "score a predictions file: HICO-DET / V-COCO / recognition mAP"),
 ]
 
 

@@ -56,10 +56,21 @@ def descending_order(scores: np.ndarray, *tie_keys: np.ndarray) -> np.ndarray:
     Returns:
         ``[N]`` int64 permutation.
     """
-    if not tie_keys:
-        return np.argsort(-scores, kind="stable")
-    # np.lexsort sorts by the last key first; position breaks the remaining ties (stable).
-    return np.lexsort(tuple(reversed(tie_keys)) + (-scores,))
+    if tie_keys:
+        # np.lexsort sorts by the last key first; position breaks the remaining ties.
+        return np.lexsort(tuple(reversed(tie_keys)) + (-scores,))
+    # An introsort plus a repair of the (rare) runs of equal scores is ~2.5x faster than a
+    # stable sort of floats and gives the same permutation.
+    order = np.argsort(-scores)
+    s = scores[order]
+    tie = s[1:] == s[:-1]
+    if not tie.any():
+        return order
+    in_run = np.r_[False, tie] | np.r_[tie, False]
+    run_id = np.cumsum(np.r_[True, ~tie])
+    idx = np.flatnonzero(in_run)
+    order[idx] = order[idx[np.lexsort((order[idx], run_id[idx]))]]
+    return order
 
 
 def precision_recall(tp: np.ndarray, num_gt: int | float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,17 +99,16 @@ def voc11_ap(rec: np.ndarray, prec: np.ndarray, thresholds: np.ndarray) -> float
     no recall reaches (or NaN recall) contributes 0.
 
     Args:
-        rec, prec: ``[N]`` float64 from :func:`precision_recall`.
+        rec: ``[N]`` float64 non-decreasing recall (or all NaN), from :func:`precision_recall`.
+        prec: ``[N]`` float64 precision.
         thresholds: ``[11]`` from :func:`voc11_thresholds`.
     """
-    # max precision over the suffix where rec >= t; rec is non-decreasing, so a suffix max works.
-    suffix_max = np.maximum.accumulate(prec[::-1])[::-1] if prec.size else prec
-    ap = 0.0
-    for t in thresholds:
-        reached = np.flatnonzero(rec >= t)
-        p = float(suffix_max[reached[0]]) if reached.size else 0.0
-        ap = ap + p / 11.0
-    return ap
+    if rec.size == 0 or np.isnan(rec[-1]):
+        return 0.0
+    # recall is sorted, so {rec >= t} is a suffix: its max precision is a suffix maximum.
+    suffix_max = np.r_[np.maximum.accumulate(prec[::-1])[::-1], 0.0]
+    p = suffix_max[np.searchsorted(rec, thresholds, side="left")]
+    return float(np.cumsum(p / 11.0)[-1])  # cumsum adds left to right, like the loop
 
 
 def voc_area_ap(rec: np.ndarray, prec: np.ndarray) -> float:

@@ -2,24 +2,49 @@
 
 The evaluators never loop over detections in Python: ``HOITargets`` of a whole test set become
 one row per ground-truth (pair, interaction) instance, and ``HOIPredictions`` one row per
-scored triplet, each row carrying the index of its image.
+scored triplet, each row carrying the index of its image. Per-image tensors are joined with
+one ``torch.cat`` per field; only their sizes are read image by image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from openhoi.data.label_space import LabelSpace
+from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.structures import HOIPredictions, HOITargets
 
 
-def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+def _cat(tensors: list[torch.Tensor], dim_tail: tuple[int, ...], what: str,
+         names: Sequence[str], error: type[OpenHOIError]) -> np.ndarray:
+    """``torch.cat`` of per-image tensors as one CPU numpy array; shape errors name the image."""
+    if not tensors:
+        return np.zeros((0, *dim_tail))
+    try:
+        out = torch.cat(tensors)
+        if tuple(out.shape[1:]) == dim_tail:
+            return out.detach().cpu().numpy()
+    except RuntimeError:  # mismatched shapes, or tensors on several devices
+        pass
+    for t, name in zip(tensors, names):
+        if t.dim() != len(dim_tail) + 1 or tuple(t.shape[1:]) != dim_tail:
+            want = ", ".join(["n", *map(str, dim_tail)])
+            raise error(f"image {name!r}: {what} must have shape [{want}], not {tuple(t.shape)}")
+    return torch.cat([t.detach().cpu() for t in tensors]).numpy()
+
+
+def _sizes(tensors: list[torch.Tensor]) -> np.ndarray:
+    """Length of each tensor (-1 for a 0-d tensor)."""
+    try:
+        return np.fromiter((t.shape[0] for t in tensors), dtype=np.int64, count=len(tensors))
+    except IndexError:
+        return np.array([t.shape[0] if t.dim() else -1 for t in tensors], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -52,155 +77,163 @@ class FlatGroundTruth:
     def from_targets(cls, targets: Sequence[HOITargets], space: LabelSpace) -> FlatGroundTruth:
         """Flatten per-image targets. Rows keep annotation order (pairs, then interactions).
 
+        Pairs without an object (``pair_idx[:, 1] == -1``) and (verb, object) combinations that
+        are not interaction classes give no instance.
+
         Raises:
-            OpenHOIError: duplicated image ids, or targets that were resized (boxes must be in
-                the pixels of the image on disk).
+            OpenHOIError: duplicated image ids, malformed tensors, or targets that were resized
+                (boxes must be in the pixels of the image on disk).
         """
-        ids: list[str] = []
-        seen: set[str] = set()
-        rows_img, rows_h, rows_o, rows_verbs, rows_obj = [], [], [], [], []
-        for k, t in enumerate(targets):
-            if t.image_id in seen:
-                raise OpenHOIError(f"ground truth: image {t.image_id!r} appears twice")
+        ids = [t.image_id for t in targets]
+        for t in targets:
             if tuple(t.size) != tuple(t.orig_size):
                 raise OpenHOIError(
                     f"ground truth: image {t.image_id!r} was resized {tuple(t.orig_size)} -> "
                     f"{tuple(t.size)}; evaluate against boxes in original pixels")
-            seen.add(t.image_id)
-            ids.append(t.image_id)
-            pair_idx = _np(t.pair_idx).reshape(-1, 2)
-            if pair_idx.shape[0] == 0:
-                continue
-            keep = pair_idx[:, 1] >= 0  # pairs without an object have no (verb, object) class
-            boxes = _np(t.boxes_xyxy).astype(np.float32).reshape(-1, 4)
-            labels = _np(t.labels).reshape(-1)
-            pair_idx = pair_idx[keep]
-            rows_img.append(np.full(pair_idx.shape[0], k, dtype=np.int64))
-            rows_h.append(boxes[pair_idx[:, 0]])
-            rows_o.append(boxes[pair_idx[:, 1]])
-            rows_verbs.append(_np(t.verbs).reshape(-1, space.num_verbs)[keep])
-            rows_obj.append(labels[pair_idx[:, 1]])
-        num_images = len(ids)
-        objects_present = np.zeros((num_images, space.num_objects), dtype=bool)
-        if not rows_img:
-            empty = np.zeros((0,), dtype=np.int64)
-            return cls(tuple(ids), empty, empty, np.zeros((0, 4), np.float32),
-                       np.zeros((0, 4), np.float32), objects_present,
-                       np.zeros(space.num_interactions, dtype=np.int64))
-        pair_img = np.concatenate(rows_img)
-        pair_obj = np.concatenate(rows_obj).astype(np.int64)
-        verbs = np.concatenate(rows_verbs)
+        err = OpenHOIError
+        label_counts = _sizes([t.labels for t in targets])
+        return cls._build(
+            ids,
+            _cat([t.boxes_xyxy for t in targets], (4,), "boxes_xyxy", ids, err),
+            _cat([t.labels for t in targets], (), "labels", ids, err).astype(np.int64),
+            _cat([t.pair_idx for t in targets], (2,), "pair_idx", ids, err).astype(np.int64),
+            _cat([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err),
+            _sizes([t.boxes_xyxy for t in targets]), _sizes([t.pair_idx for t in targets]),
+            space, label_counts)
+
+    @classmethod
+    def from_annotations(cls, ann: HOIAnnotations, space: LabelSpace) -> FlatGroundTruth:
+        """Flatten the data reader's records (already flat: no per-image work)."""
+        return cls._build([str(n) for n in ann.file_names], ann.boxes_xyxy, ann.labels,
+                          ann.pair_idx.astype(np.int64), ann.pair_verbs, ann.num_boxes,
+                          ann.num_pairs, space)
+
+    @classmethod
+    def _build(cls, ids: list[str], boxes: np.ndarray, labels: np.ndarray, pair_idx: np.ndarray,
+               verbs: np.ndarray, box_counts: np.ndarray, pair_counts: np.ndarray,
+               space: LabelSpace, label_counts: np.ndarray | None = None) -> FlatGroundTruth:
+        if len(set(ids)) != len(ids):
+            dup = next(i for i, n in Counter(ids).items() if n > 1)
+            raise OpenHOIError(f"ground truth: image {dup!r} appears twice")
+        if label_counts is not None and (label_counts != box_counts).any():
+            k = int(np.flatnonzero(label_counts != box_counts)[0])
+            raise OpenHOIError(f"ground truth: image {ids[k]!r}: labels and boxes_xyxy have "
+                               "different lengths")
+        bad = (labels < 0) | (labels >= space.num_objects)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            img_of = np.repeat(np.arange(len(ids)), box_counts)
+            raise OpenHOIError(f"ground truth: image {ids[img_of[k]]!r}: object label "
+                               f"{labels[k]} is outside [0, {space.num_objects})")
+        pair_img = np.repeat(np.arange(len(ids)), pair_counts)
+        n_box = np.repeat(box_counts, pair_counts)
+        bad = ((pair_idx[:, 0] < 0) | (pair_idx[:, 0] >= n_box) | (pair_idx[:, 1] < -1)
+               | (pair_idx[:, 1] >= n_box))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise OpenHOIError(f"ground truth: image {ids[pair_img[k]]!r}: pair_idx "
+                               f"{pair_idx[k].tolist()} does not index its boxes")
+        has_obj = pair_idx[:, 1] >= 0
+        offset = np.repeat(np.cumsum(box_counts) - box_counts, pair_counts)
+        h = pair_idx[:, 0] + offset
+        o = pair_idx[:, 1] + offset
+        pair_obj = np.where(has_obj, labels[np.where(has_obj, o, 0)], -1) if o.size else o
         # One instance per positive (pair, verb) whose (verb, object) is an interaction class.
-        pair_row, verb = np.nonzero(verbs > 0.5)
-        table = space.interaction_table.numpy()
-        inter = table[verb, pair_obj[pair_row]]
-        valid = inter >= 0
-        pair_row, inter = pair_row[valid], inter[valid]
-        objects_present[pair_img, pair_obj] = True
-        h_boxes = np.concatenate(rows_h)[pair_row]
-        o_boxes = np.concatenate(rows_o)[pair_row]
-        num_gt = np.bincount(inter, minlength=space.num_interactions).astype(np.int64)
-        return cls(tuple(ids), pair_img[pair_row], inter.astype(np.int64), h_boxes, o_boxes,
-                   objects_present, num_gt)
+        row, verb = np.nonzero((verbs > 0.5) & has_obj[:, None])
+        inter = space.interaction_table.numpy()[verb, pair_obj[row]]
+        row, inter = row[inter >= 0], inter[inter >= 0].astype(np.int64)
+        objects_present = np.zeros((len(ids), space.num_objects), dtype=bool)
+        objects_present[pair_img[has_obj], pair_obj[has_obj]] = True
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        return cls(tuple(ids), pair_img[row], inter, boxes[h[row]], boxes[o[row]],
+                   objects_present, np.bincount(inter, minlength=space.num_interactions))
 
 
 @dataclass(frozen=True)
 class FlatDetections:
-    """Scored triplets of many images, one row per triplet.
+    """Scored triplets of many images, one row per triplet, in (image, position) order.
+
+    Boxes are kept once per image box (not per triplet) in the dtype they were given, so
+    float32 model output is not widened and float64 file values are not rounded.
 
     Attributes:
-        img: ``[D]`` int64 image index (evaluator order).
+        img: ``[D]`` int64 image index (evaluator order), non-decreasing.
         pos: ``[D]`` int64 position of the triplet in its image's prediction list.
         cls: ``[D]`` int64 interaction index.
         score: ``[D]`` float64.
-        h_boxes, o_boxes: ``[D, 4]`` float64 xyxy, original pixels, exactly as predicted.
+        boxes: ``[NB, 4]`` xyxy boxes of all images, original pixels, exactly as predicted.
+        h_idx, o_idx: ``[D]`` int64 rows of ``boxes`` of each triplet's human and object.
     """
 
     img: np.ndarray
     pos: np.ndarray
     cls: np.ndarray
     score: np.ndarray
-    h_boxes: np.ndarray
-    o_boxes: np.ndarray
+    boxes: np.ndarray
+    h_idx: np.ndarray
+    o_idx: np.ndarray
 
     def __len__(self) -> int:
         return int(self.img.shape[0])
 
-    def select(self, mask: np.ndarray) -> FlatDetections:
-        return FlatDetections(self.img[mask], self.pos[mask], self.cls[mask], self.score[mask],
-                              self.h_boxes[mask], self.o_boxes[mask])
-
     @classmethod
-    def concat(cls, preds: Mapping[int, HOIPredictions | PredArrays]) -> FlatDetections:
-        """Concatenate per-image predictions keyed by image index (vectorised box lookup)."""
-        items = [(i, p if isinstance(p, PredArrays) else PredArrays.of(p))
-                 for i, p in preds.items()]
-        if not items:
-            z = np.zeros((0,), dtype=np.int64)
-            return cls(z, z, z, np.zeros((0,)), np.zeros((0, 4)), np.zeros((0, 4)))
-        counts = np.array([len(p.scores) for _, p in items])
-        box_counts = np.array([p.boxes.shape[0] for _, p in items])
-        box_offset = np.repeat(np.cumsum(box_counts) - box_counts, counts)
-        boxes = np.concatenate([p.boxes for _, p in items]).astype(np.float64)
-        pair_idx = np.concatenate([p.pair_idx for _, p in items]) + box_offset[:, None]
-        img = np.repeat(np.array([i for i, _ in items], dtype=np.int64), counts)
-        pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    def from_predictions(cls, preds: Sequence[HOIPredictions],
+                         img: Sequence[int]) -> FlatDetections:
+        """Concatenate predictions; ``img[k]`` is the image index of ``preds[k]``.
+
+        ``preds`` must be in increasing ``img`` order. Shapes and box indices are checked
+        (``PredictionFileError`` naming the image); values are checked by :func:`check`.
+        """
+        names = [p.image_id for p in preds]
+        err = PredictionFileError
+        scores = _cat([p.scores for p in preds], (), "scores", names, err)
+        counts = _sizes([p.scores for p in preds])
+        for field in ("pair_idx", "interactions"):
+            n = _sizes([getattr(p, field) for p in preds])
+            if (n != counts).any():
+                k = int(np.flatnonzero(n != counts)[0])
+                raise err(f"predictions for image {names[k]!r}: {field} has {n[k]} rows but "
+                          f"there are {counts[k]} scores")
+        boxes = _cat([p.boxes_xyxy for p in preds], (4,), "boxes_xyxy", names, err)
+        pair_idx = _cat([p.pair_idx for p in preds], (2,), "pair_idx", names, err)
+        inter = _cat([p.interactions for p in preds], (), "interactions", names, err)
+        box_counts = _sizes([p.boxes_xyxy for p in preds])
+        starts = np.cumsum(counts) - counts
+        image_of = np.repeat(np.arange(len(preds)), counts)
+        pair_idx = pair_idx.astype(np.int64).reshape(-1, 2)
+        bad = (pair_idx < 0).any(1) | (pair_idx >= box_counts[image_of][:, None]).any(1)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise err(f"predictions for image {names[image_of[k]]!r}, triplet "
+                      f"{k - starts[image_of[k]]}: pair_idx {pair_idx[k].tolist()} must index "
+                      f"its {box_counts[image_of[k]]} boxes")
+        pair_idx += np.repeat(np.cumsum(box_counts) - box_counts, counts)[:, None]
         return cls(
-            img=img,
-            pos=pos.astype(np.int64),
-            cls=np.concatenate([p.interactions for _, p in items]).astype(np.int64),
-            score=np.concatenate([p.scores for _, p in items]).astype(np.float64),
-            h_boxes=boxes[pair_idx[:, 0]],
-            o_boxes=boxes[pair_idx[:, 1]],
+            img=np.repeat(np.asarray(img, dtype=np.int64), counts),
+            pos=np.arange(int(counts.sum())) - np.repeat(starts, counts),
+            cls=inter.astype(np.int64, copy=False),
+            score=scores.astype(np.float64, copy=False),
+            boxes=boxes.reshape(-1, 4),
+            h_idx=pair_idx[:, 0],
+            o_idx=pair_idx[:, 1],
         )
 
+    def check(self, num_interactions: int, image_ids: Sequence[str]) -> None:
+        """Raise ``PredictionFileError`` naming the image and triplet of the first bad value."""
 
-@dataclass(frozen=True)
-class PredArrays:
-    """Numpy view of one image's ``HOIPredictions`` (shapes checked)."""
-
-    boxes: np.ndarray  # [N, 4]
-    pair_idx: np.ndarray  # [K, 2] int64
-    interactions: np.ndarray  # [K] int64
-    scores: np.ndarray  # [K]
-
-    @classmethod
-    def of(cls, p: HOIPredictions) -> PredArrays:
-        boxes = _np(p.boxes_xyxy)
-        pair_idx = _np(p.pair_idx)
-        inter = _np(p.interactions)
-        scores = _np(p.scores)
-        where = f"predictions for image {p.image_id!r}"
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise PredictionFileError(f"{where}: boxes_xyxy must be [N, 4], got {boxes.shape}")
-        k = scores.shape[0] if scores.ndim == 1 else -1
-        if k < 0 or pair_idx.shape != (k, 2) or inter.shape != (k,):
+        def fail(mask: np.ndarray, what: str) -> None:
+            k = int(np.flatnonzero(mask)[0])
             raise PredictionFileError(
-                f"{where}: pair_idx {pair_idx.shape}, interactions {inter.shape} and scores "
-                f"{scores.shape} must be [K, 2], [K], [K]")
-        if k and (pair_idx.min() < 0 or pair_idx.max() >= boxes.shape[0]):
-            raise PredictionFileError(
-                f"{where}: pair_idx values must index its {boxes.shape[0]} boxes, got range "
-                f"[{pair_idx.min()}, {pair_idx.max()}]")
-        return cls(boxes, pair_idx.astype(np.int64, copy=False),
-                   inter.astype(np.int64, copy=False), scores)
+                f"predictions for image {image_ids[int(self.img[k])]!r}, triplet "
+                f"{int(self.pos[k])}: {what}")
 
-
-def check_detections(det: FlatDetections, num_interactions: int, image_ids: Sequence[str]) -> None:
-    """Raise ``PredictionFileError`` naming the image and triplet of the first bad value."""
-
-    def fail(mask: np.ndarray, what: str) -> None:
-        k = int(np.flatnonzero(mask)[0])
-        raise PredictionFileError(
-            f"predictions for image {image_ids[int(det.img[k])]!r}, triplet {int(det.pos[k])}: "
-            f"{what}")
-
-    bad = ~np.isfinite(det.score)
-    if bad.any():
-        fail(bad, f"score is {det.score[bad][0]} (scores must be finite numbers)")
-    bad = (det.cls < 0) | (det.cls >= num_interactions)
-    if bad.any():
-        fail(bad, f"interaction {int(det.cls[bad][0])} is outside [0, {num_interactions})")
-    bad = ~(np.isfinite(det.h_boxes).all(1) & np.isfinite(det.o_boxes).all(1))
-    if bad.any():
-        fail(bad, "box coordinates must be finite")
+        bad = ~np.isfinite(self.score)
+        if bad.any():
+            fail(bad, f"score is {self.score[bad][0]} (scores must be finite numbers)")
+        bad = (self.cls < 0) | (self.cls >= num_interactions)
+        if bad.any():
+            fail(bad, f"interaction {int(self.cls[bad][0])} is outside [0, {num_interactions})")
+        finite = np.isfinite(self.boxes).all(1)
+        bad = ~(finite[self.h_idx] & finite[self.o_idx])
+        if bad.any():
+            fail(bad, "box coordinates must be finite")

@@ -60,8 +60,8 @@ Rules shared by both protocols
   O3  IoU is :func:`~openhoi.evaluation.overlaps.iou_matlab`: "+1" areas, empty iff
       ``iw <= 0 or ih <= 0`` (a one-pixel-wide intersection counts).
   O4  Every test image counts: detections on images without ground truth are false positives,
-      including images absent from the ground truth (MATLAB scores all 9,658 test images;
-      test_hico.json lists 9,546) — reported as ``num_images_without_gt``.
+      including images absent from the ground-truth file (MATLAB scores every image of
+      ``list_test``, all 9,658) — reported as ``num_images_without_gt``.
   O5  Recall thresholds are MATLAB's ``0:0.1:1``.
   O6  mAP = mean over **all** interaction classes; a class without test ground truth has AP 0
       (recall is NaN, no threshold is reached). Rare / Non-rare / Unseen / Seen likewise over
@@ -73,7 +73,18 @@ Rules shared by both protocols
       pair with object o. Pass ``known_objects`` (e.g. from
       :func:`~openhoi.evaluation.hico_files.read_hico_known_objects`) for anno.mat's labels,
       which also count HOIs whose boxes are invisible.
+
+Not reproduced, by construction of the inputs
+  - Ground truth comes as ``HOITargets`` / the data reader's records, one row per distinct
+    (human, object) pair in order of first appearance. A (human, object, verb) listed twice in
+    the annotation file therefore counts once here, while both references count it twice (and
+    can match it once). Candidates of one class in one image are ordered by pair (C3 ties);
+    GEN-VLKT orders them by ``hoi_annotation`` entry. Either matters only for such repeated or
+    interleaved annotations.
+  - Float sums: the mean over classes uses ``np.mean`` in class order (GEN-VLKT sums in
+    first-seen order, MATLAB with ``mean``), which can differ in the last bit of a double.
 """
+
 
 from __future__ import annotations
 
@@ -84,15 +95,11 @@ from typing import Any, Literal
 import numpy as np
 
 from openhoi.data.label_space import LabelSpace, interaction_names
+from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
-from openhoi.evaluation.flat import (
-    FlatDetections,
-    FlatGroundTruth,
-    PredArrays,
-    check_detections,
-)
-from openhoi.evaluation.matching import first_in_group, join_on_key, ranks, segment_first_argmax
+from openhoi.evaluation.flat import FlatDetections, FlatGroundTruth
+from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_gen_vlkt, iou_matlab, round_half_away
 from openhoi.structures import HOIPredictions, HOITargets
 
@@ -105,14 +112,15 @@ OFFICIAL_MAX_DETS_PER_CLASS = 19999  # O2
 OFFICIAL_SCORE_SCALE = 1000.0  # O2: scores are stored x 1000 (order-preserving)
 
 
-def match_triplets(det: FlatDetections, score: np.ndarray, gt: FlatGroundTruth,
+def match_triplets(det: FlatDetections, order: np.ndarray, gt: FlatGroundTruth,
                    num_classes: int, protocol: Protocol) -> np.ndarray:
     """True-positive flag of every detection under rules C3-C5 (vectorised).
 
     Args:
         det: detections with image indices into ``gt.image_ids`` (or beyond, for images
-            without ground truth).
-        score: ``[D]`` the scores that order the detections (x 1000 for ``official``).
+            without ground truth, which have no candidates).
+        order: ``[D]`` detections by descending score, then image, then position; within an
+            image this is C5's processing order.
         gt: the ground truth.
         num_classes: number of interaction classes (builds the (image, class) key).
         protocol: selects the IoU (P1 / O1, O3).
@@ -122,52 +130,52 @@ def match_triplets(det: FlatDetections, score: np.ndarray, gt: FlatGroundTruth,
     """
     gt_key = gt.img * num_classes + gt.cls
     gt_order = np.argsort(gt_key, kind="stable")  # keeps annotation order within a key (C3)
-    det_key = det.img * num_classes + det.cls
-    det_of, gt_of = join_on_key(gt_key[gt_order], det_key)
+    det_of, gt_of = join_on_key(gt_key[gt_order], det.img * num_classes + det.cls)
     gt_of = gt_order[gt_of]
+    h = det.boxes[det.h_idx[det_of]]
+    o = det.boxes[det.o_idx[det_of]]
     if protocol == "python":
-        iou_h = iou_gen_vlkt(gt.h_boxes[gt_of], det.h_boxes[det_of])
-        iou_o = iou_gen_vlkt(gt.o_boxes[gt_of], det.o_boxes[det_of])
+        iou_h = iou_gen_vlkt(gt.h_boxes[gt_of], h)
+        iou_o = iou_gen_vlkt(gt.o_boxes[gt_of], o)
     else:
-        det_h = round_half_away(det.h_boxes[det_of]) + 1.0
-        det_o = round_half_away(det.o_boxes[det_of]) + 1.0
-        iou_h = iou_matlab(det_h, gt.h_boxes[gt_of])
-        iou_o = iou_matlab(det_o, gt.o_boxes[gt_of])
+        iou_h = iou_matlab(round_half_away(h.astype(np.float64)) + 1.0, gt.h_boxes[gt_of])
+        iou_o = iou_matlab(round_half_away(o.astype(np.float64)) + 1.0, gt.o_boxes[gt_of])
     best_ov, best_pos = segment_first_argmax(np.minimum(iou_h, iou_o), det_of, len(det))
     matched = best_ov >= IOU_THRESHOLD
     best_gt = np.where(matched, gt_of[np.maximum(best_pos, 0)], -1)
-    # C5: processing order inside an image = descending score, then position.
-    rank = ranks(descending_order(score, det.img, det.pos))
-    return matched & first_in_group(best_gt, rank)
+    return matched & first_in_group(best_gt, order)
 
 
-def class_rank_order(det: FlatDetections, score: np.ndarray) -> np.ndarray:
-    """Order grouping detections by class, each class ranked by score then C8's tie rule."""
-    return np.lexsort((det.pos, det.img, -score, det.cls))
+def class_aps(cls: np.ndarray, tp: np.ndarray, class_order: np.ndarray, mask: np.ndarray,
+              num_gt: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class 11-point AP and max recall (C6) of the detections selected by ``mask``.
+
+    Args:
+        cls, tp: ``[D]`` class and true-positive flag of every detection.
+        class_order: ``[D]`` permutation grouping classes, each ranked by score then C8.
+        mask: ``[D]`` bool, the detections that count.
+        num_gt: ``[C]`` ground-truth instances per class.
+        thresholds: ``[11]`` recall thresholds.
+    """
+    order = class_order[mask[class_order]]
+    return grouped_voc11_ap(cls[order], tp[order], num_gt, thresholds)
 
 
-def cap_per_class(det: FlatDetections, score: np.ndarray, limit: int) -> np.ndarray:
-    """``[D]`` bool: the ``limit`` best-ranked detections of each class (O2)."""
-    order = class_rank_order(det, score)
-    cls_sorted = det.cls[order]
-    rank_in_class = np.arange(len(det)) - np.searchsorted(cls_sorted, cls_sorted, side="left")
-    keep = np.zeros(len(det), dtype=bool)
-    keep[order[rank_in_class < limit]] = True
-    return keep
-
-
-def class_aps(det: FlatDetections, score: np.ndarray, tp: np.ndarray, num_gt: np.ndarray,
-              thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class 11-point AP and max recall (C6) of detections with known TP flags."""
-    order = class_rank_order(det, score)
-    return grouped_voc11_ap(det.cls[order], tp[order], num_gt, thresholds)
+def rank_in_class(cls_sorted: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal values of a grouped array."""
+    n = cls_sorted.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, cls_sorted[1:] != cls_sorted[:-1]])
+    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
 
 
 class HICODetEvaluator:
     """HICO-DET evaluator: ``reset()``, ``process(predictions)``, ``evaluate() -> dict``.
 
     Args:
-        targets: ground truth of every test image, boxes in original pixels.
+        targets: ground truth of every test image, boxes in original pixels: ``HOITargets``
+            or the data reader's ``HOIAnnotations`` (faster: already flat).
         label_space: the benchmark's classes, rare split and zero-shot splits.
         protocol: ``python`` or ``official`` (see the module docstring).
         zero_shot: name of a zero-shot split of ``label_space``: adds Unseen / Seen mAP.
@@ -177,7 +185,7 @@ class HICODetEvaluator:
 
     def __init__(
         self,
-        targets: Sequence[HOITargets],
+        targets: Sequence[HOITargets] | HOIAnnotations,
         label_space: LabelSpace,
         protocol: Protocol = "python",
         zero_shot: str | None = None,
@@ -188,7 +196,9 @@ class HICODetEvaluator:
         self.space = label_space
         self.protocol: Protocol = protocol
         self.zero_shot = label_space.zero_shot_split(zero_shot) if zero_shot else None
-        self.gt = FlatGroundTruth.from_targets(targets, label_space)
+        self.gt = (FlatGroundTruth.from_annotations(targets, label_space)
+                   if isinstance(targets, HOIAnnotations) else
+                   FlatGroundTruth.from_targets(targets, label_space))
         self.image_index = {name: i for i, name in enumerate(self.gt.image_ids)}
         self.known_objects = (None if known_objects is None else
                               {name: sorted(set(objs)) for name, objs in known_objects.items()})
@@ -196,39 +206,38 @@ class HICODetEvaluator:
 
     def reset(self) -> None:
         """Forget processed predictions."""
-        self._preds: dict[int, PredArrays] = {}
-        self._extra: dict[str, PredArrays] = {}
+        self._preds: dict[int, HOIPredictions] = {}
+        self._extra: dict[str, HOIPredictions] = {}
         self._duplicates = 0
 
     def process(self, predictions: Sequence[HOIPredictions]) -> None:
-        """Store predictions (keyed by ``image_id``; a repeated image keeps its first entry)."""
+        """Store predictions (keyed by ``image_id``; a repeated image keeps its first entry).
+
+        Nothing is computed here; tensors may live on any device.
+        """
         for p in predictions:
             idx = self.image_index.get(p.image_id)
-            if idx is None:
-                if p.image_id in self._extra:
-                    self._duplicates += 1
-                else:
-                    self._extra[p.image_id] = PredArrays.of(p)
-            elif idx in self._preds:
+            store: dict = self._preds if idx is not None else self._extra
+            key = idx if idx is not None else p.image_id
+            if key in store:
                 self._duplicates += 1  # e.g. DistributedSampler padding repeats images
             else:
-                self._preds[idx] = PredArrays.of(p)
+                store[key] = p
 
     # ---------------------------------------------------------------------------------------
     def _detections(self) -> tuple[FlatDetections, list[str]]:
         """All stored detections, checked; image indices follow C8's image order.
 
         Images absent from the ground truth get indices after the ground-truth images (by
-        name); the python protocol drops them after checking (P3), the official keeps them (O4).
+        name); the python protocol does not count them (P3), the official does (O4).
         """
-        names = list(self.gt.image_ids) + sorted(self._extra)
-        preds: dict[int, PredArrays] = dict(self._preds)
-        for k, name in enumerate(sorted(self._extra)):
-            preds[self.gt.num_images + k] = self._extra[name]
-        det = FlatDetections.concat(preds)
-        check_detections(det, self.space.num_interactions, names)
-        if self.protocol == "python":
-            det = det.select(det.img < self.gt.num_images)
+        extra = sorted(self._extra)
+        names = list(self.gt.image_ids) + extra
+        keys = sorted(self._preds)
+        preds = [self._preds[k] for k in keys] + [self._extra[n] for n in extra]
+        img = keys + list(range(self.gt.num_images, len(names)))
+        det = FlatDetections.from_predictions(preds, img)
+        det.check(self.space.num_interactions, names)
         return det, names
 
     def _known_matrix(self, names: Sequence[str]) -> np.ndarray:
@@ -251,18 +260,26 @@ class HICODetEvaluator:
         """
         det, names = self._detections()
         num_gt = self.gt.num_gt
-        if self.protocol == "python":
-            det = det.select(num_gt[det.cls] > 0)  # P2
-            score = det.score
-            evaluated = num_gt > 0
-        else:
-            score = det.score * OFFICIAL_SCORE_SCALE
-            keep = cap_per_class(det, score, OFFICIAL_MAX_DETS_PER_CLASS)  # O2
-            det, score = det.select(keep), score[keep]
+        official = self.protocol == "official"
+        score = det.score * OFFICIAL_SCORE_SCALE if official else det.score  # O2
+        # Detections are in (image, position) order, so a stable sort by score alone breaks
+        # ties by image, then position (C8); the class sort below is stable too.
+        by_score = descending_order(score)
+        cls_keys = det.cls[by_score]
+        if len(num_gt) <= np.iinfo(np.int16).max:
+            cls_keys = cls_keys.astype(np.int16)  # numpy's stable sort is a radix sort here
+        class_order = by_score[np.argsort(cls_keys, kind="stable")]
+        tp = match_triplets(det, by_score, self.gt, self.space.num_interactions, self.protocol)
+        if official:
+            count = np.zeros(len(det), dtype=bool)
+            count[class_order[rank_in_class(det.cls[class_order]) <
+                              OFFICIAL_MAX_DETS_PER_CLASS]] = True  # O2
             evaluated = np.ones(len(num_gt), dtype=bool)  # O6
-        tp = match_triplets(det, score, self.gt, self.space.num_interactions, self.protocol)
-        thresholds = voc11_thresholds("numpy" if self.protocol == "python" else "matlab")
-        ap, max_rec = class_aps(det, score, tp, num_gt, thresholds)
+        else:
+            count = (det.img < self.gt.num_images) & (num_gt[det.cls] > 0)  # P2, P3
+            evaluated = num_gt > 0
+        thresholds = voc11_thresholds("matlab" if official else "numpy")
+        ap, max_rec = class_aps(det.cls, tp, class_order, count, num_gt, thresholds)
         out: dict[str, Any] = {"protocol": self.protocol}
         out.update(self._summary(ap, max_rec, evaluated, suffix=""))
         rare = set(self.space.rare_interactions)
@@ -273,13 +290,13 @@ class HICODetEvaluator:
             "ap": _nullable(ap, evaluated),
             "max_recall": _nullable(max_rec, evaluated),
         }
-        if self.protocol == "official":
+        if official:
             obj = self.space.interaction_object.numpy()
-            ko = self._known_matrix(names)[det.img, obj[det.cls]]  # O7
-            ap_ko, rec_ko = class_aps(det.select(ko), score[ko], tp[ko], num_gt, thresholds)
+            ko = count & self._known_matrix(names)[det.img, obj[det.cls]]  # O7
+            ap_ko, rec_ko = class_aps(det.cls, tp, class_order, ko, num_gt, thresholds)
             out.update(self._summary(ap_ko, rec_ko, evaluated, suffix="_ko"))
             per_class["ap_ko"] = ap_ko.tolist()
-        out.update(self._counts(len(det)))
+        out.update(self._counts(int(count.sum())))
         out["per_class"] = per_class
         return out
 

@@ -29,9 +29,12 @@ def join_on_key(gt_keys_sorted: np.ndarray, det_keys: np.ndarray) -> tuple[np.nd
         ``det_of [P]`` and ``gt_of [P]`` int64: candidate pairs grouped by detection
         (ascending) and, within a detection, in ground-truth order.
     """
-    lo = np.searchsorted(gt_keys_sorted, det_keys, side="left")
-    hi = np.searchsorted(gt_keys_sorted, det_keys, side="right")
-    counts = hi - lo
+    uniq, first = np.unique(gt_keys_sorted, return_index=True)
+    num = np.diff(np.r_[first, gt_keys_sorted.shape[0]])
+    at = np.minimum(np.searchsorted(uniq, det_keys), max(uniq.shape[0] - 1, 0))
+    found = (uniq[at] == det_keys) if uniq.size else np.zeros(det_keys.shape, dtype=bool)
+    counts = np.where(found, num[at] if uniq.size else 0, 0)
+    lo = np.where(found, first[at] if uniq.size else 0, 0)
     det_of = np.repeat(np.arange(det_keys.shape[0]), counts)
     shift = np.repeat(lo - (np.cumsum(counts) - counts), counts)
     gt_of = np.arange(det_of.shape[0]) + shift
@@ -66,28 +69,20 @@ def segment_first_argmax(
     return seg_max, first
 
 
-def first_in_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Flag, in each group, the element of smallest rank (ties: smallest position).
+def first_in_group(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Flag, in each group, the element that comes first in processing ``order``.
 
     Args:
         group: ``[N]`` int group ids; negative ids form no group and are never flagged.
-        rank: ``[N]`` int processing order (smaller is processed first).
+        order: ``[K]`` indices into ``group`` in processing order (elements not listed are
+            never flagged).
 
     Returns:
         ``[N]`` bool.
     """
     flag = np.zeros(group.shape[0], dtype=bool)
-    idx = np.flatnonzero(group >= 0)
-    if idx.size == 0:
-        return flag
-    order = idx[np.lexsort((rank[idx], group[idx]))]
-    g = group[order]
-    flag[order[np.r_[True, g[1:] != g[:-1]]]] = True
+    idx = order[group[order] >= 0]
+    if idx.size:
+        _, first = np.unique(group[idx], return_index=True)  # first occurrence in `order`
+        flag[idx[first]] = True
     return flag
-
-
-def ranks(order: np.ndarray) -> np.ndarray:
-    """Inverse permutation: ``ranks(order)[order[k]] = k``."""
-    r = np.empty_like(order)
-    r[order] = np.arange(order.shape[0])
-    return r

@@ -1,0 +1,180 @@
+"""Score a predictions file (openhoi's, GEN-VLKT's, HOICLIP's or PPDM's) on HICO-DET, V-COCO or
+HOI recognition: prints a table, writes a JSON with per-class APs, optionally draws a plot.
+
+  openhoi evaluate --dataset hicodet --annotations test_hico.json --predictions preds.json
+  openhoi evaluate --dataset hicodet --annotations test_hico.json --predictions preds.json \\
+      --protocol official --anno-mat anno.mat --plot ap.png --train-annotations trainval_hico.json
+  openhoi evaluate --dataset vcoco --coco instances_vcoco_all_2014.json --vcoco vcoco_test.json \\
+      --ids vcoco_test.ids --predictions vcoco.pickle
+  openhoi evaluate --dataset hicodet --task recognition --anno-mat anno.mat --predictions p.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
+    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic"], required=True)
+    parser.add_argument("--predictions", required=True,
+                        help="predictions file: .json/.jsonl/.npz (openhoi or GEN-VLKT/HOICLIP/"
+                             "PPDM records); V-COCO also a vsrl_eval .pkl")
+    parser.add_argument("--task", choices=["detection", "recognition"], default="detection")
+    parser.add_argument("--annotations", help="ground truth (test_hico.json format)")
+    parser.add_argument("--protocol", choices=["python", "official"], default="python",
+                        help="HICO-DET protocol (see openhoi.evaluation.hico_map)")
+    parser.add_argument("--zero-shot", help="zero-shot split: adds Unseen / Seen mAP")
+    parser.add_argument("--anno-mat", help="HICO anno.mat: Known-Object image labels (official "
+                        "protocol) / recognition labels and training counts")
+    parser.add_argument("--coco", help="V-COCO: instances_vcoco_all_2014.json")
+    parser.add_argument("--vcoco", help="V-COCO: vcoco_test.json")
+    parser.add_argument("--ids", help="V-COCO: vcoco_test.ids")
+    parser.add_argument("--label-space", help="label space name or JSON (default: the dataset's)")
+    parser.add_argument("--labels", choices=["interaction", "verb", "verb_id"],
+                        default="interaction",
+                        help="meaning of category_id in GEN-VLKT-style records")
+    parser.add_argument("--train-annotations", help="training annotations: per-class training "
+                        "counts for the plot (and Few@k for recognition without --anno-mat)")
+    parser.add_argument("--output", help="result JSON (default: <predictions>.eval.json)")
+    parser.add_argument("--plot", help="write a per-class AP figure here (.png, .pdf...)")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="drop invalid ground-truth records instead of failing")
+
+
+def _need(args: argparse.Namespace, *names: str) -> None:
+    from openhoi.errors import ConfigError
+
+    missing = [f"--{n.replace('_', '-')}" for n in names if not getattr(args, n)]
+    if missing:
+        raise ConfigError(f"--dataset {args.dataset} --task {args.task} needs {', '.join(missing)}")
+
+
+def _read_gt(args: argparse.Namespace, space: Any, path: str) -> Any:
+    from openhoi.data.annotations import read_hoi_annotations
+
+    return read_hoi_annotations(path, space, allow_no_object=args.dataset == "vcoco",
+                                skip_invalid=args.skip_invalid)
+
+
+def _train_counts(args: argparse.Namespace, space: Any) -> Any:
+    from openhoi.evaluation.flat import FlatGroundTruth
+
+    if not args.train_annotations:
+        return None
+    return FlatGroundTruth.from_annotations(_read_gt(args, space, args.train_annotations),
+                                            space).num_gt
+
+
+def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
+    from openhoi.evaluation import HICODetEvaluator, read_predictions
+    from openhoi.evaluation.hico_files import read_hico_known_objects
+
+    _need(args, "annotations")
+    gt = _read_gt(args, space, args.annotations)
+    known = read_hico_known_objects(args.anno_mat, space) if args.anno_mat else None
+    preds = read_predictions(args.predictions, space, labels=args.labels)
+    t0 = time.perf_counter()
+    ev = HICODetEvaluator(gt, space, protocol=args.protocol, zero_shot=args.zero_shot,
+                          known_objects=known)
+    ev.process(preds)
+    res = ev.evaluate()
+    log.info("evaluated in %.2f s (after reading the files)", time.perf_counter() - t0)
+    return res, _train_counts(args, space)
+
+
+def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
+    from openhoi.evaluation import HOIRecognitionEvaluator, read_predictions
+    from openhoi.evaluation.hico_files import read_hico_classification
+
+    counts = _train_counts(args, space)
+    if args.anno_mat:
+        names, labels, counts_mat = read_hico_classification(args.anno_mat, space)
+        ev = HOIRecognitionEvaluator(names, labels, space,
+                                     counts_mat if counts is None else counts)
+    else:
+        _need(args, "annotations")
+        ev = HOIRecognitionEvaluator.from_targets(_read_gt(args, space, args.annotations), space,
+                                                  counts)
+    ev.process_detections(read_predictions(args.predictions, space, labels=args.labels))
+    return ev.evaluate(), ev.train_counts
+
+
+def _vcoco(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
+    from openhoi.evaluation import (
+        VCOCOEvaluator,
+        read_predictions,
+        read_vcoco_ground_truth,
+        read_vsrl_detections,
+    )
+
+    _need(args, "coco", "vcoco", "ids")
+    gt = read_vcoco_ground_truth(args.coco, args.vcoco, args.ids)
+    ev = VCOCOEvaluator(gt, space)
+    if Path(args.predictions).suffix in (".pkl", ".pickle"):
+        ev.process_vsrl(read_vsrl_detections(args.predictions, gt))
+    else:
+        ev.process(read_predictions(args.predictions, space, labels=args.labels))
+    return ev.evaluate(), None
+
+
+def _pct(v: Any) -> str:
+    return "   -   " if v is None else f"{100 * v:7.4f}"
+
+
+def print_table(res: dict[str, Any], title: str) -> None:
+    """The headline numbers, in percent."""
+    print(title)
+    if "AP_role_scenario_1" in res:
+        print(f"  AP_role scenario 1 {_pct(res['AP_role_scenario_1'])}")
+        print(f"  AP_role scenario 2 {_pct(res['AP_role_scenario_2'])}")
+        print(f"  AP_agent           {_pct(res['AP_agent'])}")
+        return
+    if "mAP_few@1" in res or "mean_max_recall" not in res:
+        cols = ["mAP"] + [k for k in res if k.startswith("mAP_few@")]
+        print("  " + "".join(f"{c:>12}" for c in cols))
+        print("  " + "".join(f"{_pct(res[c]):>12}" for c in cols))
+        return
+    splits = [("Full", ""), ("Rare", "_rare"), ("Non-rare", "_non_rare")]
+    if "mAP_unseen" in res:
+        splits += [("Unseen", "_unseen"), ("Seen", "_seen")]
+    print(f"  {'':16}" + "".join(f"{name:>10}" for name, _ in splits))
+    rows = [("Default", "mAP")] + ([("Known Object", "mAP_ko")] if "mAP_ko" in res else [])
+    for name, key in rows:
+        print(f"  {name:16}" + "".join(f"{_pct(res[key + suf]):>10}" for _, suf in splits))
+
+
+def run(args: argparse.Namespace) -> int:
+    from openhoi.data.label_space import load_label_space
+
+    space = load_label_space(args.label_space or args.dataset)
+    if args.dataset == "vcoco":
+        res, counts = _vcoco(args, space)
+        title = "V-COCO (vsrl_eval protocol)"
+    elif args.task == "recognition":
+        res, counts = _recognition(args, space)
+        title = "HOI recognition mAP (%)"
+    else:
+        res, counts = _hico(args, space)
+        title = (f"HICO-DET mAP (%), {args.protocol} protocol: {res['num_images']} images, "
+                 f"{res['num_gt']} ground-truth pairs, {res['num_detections']} detections")
+    print_table(res, title)
+    out = Path(args.output or Path(args.predictions).with_suffix(".eval.json"))
+    out.write_text(json.dumps(res, indent=1))
+    print(f"per-class results: {out}")
+    if args.plot:
+        if args.dataset == "vcoco":
+            role = res["per_class"]["role"]
+            res = {"per_class": {"ap": role["ap_scenario_1"]}}
+        from openhoi.evaluation.plots import plot_per_class_ap
+
+        plot_per_class_ap(res, args.plot, counts, title)
+        print(f"plot: {args.plot}")
+    return 0
