@@ -12,7 +12,15 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import embed_text, evaluate, label_space, make_synthetic, predict, verb_repr
+from openhoi.cli import (
+    embed_text,
+    evaluate,
+    export,
+    label_space,
+    make_synthetic,
+    predict,
+    verb_repr,
+)
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
@@ -20,6 +28,7 @@ from openhoi.errors import OpenHOIError
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
+    ("export", export, "write a checkpoint's model as one safetensors file"),
     ("label-space", label_space, "print a label space's classes and splits"),
     ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
