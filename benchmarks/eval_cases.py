@@ -24,8 +24,14 @@ def _boxes(rng: np.random.Generator, n: int, hw: np.ndarray) -> np.ndarray:
 
 def make_hico_case(space: LabelSpace, num_images: int, seed: int = 0, queries: int = 64,
               top_k: int = 100) -> tuple[list[HOITargets], list[HOIPredictions]]:
-    """Ground truth with a long-tailed class distribution and plausible model output."""
+    """Ground truth with a long-tailed class distribution and plausible model output.
+
+    The annotation entries are not in pair order in half of the images, and 2% of them are
+    listed twice, as annotation files can have them (drawn from their own generator, so the
+    boxes and predictions do not depend on them).
+    """
     rng = np.random.default_rng(seed)
+    entry_rng = np.random.default_rng([seed, 1])
     obj_of = space.interaction_object.numpy()
     classes_of = [np.flatnonzero(obj_of == o) for o in range(space.num_objects)]
     objects = np.array([o for o in range(space.num_objects) if len(classes_of[o])])
@@ -48,11 +54,16 @@ def make_hico_case(space: LabelSpace, num_images: int, seed: int = 0, queries: i
         verbs = torch.zeros(len(pairs), space.num_verbs)
         for r, cls in enumerate(pair_cls):
             verbs[r, space.interaction_verb[torch.as_tensor(cls)]] = 1.0
+        entries = [(r, int(space.interaction_verb[c])) for r, cls in enumerate(pair_cls)
+                   for c in cls]
+        entries += [e for e in entries if entry_rng.random() < 0.02]  # listed twice
+        if entry_rng.random() < 0.5:
+            entries = [entries[j] for j in entry_rng.permutation(len(entries))]
         name = f"HICO_test2015_{k + 1:08d}.jpg"
         size = (int(hw[0]), int(hw[1]))
         targets.append(HOITargets(torch.as_tensor(boxes, dtype=torch.float32),
                                   torch.as_tensor(labels), torch.as_tensor(pairs), verbs,
-                                  name, size, size))
+                                  name, size, size, hoi_entries=torch.as_tensor(entries)))
         # model output: queries copy ground-truth pairs with jitter, the rest are random
         src = rng.integers(0, len(pairs), queries)
         real = rng.random(queries) < 0.6

@@ -29,6 +29,10 @@ class HOITargets:
         image_id: the image's file name as the annotation file gives it.
         size: ``(height, width)`` of the image as it is now.
         orig_size: ``(height, width)`` of the image on disk.
+        hoi_entries: ``[E, 2]`` int64 (row of ``pair_idx``, verb index) of every annotation
+            entry in file order, repeated entries kept, or None: one entry per positive of
+            ``verbs``. Training ignores it; the evaluators count ground truth from it, as the
+            reference evaluators count every ``hoi_annotation`` entry.
     """
 
     boxes_xyxy: Tensor
@@ -38,6 +42,7 @@ class HOITargets:
     image_id: str
     size: tuple[int, int]
     orig_size: tuple[int, int]
+    hoi_entries: Tensor | None = None
 
     @property
     def num_pairs(self) -> int:
@@ -50,6 +55,7 @@ class HOITargets:
             labels=self.labels.to(device),
             pair_idx=self.pair_idx.to(device),
             verbs=self.verbs.to(device),
+            hoi_entries=None if self.hoi_entries is None else self.hoi_entries.to(device),
         )
 
     def pair_boxes_xyxy(self) -> tuple[Tensor, Tensor]:

@@ -43,7 +43,7 @@ def test_hico_python_protocol_table_json_and_plot(hico_files, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     # class 1 has no ground truth: its detection is not counted (P2)
-    assert "python protocol: 2 images, 2 ground-truth pairs, 2 detections" in out
+    assert "python protocol: 2 images, 2 ground-truth instances, 2 detections" in out
     # class 0 ranked a (.9, TP), b (.8, object box misses, FP): rec .5, prec 1 -> AP 6/11
     assert "Default" in out and "54.5455" in out
     res = json.loads((tmp / "p.eval.json").read_text())
@@ -64,6 +64,69 @@ def test_hico_official_with_gen_vlkt_file(hico_files, capsys):
     assert res["protocol"] == "official" and len(res["per_class"]["ap_ko"]) == 13
 
 
+# A hand-written test_hico.json (HICO-DET ids: person 1, sports ball 37; verbs hold 37, kick
+# 45 -> interactions 493 "hold sports ball", 495 "kick sports ball") with what the references
+# count entry by entry. Image 1: person H, balls B1, B2; entries kick (H, B1), hold (H, B2),
+# hold (H, B1): the first "hold" entry is (H, B2) although the pair (H, B1) comes first.
+# Image 2: hold (H, B) listed twice.
+HOLD, KICK = 493, 495
+B1, B2 = [200, 200, 299, 299], [230, 200, 329, 299]
+DUP_GT = [
+    {"file_name": "HICO_test2015_00000001.jpg",
+     "annotations": [{"bbox": H, "category_id": 1}, {"bbox": B1, "category_id": 37},
+                     {"bbox": B2, "category_id": 37}],
+     "hoi_annotation": [{"subject_id": 0, "object_id": 1, "category_id": 45},
+                        {"subject_id": 0, "object_id": 2, "category_id": 37},
+                        {"subject_id": 0, "object_id": 1, "category_id": 37}]},
+    {"file_name": "HICO_test2015_00000002.jpg",
+     "annotations": [{"bbox": H, "category_id": 1}, {"bbox": B1, "category_id": 37}],
+     "hoi_annotation": [{"subject_id": 0, "object_id": 1, "category_id": 37}] * 2},
+]
+# Image 1, d1: human IoU .6 with H, ball box overlapping B1 and B2 equally (IoU .739): a tie
+# between the two "hold" entries, won by the first in the file, (H, B2); d2 = (H, B2): its best
+# entry is taken -> FP; d3 = (H, B1) -> TP. Image 2: the first copy is found, the second never.
+DUP_PREDS = [("HICO_test2015_00000001.jpg", [[0, 0, 99, 59], [215, 200, 314, 299], H, B2, B1],
+              [(0, 1, HOLD, 0.9), (2, 3, HOLD, 0.8), (2, 4, HOLD, 0.7)]),
+             ("HICO_test2015_00000002.jpg", [H, B1], [(0, 1, HOLD, 0.6), (0, 1, HOLD, 0.5)])]
+
+
+@pytest.mark.parametrize("protocol", ["python", "official"])
+@pytest.mark.parametrize("fmt", ["openhoi", "gen-vlkt"])
+def test_hicodet_counts_every_annotation_entry(tmp_path, capsys, fmt, protocol):
+    hico = load_label_space("hicodet")
+    assert hico.interactions[HOLD] == (hico.verbs.index("hold"), hico.objects.index("sports ball"))
+    assert hico.interactions[KICK] == (hico.verbs.index("kick"), hico.objects.index("sports ball"))
+    (tmp_path / "test_hico.json").write_text(json.dumps(DUP_GT))
+    d = 0 if protocol == "python" else -1  # MATLAB adds 1 to detection coordinates (O1)
+    if fmt == "openhoi":
+        path = tmp_path / "preds.npz"
+        write_predictions(path, [predictions(n, [[v + d for v in b] for b in boxes], t)
+                                 for n, boxes, t in DUP_PREDS], hico)
+    else:  # GEN-VLKT / HOICLIP result records, written by hand
+        path = tmp_path / "preds.json"
+        path.write_text(json.dumps([
+            {"filename": n, "predictions": [{"bbox": [v + d for v in b], "category_id": 0}
+                                            for b in boxes],
+             "hoi_prediction": [{"subject_id": h, "object_id": o, "category_id": c, "score": s}
+                                for h, o, c, s in t]} for n, boxes, t in DUP_PREDS]))
+    assert main(["evaluate", "--dataset", "hicodet", "--annotations",
+                 str(tmp_path / "test_hico.json"), "--predictions", str(path),
+                 "--protocol", protocol, "--output", str(tmp_path / "r.json")]) == 0
+    assert "2 images, 5 ground-truth instances, 5 detections" in capsys.readouterr().out
+    res = json.loads((tmp_path / "r.json").read_text())
+    num_gt = res["per_class"]["num_gt"]
+    assert (num_gt[HOLD], num_gt[KICK], res["num_gt"]) == (4, 1, 5)
+    # hold, ranked: TP FP TP TP FP over 4 positives: rec .25 .25 .5 .75 .75, prec 1 .5 2/3 3/4
+    # 3/5 -> 3 thresholds (0 .. .2) at precision 1, 5 (.3 .. .7) at 3/4, 3 (.8 .. 1) at 0.
+    assert res["per_class"]["ap"][HOLD] == pytest.approx((3 + 5 * 0.75) / 11, abs=1e-15)
+    assert res["per_class"]["max_recall"][HOLD] == 0.75
+    assert res["per_class"]["ap"][KICK] == 0.0
+    if protocol == "python":  # P5: mean over the 2 classes with ground truth
+        assert res["mAP"] == pytest.approx((3 + 5 * 0.75) / 11 / 2, abs=1e-15)
+    else:  # O6: mean over all 600 classes
+        assert res["mAP"] == pytest.approx((3 + 5 * 0.75) / 11 / 600, abs=1e-15)
+
+
 def test_recognition_from_annotations(hico_files, capsys):
     tmp, preds = hico_files
     write_predictions(tmp / "p.json", preds, S)
@@ -71,6 +134,21 @@ def test_recognition_from_annotations(hico_files, capsys):
                  str(tmp / "test.json"), "--predictions", str(tmp / "p.json")]) == 0
     res = json.loads((tmp / "p.eval.json").read_text())
     assert res["per_class"]["ap"][0] == pytest.approx(1.0)  # both images rank class 0 first
+
+
+def test_recognition_few_shot_counts_training_images(hico_files, capsys):
+    tmp, preds = hico_files
+    write_predictions(tmp / "p.json", preds, S)
+    train = json.loads((tmp / "test.json").read_text())
+    train[0]["hoi_annotation"] *= 6  # "hold sports ball" listed 6 times in one image
+    (tmp / "train.json").write_text(json.dumps(train))
+    assert main(["evaluate", "--dataset", "synthetic", "--task", "recognition", "--annotations",
+                 str(tmp / "test.json"), "--predictions", str(tmp / "p.json"),
+                 "--train-annotations", str(tmp / "train.json")]) == 0
+    res = json.loads((tmp / "p.eval.json").read_text())
+    assert res["per_class"]["train_count"][:2] == [2, 0]  # 2 images, not 7 entries
+    # Few@5 = every class (all have <= 5 training images): only class 0 has AP 1 -> 1/13
+    assert res["mAP_few@5"] == pytest.approx(1 / 13)
 
 
 def test_vcoco_pickle(tmp_path, capsys):

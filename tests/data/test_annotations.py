@@ -48,6 +48,32 @@ def test_reads_boxes_labels_and_merges_repeated_pairs(space):
     assert ann.pair_object_labels().tolist() == [1, 3, 1]
 
 
+def test_entries_keep_file_order_and_repeats(space):
+    """The evaluators count every hoi_annotation entry (GEN-VLKT's test targets keep them all);
+    the training pairs above stay merged."""
+    ann = parse_hoi_annotations(two_images(), space, source="mem")
+    # entries (0,1,hold) (0,2,drink_with) (0,1,kick) (3,1,no_interaction) (0,1,hold) as
+    # (pair row, verb index), the repeated hold included
+    assert ann[0].hoi_entries.tolist() == [[0, 0], [1, 6], [0, 1], [2, 7], [0, 0]]
+    assert ann[1].hoi_entries.shape == (0, 2)
+    assert ann.num_entries.tolist() == [5, 0] and ann.entry_offsets.tolist() == [0, 5, 5]
+    targets = ann[0].to_targets((100, 100))
+    assert targets.hoi_entries.tolist() == ann[0].hoi_entries.tolist()
+    assert targets.pair_idx.tolist() == [[0, 1], [0, 2], [3, 1]]  # still merged
+
+
+def test_entries_of_skipped_images_are_dropped(space, caplog):
+    bad = hico_entry("bad.jpg", [([0, 0, 5, 5], PERSON)], [(0, 3, 1)])  # object_id out of range
+    entries = [bad, *two_images()[::-1], hico_entry("c.jpg", [([0, 0, 5, 5], PERSON),
+                                                              ([1, 1, 4, 4], KITE)],
+                                                    [(0, 1, 4), (0, 1, 4)])]
+    ann = parse_hoi_annotations(entries, space, source="mem", skip_invalid=True)
+    assert [r.file_name for r in ann] == ["b.jpg", "a.jpg", "c.jpg"]
+    assert ann.num_entries.tolist() == [0, 5, 2]
+    assert ann[1].hoi_entries.tolist() == [[0, 0], [1, 6], [0, 1], [2, 7], [0, 0]]
+    assert ann[2].hoi_entries.tolist() == [[0, 3], [0, 3]]  # local pair row 0, fly twice
+
+
 def test_test_split_format_without_img_id_and_with_string_verb_ids(space):
     """test_hico.json entries carry no img_id; PPDM's evaluator meets ids like "88\\n"."""
     entry = hico_entry("HICO_test2015_00000001.jpg", [([1, 2, 30, 40], PERSON),

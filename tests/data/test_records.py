@@ -1,9 +1,11 @@
+from dataclasses import fields
+
 import numpy as np
 import pytest
 from hoi_files import hico_entry
 
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.data.records import gather_ranges
+from openhoi.data.records import HOIAnnotations, gather_ranges
 
 
 def test_gather_ranges_by_hand():
@@ -33,7 +35,9 @@ def test_select_reorders_every_field(annotations):
         np.testing.assert_array_equal(a.labels, b.labels)
         np.testing.assert_array_equal(a.pair_idx, b.pair_idx)
         np.testing.assert_array_equal(a.verbs, b.verbs)
+        np.testing.assert_array_equal(a.hoi_entries, b.hoi_entries)
     assert picked.num_boxes.tolist() == [4, 2, 0]
+    assert picked.num_entries.tolist() == [2, 1, 0]  # repeated entries of one pair kept
     with pytest.raises(IndexError):
         annotations.select([7])
 
@@ -53,3 +57,14 @@ def test_negative_index_and_iteration(annotations):
     assert [r.file_name for r in annotations] == [f"{k}.jpg" for k in range(7)]
     with pytest.raises(IndexError):
         annotations[7]
+
+
+def test_default_entries_are_the_positive_verbs(annotations):
+    """Records built without entries get one per positive verb, pair by pair."""
+    bare = HOIAnnotations(**{f.name: getattr(annotations, f.name) for f in fields(annotations)
+                             if f.name not in ("entry_offsets", "hoi_entries")})
+    assert bare.num_entries.tolist() == [0, 1, 1, 0, 1, 1, 0]  # k % 3 copies merge to one
+    assert bare[5].hoi_entries.tolist() == [[0, 5]]  # pair 0, verb index (1 + 5 % 8) - 1
+    with pytest.raises(ValueError, match="together"):
+        HOIAnnotations(**{f.name: getattr(annotations, f.name) for f in fields(annotations)
+                          if f.name != "hoi_entries"})

@@ -82,6 +82,18 @@ def test_crop_drops_vanished_boxes_with_their_pairs():
     assert out.pair_idx.tolist() == [[0, 1], [2, 1], [0, -1]]
 
 
+def test_dropping_pairs_renumbers_annotation_entries():
+    t = make_targets([[10, 10, 30, 50], [20, 20, 40, 40], [60, 60, 90, 90], [70, 10, 95, 30]],
+                     [[0, 1], [2, 3], [2, 1], [0, -1]], (100, 100))
+    # entries (pair row, verb) in file order, pair 2 listed twice
+    t.hoi_entries = torch.tensor([[2, 2], [0, 0], [1, 1], [2, 2], [3, 3]])
+    out = T.select_instances(t, torch.tensor([True, True, False, True]))  # box 2 gone
+    assert out.pair_idx.tolist() == [[0, 1], [0, -1]]  # pairs 1 and 2 use box 2
+    assert out.hoi_entries.tolist() == [[0, 0], [1, 3]]
+    assert T.select_instances(make_targets([[0, 0, 5, 5]], [[0, -1]], (9, 9)),
+                              torch.tensor([True])).hoi_entries is None
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_random_crop_keeps_each_surviving_pair_on_its_instances(seed):
     gen = np.random.default_rng(seed)

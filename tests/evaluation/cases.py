@@ -9,15 +9,21 @@ from openhoi.data.label_space import LabelSpace
 from openhoi.structures import HOIPredictions, HOITargets
 
 
-def targets(image_id: str, boxes, labels, hois, space: LabelSpace) -> HOITargets:
-    """HOITargets from boxes and ``[(h, o, interaction), ...]`` (pairs in first-seen order)."""
+def targets(image_id: str, boxes, labels, hois, space: LabelSpace,
+            entries: bool = True) -> HOITargets:
+    """HOITargets from boxes and ``[(h, o, interaction), ...]``, the annotation entries in file
+    order (repeats allowed): pairs merge in first-seen order with multi-hot verbs, and
+    ``hoi_entries`` keeps every entry (left None with ``entries=False``)."""
     pairs: list[tuple[int, int]] = []
     verbs = []
+    rows = []
     for h, o, c in hois:
         if (h, o) not in pairs:
             pairs.append((h, o))
             verbs.append(torch.zeros(space.num_verbs))
-        verbs[pairs.index((h, o))][space.interactions[c][0]] = 1.0
+        verb = space.interactions[c][0]
+        verbs[pairs.index((h, o))][verb] = 1.0
+        rows.append((pairs.index((h, o)), verb))
     return HOITargets(
         boxes_xyxy=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
         labels=torch.tensor(labels, dtype=torch.long),
@@ -26,7 +32,27 @@ def targets(image_id: str, boxes, labels, hois, space: LabelSpace) -> HOITargets
         image_id=image_id,
         size=(480, 640),
         orig_size=(480, 640),
+        hoi_entries=torch.tensor(rows, dtype=torch.long).reshape(-1, 2) if entries else None,
     )
+
+
+def annotation_json(ref_gts, space: LabelSpace) -> list[dict]:
+    """The loop-form ground truth as a test_hico.json-style list (entries in the same order;
+    boxes in no entry are labelled person)."""
+    out = []
+    for name, boxes, hois in ref_gts:
+        labels = {}
+        for h, o, c in hois:
+            labels[h] = space.human_label
+            labels[o] = space.interactions[c][1]
+        out.append({
+            "file_name": name,
+            "annotations": [{"bbox": b, "category_id": space.object_ids[labels.get(k, 0)]}
+                            for k, b in enumerate(boxes)],
+            "hoi_annotation": [{"subject_id": h, "object_id": o,
+                                "category_id": space.verb_ids[space.interactions[c][0]]}
+                               for h, o, c in hois]})
+    return out
 
 
 def predictions(image_id: str, boxes, triplets) -> HOIPredictions:
@@ -52,9 +78,11 @@ def random_case(seed: int, space: LabelSpace, num_images: int = 40, num_extra: i
     """A random test set: returns (targets, predictions, loop-form gts, loop-form preds, extra).
 
     Ground truth: integer boxes, 0-4 pairs per image (some images without pairs), several
-    pairs sharing a human. Predictions: jittered ground-truth pairs with right and wrong
-    classes, random boxes, exact score ties, half-pixel coordinates, duplicate triplets, and a
-    few images that are not in the ground truth.
+    pairs sharing a human, and what real annotation files contain: entries listed twice,
+    entries of one pair interleaved with other pairs, and boxes listed twice under two ids.
+    Predictions: jittered ground-truth pairs with right and wrong classes, random boxes, exact
+    score ties, half-pixel coordinates, duplicate triplets, and a few images that are not in
+    the ground truth.
     """
     rng = np.random.default_rng(seed)
     obj_of = [o for _, o in space.interactions]
@@ -77,6 +105,25 @@ def random_case(seed: int, space: LabelSpace, num_images: int = 40, num_extra: i
             classes = [c for c in range(space.num_interactions) if obj_of[c] == labels[o]]
             for c in sorted(rng.choice(classes, int(rng.integers(1, 3)), replace=False)):
                 hois.append((h, o, int(c)))
+        if hois and rng.random() < 0.4:  # a box listed again under a new id, with its entries
+            h, o, _ = hois[int(rng.integers(0, len(hois)))]
+            copy_h = rng.random() < 0.5
+            boxes.append(list(boxes[h if copy_h else o]))
+            labels.append(labels[h if copy_h else o])
+            new = len(boxes) - 1
+            hois += [(new if copy_h else hh, oo if copy_h else new, c)
+                     for hh, oo, c in hois if (hh, oo) == (h, o)]
+        if hois and rng.random() < 0.5:  # an object next to another, same human and classes:
+            h, o, _ = hois[int(rng.integers(0, len(hois)))]  # a detection whose human box is
+            d = rng.integers(1, 6, 4)  # the worse fit overlaps both pairs equally (C3 ties)
+            boxes.append([boxes[o][0] + d[0], boxes[o][1] + d[1], boxes[o][2] + d[2],
+                          boxes[o][3] + d[3]])
+            labels.append(labels[o])
+            hois += [(hh, len(boxes) - 1, c) for hh, oo, c in hois if (hh, oo) == (h, o)]
+        for _ in range(int(rng.integers(0, 3)) if hois else 0):  # entries listed twice
+            hois.insert(int(rng.integers(0, len(hois) + 1)), hois[int(rng.integers(0, len(hois)))])
+        if rng.random() < 0.5:  # pairs interleaved: file order is not pair order
+            hois = [hois[j] for j in rng.permutation(len(hois))]
         if in_gt:
             tgts.append(targets(name, boxes, labels, hois, space))
             ref_gts.append((name, boxes, hois))

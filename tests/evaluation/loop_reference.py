@@ -1,9 +1,16 @@
 """Straightforward loop implementations of the HICO-DET protocols, for tests and the benchmark.
 
-Written from the protocol rules (``openhoi.evaluation.hico_map``), in the shape of the reference
-codes: per image, per detection, per ground-truth pair, with scalar arithmetic. Nothing here is
-vectorised or shared with the evaluator, so agreement is evidence, not tautology. Inputs are
-plain Python: ground truth ``[(image_id, boxes, [(h, o, cls), ...]), ...]`` and predictions
+Re-implementations of the reference codes in their own shape: per image, per detection, per
+ground-truth entry, with scalar arithmetic. Nothing here is vectorised or shared with the
+evaluator, so agreement is evidence, not tautology.
+
+Ground truth is the annotation file's raw entries, as the references hold it: GEN-VLKT's test
+dataset makes one ``(subject_id, object_id, verb)`` per ``hoi_annotation`` entry in file order,
+repeats included (``datasets/hico.py``), and ``hico_eval_triplet.py`` turns each into
+``{'subject_id', 'object_id', 'category_id'}``; the MATLAB evaluation makes one ground-truth row
+per ``connection`` row of each HOI. Inputs are plain Python: ground truth
+``[(image_id, boxes, [(h, o, cls), ...]), ...]`` (entries in file order, repeats kept, ``cls``
+the interaction of (verb, object label)) and predictions
 ``{image_id: (boxes, [(h, o, cls, score), ...])}`` with boxes as lists of 4 numbers.
 """
 
@@ -77,32 +84,37 @@ def ranked_ap(entries: list[tuple[float, int, int, int]], num_gt: int, style: st
 
 
 def hico_python(gts, preds, num_classes: int) -> dict[int, float]:
-    """GEN-VLKT protocol: AP of every class with test ground truth."""
+    """GEN-VLKT ``HICOEvaluator``: AP of every class with test ground truth."""
     sum_gts: dict[int, int] = defaultdict(int)
     for _, _, hois in gts:
         for _, _, c in hois:
-            sum_gts[c] += 1
+            sum_gts[c] += 1  # ``self.sum_gts[triplet] += 1``: once per entry, repeats included
     entries: dict[int, list] = defaultdict(list)
     for img_order, (image_id, gt_boxes, gt_hois) in enumerate(gts):
         if image_id not in preds:
             continue
         boxes, hois = preds[image_id]
+        # compute_iou_mat: per predicted box, the ground-truth boxes with IoU >= 0.5
+        match = [{g: iou_python(gb, pb) for g, gb in enumerate(gt_boxes)
+                  if iou_python(gb, pb) >= 0.5} for pb in boxes]
         ordered = sorted(enumerate(hois), key=lambda kv: -kv[1][3])  # stable: input order
-        taken = [False] * len(gt_hois)
+        vis_tag = [0] * len(gt_hois)
         for pos, (h, o, c, score) in ordered:
-            best, best_ov = None, 0.0
-            for j, (gh, go, gc) in enumerate(gt_hois):
-                if gc != c:
-                    continue
-                ov_h = iou_python(gt_boxes[gh], boxes[h])
-                ov_o = iou_python(gt_boxes[go], boxes[o])
-                if ov_h >= 0.5 and ov_o >= 0.5 and min(ov_h, ov_o) > best_ov:
-                    best, best_ov = j, min(ov_h, ov_o)
+            is_match, max_overlap, max_gt_hoi = False, 0.0, None
+            for gt_hoi in gt_hois:  # compute_fptp: every entry, in file order
+                gh, go, gc = gt_hoi
+                if gh in match[h] and go in match[o] and gc == c:
+                    is_match = True
+                    min_overlap_gt = min(match[h][gh], match[o][go])
+                    if min_overlap_gt > max_overlap:
+                        max_overlap, max_gt_hoi = min_overlap_gt, gt_hoi
             if c not in sum_gts:
                 continue
-            is_tp = best is not None and not taken[best]
+            # ``vis_tag[gt_hois.index(max_gt_hoi)]``: list.index finds the FIRST equal entry,
+            # so a repeated (h, o, c) entry is never marked and can never be matched.
+            is_tp = is_match and vis_tag[gt_hois.index(max_gt_hoi)] == 0
             if is_tp:
-                taken[best] = True
+                vis_tag[gt_hois.index(max_gt_hoi)] = 1
             entries[c].append((score, img_order, pos, int(is_tp)))
     return {c: ranked_ap(entries[c], n, "numpy") for c, n in sum_gts.items()}
 
@@ -121,7 +133,8 @@ def hico_official(gts, preds, num_classes: int, known=None, obj_of=None, extra_i
             dets_of[c].append((score * 1000.0, img_order, pos, image_id,
                                [matlab_round(v) + 1 for v in boxes[h]],
                                [matlab_round(v) + 1 for v in boxes[o]]))
-    gt_of: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))  # gt_all{c, i}
+    # gt_all{c, i}: one row per connection (= entry), in file order, repeats included
+    gt_of: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for image_id, gt_boxes, hois in gts:
         for h, o, c in hois:
             gt_of[c][image_id].append((gt_boxes[h], gt_boxes[o]))

@@ -5,37 +5,21 @@ import dataclasses
 
 import pytest
 import torch
-from cases import random_case, targets
+from cases import annotation_json, random_case, targets
 
 from openhoi.data.annotations import parse_hoi_annotations
 from openhoi.data.label_space import load_label_space
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation import HICODetEvaluator
+from openhoi.evaluation.flat import FlatGroundTruth
 
 S = load_label_space("synthetic")
-
-
-def _as_json(ref_gts):
-    out = []
-    for name, boxes, hois in ref_gts:
-        labels = {}
-        for h, o, c in hois:
-            labels[h] = S.human_label
-            labels[o] = S.interactions[c][1]
-        out.append({
-            "file_name": name,
-            "annotations": [{"bbox": b, "category_id": S.object_ids[labels.get(k, 0)]}
-                            for k, b in enumerate(boxes)],
-            "hoi_annotation": [{"subject_id": h, "object_id": o,
-                                "category_id": S.verb_ids[S.interactions[c][0]]}
-                               for h, o, c in hois]})
-    return out
 
 
 @pytest.mark.parametrize("protocol", ["python", "official"])
 def test_annotations_and_targets_give_the_same_result(protocol):
     tg, pr, ref_gts, _, _ = random_case(11, S)
-    ann = parse_hoi_annotations(_as_json(ref_gts), S, source="test.json")
+    ann = parse_hoi_annotations(annotation_json(ref_gts, S), S, source="test.json")
     results = []
     for gt in (tg, ann):
         ev = HICODetEvaluator(gt, S, protocol=protocol)
@@ -66,6 +50,17 @@ def test_pairs_without_object_and_invalid_combinations_give_no_instance():
     verbs[0, S.verbs.index("hold")] = 1
     verbs[1, S.verbs.index("hold")] = 1
     verbs[2, S.verbs.index("fly")] = 1
-    t = dataclasses.replace(t, pair_idx=torch.tensor([[0, 1], [0, -1], [1, 1]]), verbs=verbs)
+    t = dataclasses.replace(t, pair_idx=torch.tensor([[0, 1], [0, -1], [1, 1]]), verbs=verbs,
+                            hoi_entries=None)
     res = HICODetEvaluator([t], S).evaluate()
     assert res["num_gt"] == 1 and res["per_class"]["num_gt"][0] == 1
+
+
+def test_images_per_class_count_each_image_once():
+    tg = [targets("a", [[0, 0, 9, 9], [5, 5, 20, 20]], [0, 1], [(0, 1, 0), (0, 1, 0), (0, 1, 1)],
+                  S),
+          targets("b", [[0, 0, 9, 9], [5, 5, 20, 20], [1, 1, 8, 8]], [0, 1, 1],
+                  [(0, 1, 0), (0, 2, 0)], S)]
+    gt = FlatGroundTruth.from_targets(tg, S)
+    assert gt.num_gt[:3].tolist() == [4, 1, 0]
+    assert gt.num_images_per_class()[:3].tolist() == [2, 1, 0]

@@ -1,5 +1,6 @@
 """V-COCO agent / role AP: loop-reference agreement and hand-computed cases."""
 
+import json
 import math
 import pickle
 
@@ -101,6 +102,37 @@ def test_agent_ap_duplicates_and_misses(tmp_path):
     assert ap == 1.0
     dets = [_det(far, CUP_XYXY, 0.9), _det(P1_XYXY, CUP_XYXY, 0.5)]
     assert _run(tmp_path, gt, dets)["per_class"]["agent"]["ap"][HOLD] == np.float32(0.5)
+
+
+@pytest.mark.parametrize("annotated_first", [True, False])
+def test_the_same_person_box_under_two_ids(tmp_path, annotated_first):
+    # persons 1 and 4 have the same box; argmax over persons (COCO annotation order) always
+    # picks the first. Both annotated: 2 positives, the second never found -> TP, FP: rec .5,
+    # prec 1 .5 -> VOC AP .5. Only person 4 annotated and listed second: every detection
+    # matches person 1, which V-COCO ignores -> no TP and nothing counted, AP 0.
+    anns = [(1, 7, 1, P1, 5000.0, False), (4, 7, 1, P1, 5000.0, False),
+            (3, 7, 47, CUP, 400.0, False)]
+    vsrl = {1: {HOLD: [3]}, 4: {HOLD: [3]}} if annotated_first else {4: {HOLD: [3]}}
+    gt = read_vcoco_ground_truth(*write_files(tmp_path, [(7, 640, 480)], anns, vsrl))
+    res = _run(tmp_path, gt, [_det(P1_XYXY, CUP_XYXY, 0.9), _det(P1_XYXY, CUP_XYXY, 0.8)])
+    k = res["per_class"]["role"]["action"].index("hold")
+    assert res["per_class"]["role"]["num_pos"][k] == (2 if annotated_first else 1)
+    expected = 0.5 if annotated_first else 0.0
+    assert res["per_class"]["agent"]["ap"][HOLD] == expected
+    assert _hold_role(res) == (expected, expected)
+    assert res["num_detections_ignored"] == (0 if annotated_first else 2)
+
+
+def test_a_person_positive_twice_in_one_action_is_refused(tmp_path):
+    files = write_files(tmp_path, [(7, 640, 480)], [(1, 7, 1, P1, 5000.0, False),
+                                                    (3, 7, 47, CUP, 400.0, False)],
+                        {1: {HOLD: [3]}})
+    vcoco = json.loads(files[1].read_text())
+    vcoco[HOLD].update(ann_id=[1, 1], image_id=[7, 7], label=[1, 1], role_object_id=[1, 1, 3, 3])
+    files[1].write_text(json.dumps(vcoco))
+    with pytest.raises(DataError, match=r"vcoco.json: action entry \d+ \('hold'\): ann_id 1 "
+                                        "is labelled positive more than once"):
+        read_vcoco_ground_truth(*files)
 
 
 def test_means_follow_vsrl_eval(tmp_path):

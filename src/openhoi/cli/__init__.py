@@ -13,6 +13,8 @@ from types import ModuleType
 
 from openhoi import __version__
 from openhoi.cli import (
+    convert,
+    demo,
     embed_text,
     evaluate,
     export,
@@ -27,15 +29,17 @@ from openhoi.errors import OpenHOIError
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
+    ("demo", demo, "the whole job in minutes: synthetic data, train, evaluate, predict"),
     ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
-    ("export", export, "write a checkpoint's model as one safetensors file"),
-    ("label-space", label_space, "print a label space's classes and splits"),
-    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
-    ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
-    ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
-    ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
     ("evaluate", evaluate, "score a predictions file: HICO-DET / V-COCO / recognition mAP"),
+    ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
+    ("export", export, "write a checkpoint's model as one safetensors file"),
+    ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
+    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
+    ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
+    ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
+    ("label-space", label_space, "print a label space's classes and splits"),
 ]
 
 

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default="interaction",
                         help="meaning of category_id in GEN-VLKT-style records")
     parser.add_argument("--train-annotations", help="training annotations: per-class training "
-                        "counts for the plot (and Few@k for recognition without --anno-mat)")
+                        "counts for the plot (instances; recognition: images, for Few@k)")
     parser.add_argument("--output", help="result JSON (default: <predictions>.eval.json)")
     parser.add_argument("--plot", help="write a per-class AP figure here (.png, .pdf...)")
     parser.add_argument("--skip-invalid", action="store_true",
@@ -64,13 +64,15 @@ def _read_gt(args: argparse.Namespace, space: Any, path: str) -> Any:
                                 skip_invalid=args.skip_invalid)
 
 
-def _train_counts(args: argparse.Namespace, space: Any) -> Any:
+def _train_counts(args: argparse.Namespace, space: Any, per_image: bool = False) -> Any:
+    """Training counts per interaction: annotation entries (HICO-DET's rare split counts
+    instances), or images with the interaction (recognition's Few@k)."""
     from openhoi.evaluation.flat import FlatGroundTruth
 
     if not args.train_annotations:
         return None
-    return FlatGroundTruth.from_annotations(_read_gt(args, space, args.train_annotations),
-                                            space).num_gt
+    gt = FlatGroundTruth.from_annotations(_read_gt(args, space, args.train_annotations), space)
+    return gt.num_images_per_class() if per_image else gt.num_gt
 
 
 def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
@@ -94,7 +96,7 @@ def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], 
     from openhoi.evaluation import HOIRecognitionEvaluator, read_predictions
     from openhoi.evaluation.hico_files import read_hico_classification
 
-    counts = _train_counts(args, space)
+    counts = _train_counts(args, space, per_image=True)
     if args.anno_mat:
         names, labels, counts_mat = read_hico_classification(args.anno_mat, space)
         ev = HOIRecognitionEvaluator(names, labels, space,
@@ -164,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         res, counts = _hico(args, space)
         title = (f"HICO-DET mAP (%), {args.protocol} protocol: {res['num_images']} images, "
-                 f"{res['num_gt']} ground-truth pairs, {res['num_detections']} detections")
+                 f"{res['num_gt']} ground-truth instances, {res['num_detections']} detections")
     print_table(res, title)
     out = Path(args.output or Path(args.predictions).with_suffix(".eval.json"))
     out.write_text(json.dumps(res, indent=1))

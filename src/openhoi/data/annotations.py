@@ -15,7 +15,9 @@ the label space (HICO-DET 1..117, V-COCO 0..28 for GEN-VLKT's role verbs). V-COC
 ``object_id = -1`` for roles without an object. PPDM's ``hico_eval.py`` also meets verb ids
 written as strings (``"88\\n"``); integer strings are accepted. Optional ``height``/``width``
 keys (not in the released files) enable the image-bounds check at read time; otherwise it runs
-when the image is opened. Repeated (subject, object) entries merge into one pair row.
+when the image is opened. Entries of one (subject, object) merge into one pair row with
+multi-hot verbs (the training targets); the entries themselves are kept too, in file order with
+repeats (``HOIAnnotations.hoi_entries``), because the reference evaluators count each of them.
 """
 
 from __future__ import annotations
@@ -292,7 +294,12 @@ def parse_hoi_annotations(
     n_box = n_box[valid]
     pairs = _merge_pairs(hoi_img[hoi_keep], sid[hoi_keep], oid[hoi_keep], verbs[hoi_keep],
                          num, label_space.num_verbs)
-    pair_img, pair_idx, pair_verbs = pairs
+    pair_img, pair_idx, pair_verbs, pair_of_hoi = pairs
+    pair_offsets = _offsets(np.bincount(pair_img, minlength=num)[valid])
+    entry_offsets = _offsets(n_hoi[valid])
+    # [E] pair row local to its image: entries of kept images are in image order, as pairs are
+    entry_img = np.repeat(np.arange(len(entry_offsets) - 1), np.diff(entry_offsets))
+    local_pair = pair_of_hoi - pair_offsets[entry_img]
     return HOIAnnotations(
         source=source,
         num_verbs=label_space.num_verbs,
@@ -302,9 +309,11 @@ def parse_hoi_annotations(
         box_offsets=_offsets(n_box),
         boxes_xyxy=boxes[box_keep].astype(np.float32),
         labels=labels[box_keep],
-        pair_offsets=_offsets(np.bincount(pair_img, minlength=num)[valid]),
+        pair_offsets=pair_offsets,
         pair_idx=pair_idx,
         pair_verbs=pair_verbs,
+        entry_offsets=entry_offsets,
+        hoi_entries=np.stack([local_pair, verbs[hoi_keep]], 1).astype(np.int64).reshape(-1, 2),
     )
 
 
@@ -356,15 +365,17 @@ def _invalid_images(c: dict[str, np.ndarray], orig_idx: np.ndarray, labels: np.n
 
 
 def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: np.ndarray,
-                 num_images: int, num_verbs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 num_images: int, num_verbs: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One row per distinct (image, subject, object), in order of first appearance.
 
     Returns:
-        ``[P]`` image of each pair, ``[P, 2]`` (subject, object) ids, ``[P, V]`` bool verbs.
+        ``[P]`` image of each pair, ``[P, 2]`` (subject, object) ids, ``[P, V]`` bool verbs,
+        ``[H]`` pair row of each entry.
     """
     if sid.size == 0:
         return (np.zeros(0, np.int64), np.zeros((0, 2), np.int64),
-                np.zeros((0, num_verbs), dtype=bool))
+                np.zeros((0, num_verbs), dtype=bool), np.zeros(0, np.int64))
     span = int(max(sid.max(), oid.max())) + 2  # object -1 shifts to 0
     key = (hoi_img * span + sid) * span + (oid + 1)  # [H] int64, unique per pair
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -375,7 +386,7 @@ def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: n
     first = first[order]
     pair_verbs = np.zeros((len(first), num_verbs), dtype=bool)
     pair_verbs[pair_of_hoi, verbs] = True
-    return hoi_img[first], np.stack([sid[first], oid[first]], 1), pair_verbs
+    return hoi_img[first], np.stack([sid[first], oid[first]], 1), pair_verbs, pair_of_hoi
 
 
 def read_correspondence(path: str | Path, label_space: LabelSpace) -> Tensor:

@@ -4,6 +4,10 @@ A split of HICO-DET has ~38k images; keeping one Python object (or tensor) per i
 reading slow and makes every forked data-loader worker copy the pages it touches (reference
 counts). ``HOIAnnotations`` instead keeps a handful of numpy arrays plus offsets, the way
 detectron2 serialises its dataset dicts, and builds an ``HOIRecord`` view per image on access.
+
+Two views of the same HOIs: *pairs* (one row per distinct (human, object), multi-hot verbs: the
+training targets) and *entries* (one row per ``hoi_annotation`` entry of the file, in file
+order, repeats kept: what the reference evaluators count, see ``openhoi.evaluation.hico_map``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ class HOIRecord:
         verbs: ``[M, V]`` float32 multi-hot verbs of each pair.
         size: ``(height, width)`` when the annotation file states it, else None.
         index: position of the image in the annotation file.
+        hoi_entries: ``[E, 2]`` int64 (row of ``pair_idx``, verb index) of every
+            ``hoi_annotation`` entry, in file order, repeated entries kept (None: one entry per
+            positive of ``verbs``).
     """
 
     file_name: str
@@ -39,6 +46,7 @@ class HOIRecord:
     verbs: np.ndarray
     size: tuple[int, int] | None
     index: int
+    hoi_entries: np.ndarray | None = None
 
     def to_targets(self, size: tuple[int, int]) -> HOITargets:
         """``HOITargets`` (torch, copies) of this record for an image of ``size`` = (h, w)."""
@@ -50,6 +58,8 @@ class HOIRecord:
             image_id=self.file_name,
             size=size,
             orig_size=size,
+            hoi_entries=None if self.hoi_entries is None else
+            torch.tensor(self.hoi_entries, dtype=torch.int64).reshape(-1, 2),
         )
 
 
@@ -90,6 +100,10 @@ class HOIAnnotations(Sequence[HOIRecord]):
         pair_idx: ``[sum M, 2]`` int64 (human, object) indices local to the image, object -1
             where there is none.
         pair_verbs: ``[sum M, V]`` bool multi-hot verbs.
+        entry_offsets: ``[I + 1]`` int64, as ``box_offsets`` for ``hoi_entries``.
+        hoi_entries: ``[sum E, 2]`` int64 (pair row local to the image, verb index) of every
+            ``hoi_annotation`` entry in file order, repeated entries kept. Both default to one
+            entry per positive of ``pair_verbs`` (pair order, then verb order).
     """
 
     source: str
@@ -103,6 +117,22 @@ class HOIAnnotations(Sequence[HOIRecord]):
     pair_offsets: np.ndarray
     pair_idx: np.ndarray
     pair_verbs: np.ndarray
+    entry_offsets: np.ndarray | None = None
+    hoi_entries: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if (self.entry_offsets is None) != (self.hoi_entries is None):
+            raise ValueError("entry_offsets and hoi_entries must be given together")
+        if self.hoi_entries is None:
+            row, verb = np.nonzero(self.pair_verbs)  # [E] each, pair order then verb order
+            image_of_row = np.repeat(np.arange(len(self)), self.num_pairs)
+            local = row - self.pair_offsets[image_of_row[row]] if row.size else row
+            counts = np.bincount(image_of_row[row], minlength=len(self))
+            offsets = np.zeros(len(self) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            object.__setattr__(self, "entry_offsets", offsets)
+            object.__setattr__(self, "hoi_entries",
+                               np.stack([local, verb], 1).astype(np.int64).reshape(-1, 2))
 
     def __len__(self) -> int:
         return int(self.file_names.shape[0])
@@ -113,6 +143,7 @@ class HOIAnnotations(Sequence[HOIRecord]):
         i = int(i) % len(self)
         b0, b1 = self.box_offsets[i], self.box_offsets[i + 1]
         p0, p1 = self.pair_offsets[i], self.pair_offsets[i + 1]
+        e0, e1 = self.entry_offsets[i], self.entry_offsets[i + 1]
         size = tuple(int(s) for s in self.sizes[i])
         return HOIRecord(
             file_name=str(self.file_names[i]),
@@ -122,6 +153,7 @@ class HOIAnnotations(Sequence[HOIRecord]):
             verbs=self.pair_verbs[p0:p1].astype(np.float32),
             size=size if min(size) > 0 else None,  # type: ignore[arg-type]
             index=int(self.indices[i]),
+            hoi_entries=self.hoi_entries[e0:e1],
         )
 
     def __iter__(self) -> Iterator[HOIRecord]:
@@ -137,6 +169,11 @@ class HOIAnnotations(Sequence[HOIRecord]):
         """``[I]`` int64 number of distinct (human, object) pairs of each image."""
         return np.diff(self.pair_offsets)
 
+    @property
+    def num_entries(self) -> np.ndarray:
+        """``[I]`` int64 number of ``hoi_annotation`` entries of each image (repeats kept)."""
+        return np.diff(self.entry_offsets)
+
     def select(self, indices: Sequence[int] | np.ndarray) -> HOIAnnotations:
         """The images at ``indices`` (in that order), as a new ``HOIAnnotations``."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -144,6 +181,7 @@ class HOIAnnotations(Sequence[HOIRecord]):
             raise IndexError(f"select: indices out of range for {len(self)} images")
         box_rows, box_offsets = gather_ranges(self.box_offsets, idx)
         pair_rows, pair_offsets = gather_ranges(self.pair_offsets, idx)
+        entry_rows, entry_offsets = gather_ranges(self.entry_offsets, idx)
         return HOIAnnotations(
             source=self.source,
             num_verbs=self.num_verbs,
@@ -156,6 +194,8 @@ class HOIAnnotations(Sequence[HOIRecord]):
             pair_offsets=pair_offsets,
             pair_idx=self.pair_idx[pair_rows],
             pair_verbs=self.pair_verbs[pair_rows],
+            entry_offsets=entry_offsets,
+            hoi_entries=self.hoi_entries[entry_rows],
         )
 
     def pair_object_labels(self) -> np.ndarray:

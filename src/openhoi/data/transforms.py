@@ -55,12 +55,18 @@ def select_instances(targets: HOITargets, keep: Tensor) -> HOITargets:
     pair_keep = keep[h] & ((o < 0) | keep[o.clamp(min=0)])  # [M]
     h, o = h[pair_keep], o[pair_keep]
     o = torch.where(o >= 0, new_index[o.clamp(min=0)], o)
+    entries = targets.hoi_entries
+    if entries is not None:  # [E, 2] (pair row, verb): drop those of dropped pairs, renumber
+        entries = entries[pair_keep[entries[:, 0]]]
+        new_pair = torch.cumsum(pair_keep.long(), 0) - 1  # [M]
+        entries = torch.stack([new_pair[entries[:, 0]], entries[:, 1]], dim=1).reshape(-1, 2)
     return replace(
         targets,
         boxes_xyxy=targets.boxes_xyxy[keep],
         labels=targets.labels[keep],
         pair_idx=torch.stack([new_index[h], o], dim=1).reshape(-1, 2),
         verbs=targets.verbs[pair_keep],
+        hoi_entries=entries,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -57,25 +57,27 @@ def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autoc
 @torch.no_grad()
 def predict_loader(
     model: nn.Module,
-    postprocessor: PostProcessor,
+    postprocessors: Mapping[str, PostProcessor],
     loader: Iterable[tuple[ImageBatch, list[HOITargets]]],
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
     progress: bool = False,
     desc: str = "predict",
-) -> list[HOIPredictions]:
-    """This rank's predictions (on the CPU) for every image of ``loader``, in loader order."""
+) -> dict[str, list[HOIPredictions]]:
+    """This rank's predictions (on the CPU) for every image of ``loader``, in loader order,
+    by each post-processor from the same forward pass."""
     model = unwrap(model)
     was_training = model.training
     model.eval()
-    out: list[HOIPredictions] = []
+    out: dict[str, list[HOIPredictions]] = {name: [] for name in postprocessors}
     for images, targets in tqdm(loader, desc=desc, disable=not progress, leave=False,
                                 dynamic_ncols=True):
         with autocast(device, amp_dtype):
-            raw = model(images.to(device, non_blocking=True))
+            raw = outputs_to_float(model(images.to(device, non_blocking=True)))
         orig_sizes = torch.tensor([t.orig_size for t in targets], device=device)  # [B, 2] (h, w)
-        preds = postprocessor(outputs_to_float(raw), orig_sizes, [t.image_id for t in targets])
-        out.extend(p.to("cpu") for p in preds)
+        ids = [t.image_id for t in targets]
+        for name, postprocess in postprocessors.items():
+            out[name].extend(p.to("cpu") for p in postprocess(raw, orig_sizes, ids))
     model.train(was_training)
     return out
 
@@ -93,6 +95,46 @@ def scalar_results(results: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def evaluate_variants(
+    model: nn.Module,
+    postprocessors: Mapping[str, PostProcessor],
+    loader: Iterable[tuple[ImageBatch, list[HOITargets]]],
+    evaluator: Evaluator | None,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = False,
+    desc: str = "eval",
+) -> dict[str, dict[str, Any]]:
+    """Score several post-processors (e.g. a sweep of score-fusion settings) from one forward
+    pass per batch: predict on this rank's shard, gather the shards on rank 0, evaluate each
+    variant there, and return ``{variant: evaluator result}`` on every rank.
+
+    Sweep on the validation set (``data.val_size``), never on the test split. ``loader`` must
+    give each image to exactly one rank (``InferenceSampler``): shards are concatenated in rank
+    order and an image id seen twice is an error. ``evaluator`` is used (and required) on rank
+    0 only.
+    """
+    local = predict_loader(model, postprocessors, loader, device, amp_dtype, progress, desc)
+    shards = all_gather_object(local)
+    results: dict[str, dict[str, Any]] | None = None
+    if is_main_process():
+        if evaluator is None:
+            raise ValueError(f"{desc}: rank 0 needs an evaluator")
+        results = {}
+        for name in postprocessors:
+            preds = [p for shard in shards for p in shard[name]]
+            ids = [p.image_id for p in preds]
+            if len(set(ids)) != len(ids):
+                raise RuntimeError(f"{desc}: some images were predicted twice; the loader's "
+                                   "sampler must shard without padding (InferenceSampler)")
+            evaluator.reset()
+            evaluator.process(preds)
+            results[name] = evaluator.evaluate()
+            scores = {k: round(v, 4) for k, v in scalar_results(results[name]).items()}
+            log.info("%s%s: %s", desc, f" [{name}]" if len(postprocessors) > 1 else "", scores)
+    return broadcast_object(results)
+
+
 def evaluate(
     model: nn.Module,
     postprocessor: PostProcessor,
@@ -103,26 +145,6 @@ def evaluate(
     progress: bool = False,
     desc: str = "eval",
 ) -> dict[str, Any]:
-    """Predict on this rank's shard, gather all shards on rank 0, evaluate there, and return
-    the evaluator's result on every rank.
-
-    ``loader`` must give each image to exactly one rank (``InferenceSampler``): shards are
-    concatenated in rank order and any image id seen twice is an error. ``evaluator`` is only
-    used (and required) on rank 0.
-    """
-    local = predict_loader(model, postprocessor, loader, device, amp_dtype, progress, desc)
-    shards = all_gather_object(local)
-    results: dict[str, Any] | None = None
-    if is_main_process():
-        if evaluator is None:
-            raise ValueError(f"{desc}: rank 0 needs an evaluator")
-        preds = [p for shard in shards for p in shard]
-        ids = [p.image_id for p in preds]
-        if len(set(ids)) != len(ids):
-            raise RuntimeError(f"{desc}: some images were predicted twice; the loader's "
-                               "sampler must shard without padding (InferenceSampler)")
-        evaluator.reset()
-        evaluator.process(preds)
-        results = evaluator.evaluate()
-        log.info("%s: %s", desc, {k: round(v, 4) for k, v in scalar_results(results).items()})
-    return broadcast_object(results)
+    """``evaluate_variants`` with one post-processor: the evaluator's result on every rank."""
+    return evaluate_variants(model, {"": postprocessor}, loader, evaluator, device, amp_dtype,
+                             progress, desc)[""]

@@ -66,7 +66,11 @@ def build_optimizer(model: nn.Module, config: Config) -> torch.optim.AdamW:
     train (``model.clip.trainable``); ``train.weight_decay`` on every group."""
     cfg = config.train
     lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone, "clip": config.model.clip.lr}
-    return torch.optim.AdamW(param_groups(model, lrs), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = param_groups(model, lrs)
+    params = [p for g in groups for p in g["params"]]
+    # The fused kernel (CPU and CUDA) is several times faster than the per-tensor loop.
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -47,9 +47,38 @@ def _sizes(tensors: list[torch.Tensor]) -> np.ndarray:
         return np.array([t.shape[0] if t.dim() else -1 for t in tensors], dtype=np.int64)
 
 
+def _entries_of_targets(targets: Sequence[HOITargets], verbs: np.ndarray,
+                        pair_counts: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+    """``[E, 2]`` (global pair row, verb) of every target's ``hoi_entries``, image by image;
+    targets without them contribute one entry per positive of ``verbs`` (pair, then verb)."""
+    has = [t.hoi_entries is not None for t in targets]
+    if not any(has):
+        return np.argwhere(verbs > 0.5).astype(np.int64).reshape(-1, 2)  # row-major order
+    starts = np.cumsum(pair_counts) - pair_counts
+    if not all(has):  # mixed: derive the missing ones image by image
+        targets = [t if t.hoi_entries is not None else replace(t, hoi_entries=torch.from_numpy(
+            np.argwhere(verbs[s:s + n] > 0.5))) for t, s, n in zip(targets, starts, pair_counts)]
+    entries = _cat([t.hoi_entries for t in targets], (2,), "hoi_entries", ids,
+                   OpenHOIError).astype(np.int64).reshape(-1, 2)
+    counts = _sizes([t.hoi_entries for t in targets])
+    img = np.repeat(np.arange(len(targets)), counts)  # [E]
+    bad = (entries[:, 0] < 0) | (entries[:, 0] >= pair_counts[img])
+    if bad.any():
+        k = int(img[np.flatnonzero(bad)[0]])
+        raise OpenHOIError(f"ground truth: image {ids[k]!r}: hoi_entries pair rows must index "
+                           f"its {pair_counts[k]} pairs")
+    entries[:, 0] += starts[img]
+    return entries
+
+
 @dataclass(frozen=True)
 class FlatGroundTruth:
-    """Ground-truth HOI instances of a test set, one row per (pair, interaction).
+    """Ground-truth HOI instances of a test set, one row per annotation entry.
+
+    An instance is one (human, object, verb) entry of the annotation file whose (verb, object)
+    is an interaction class; entries listed twice are two instances (the references count
+    both, see ``hico_map`` C1). Rows are in image order and, within an image, in file order:
+    the order in which the references compare ground truth (C3 ties).
 
     Attributes:
         image_ids: file name of each image, in the order given (defines image order).
@@ -73,16 +102,23 @@ class FlatGroundTruth:
     def num_images(self) -> int:
         return len(self.image_ids)
 
+    def num_images_per_class(self) -> np.ndarray:
+        """``[I]`` int64 images with at least one instance of each interaction."""
+        key = np.unique(self.img * self.num_gt.shape[0] + self.cls)
+        return np.bincount(key % self.num_gt.shape[0], minlength=self.num_gt.shape[0])
+
     @classmethod
     def from_targets(cls, targets: Sequence[HOITargets], space: LabelSpace) -> FlatGroundTruth:
-        """Flatten per-image targets. Rows keep annotation order (pairs, then interactions).
+        """Flatten per-image targets: one instance per ``hoi_entries`` row (file order,
+        repeats kept), or, for targets without them, per positive verb (pairs, then verbs).
 
         Pairs without an object (``pair_idx[:, 1] == -1``) and (verb, object) combinations that
         are not interaction classes give no instance.
 
         Raises:
-            OpenHOIError: duplicated image ids, malformed tensors, or targets that were resized
-                (boxes must be in the pixels of the image on disk).
+            OpenHOIError: duplicated image ids, malformed tensors, entries that disagree with
+                ``verbs``, or targets that were resized (boxes must be in the pixels of the
+                image on disk).
         """
         ids = [t.image_id for t in targets]
         for t in targets:
@@ -92,26 +128,34 @@ class FlatGroundTruth:
                     f"{tuple(t.size)}; evaluate against boxes in original pixels")
         err = OpenHOIError
         label_counts = _sizes([t.labels for t in targets])
+        pair_counts = _sizes([t.pair_idx for t in targets])
+        verbs = _cat([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err)
         return cls._build(
             ids,
             _cat([t.boxes_xyxy for t in targets], (4,), "boxes_xyxy", ids, err),
             _cat([t.labels for t in targets], (), "labels", ids, err).astype(np.int64),
             _cat([t.pair_idx for t in targets], (2,), "pair_idx", ids, err).astype(np.int64),
-            _cat([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err),
-            _sizes([t.boxes_xyxy for t in targets]), _sizes([t.pair_idx for t in targets]),
-            space, label_counts)
+            verbs > 0.5, _entries_of_targets(targets, verbs, pair_counts, ids),
+            _sizes([t.boxes_xyxy for t in targets]), pair_counts, space, label_counts)
 
     @classmethod
     def from_annotations(cls, ann: HOIAnnotations, space: LabelSpace) -> FlatGroundTruth:
-        """Flatten the data reader's records (already flat: no per-image work)."""
+        """Flatten the data reader's records (already flat: no per-image work); instances
+        come from ``ann.hoi_entries`` (file order, repeats kept)."""
+        entry_img = np.repeat(np.arange(len(ann)), ann.num_entries)
+        entries = ann.hoi_entries + np.stack([ann.pair_offsets[entry_img],
+                                              np.zeros_like(entry_img)], 1)
         return cls._build([str(n) for n in ann.file_names], ann.boxes_xyxy, ann.labels,
-                          ann.pair_idx.astype(np.int64), ann.pair_verbs, ann.num_boxes,
-                          ann.num_pairs, space)
+                          ann.pair_idx.astype(np.int64), ann.pair_verbs, entries.reshape(-1, 2),
+                          ann.num_boxes, ann.num_pairs, space)
 
     @classmethod
     def _build(cls, ids: list[str], boxes: np.ndarray, labels: np.ndarray, pair_idx: np.ndarray,
-               verbs: np.ndarray, box_counts: np.ndarray, pair_counts: np.ndarray,
-               space: LabelSpace, label_counts: np.ndarray | None = None) -> FlatGroundTruth:
+               positive: np.ndarray, entries: np.ndarray, box_counts: np.ndarray,
+               pair_counts: np.ndarray, space: LabelSpace,
+               label_counts: np.ndarray | None = None) -> FlatGroundTruth:
+        """``positive``: ``[P, V]`` bool verbs of the pairs; ``entries``: ``[E, 2]`` (global
+        pair row, verb), image by image in file order."""
         if len(set(ids)) != len(ids):
             dup = next(i for i, n in Counter(ids).items() if n > 1)
             raise OpenHOIError(f"ground truth: image {dup!r} appears twice")
@@ -133,13 +177,16 @@ class FlatGroundTruth:
             k = int(np.flatnonzero(bad)[0])
             raise OpenHOIError(f"ground truth: image {ids[pair_img[k]]!r}: pair_idx "
                                f"{pair_idx[k].tolist()} does not index its boxes")
+        row, verb = entries[:, 0], entries[:, 1]
+        _check_entries(row, verb, positive, pair_img, ids)
         has_obj = pair_idx[:, 1] >= 0
         offset = np.repeat(np.cumsum(box_counts) - box_counts, pair_counts)
         h = pair_idx[:, 0] + offset
         o = pair_idx[:, 1] + offset
         pair_obj = np.where(has_obj, labels[np.where(has_obj, o, 0)], -1) if o.size else o
-        # One instance per positive (pair, verb) whose (verb, object) is an interaction class.
-        row, verb = np.nonzero((verbs > 0.5) & has_obj[:, None])
+        # One instance per entry whose (verb, object) is an interaction class (C1).
+        keep = has_obj[row]
+        row, verb = row[keep], verb[keep]
         inter = space.interaction_table.numpy()[verb, pair_obj[row]]
         row, inter = row[inter >= 0], inter[inter >= 0].astype(np.int64)
         objects_present = np.zeros((len(ids), space.num_objects), dtype=bool)
@@ -147,6 +194,26 @@ class FlatGroundTruth:
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         return cls(tuple(ids), pair_img[row], inter, boxes[h[row]], boxes[o[row]],
                    objects_present, np.bincount(inter, minlength=space.num_interactions))
+
+
+def _check_entries(row: np.ndarray, verb: np.ndarray, positive: np.ndarray,
+                   pair_img: np.ndarray, ids: Sequence[str]) -> None:
+    """Entries must be exactly the positive verbs of the pairs (each one at least once)."""
+    num_verbs = positive.shape[1]
+    bad = (verb < 0) | (verb >= num_verbs)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise OpenHOIError(f"ground truth: image {ids[pair_img[row[k]]]!r}: hoi_entries verb "
+                           f"{int(verb[k])} is outside [0, {num_verbs})")
+    covered = np.zeros_like(positive)
+    covered[row, verb] = True
+    bad = covered != positive
+    if bad.any():
+        r, v = (int(x[0]) for x in np.nonzero(bad))
+        local = r - int(np.searchsorted(pair_img, pair_img[r]))  # pair row within its image
+        what = "has no hoi_entries row" if positive[r, v] else "is not a positive of verbs"
+        raise OpenHOIError(f"ground truth: image {ids[pair_img[r]]!r}: (pair {local}, verb {v}) "
+                           f"{what}")
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,27 @@ Two protocols, selected by ``protocol``. Each rule names its source; "GEN-VLKT" 
 and PPDM's ``Generate_detection.m``.
 
 Rules shared by both protocols
-  C1  A ground-truth instance is an annotated (human, object, verb) whose (verb, object) is an
-      interaction class: one per positive entry of ``HOITargets.verbs``. [GEN-VLKT
-      ``hoi_annotation`` entries; MATLAB ``connection`` rows of visible HOIs]
+  C1  A ground-truth instance is one annotation entry (human, object, verb) whose (verb,
+      object) is an interaction class, in file order, **repeats included**: an entry listed
+      twice is two instances (``HOIAnnotations.hoi_entries`` / ``HOITargets.hoi_entries``;
+      targets without entries give one per positive of ``verbs``). [GEN-VLKT: the test split of
+      ``datasets/hico.py`` makes ``target['hois']`` one (subject_id, object_id, verb) per
+      ``hoi_annotation`` entry, unmerged (the train split merges pairs), and
+      ``hico_eval_triplet.py`` does ``sum_gts[triplet] += 1`` per entry; MATLAB ``eval_one.m``
+      makes one ground-truth row per ``connection`` row of each visible HOI and
+      ``VOCevaldet_bboxpair.m`` adds every row to ``npos``.] A box listed twice under two ids
+      gives distinct instances too.
   C2  A detection is (human box, object box, interaction, score); the object label is implied
       by the interaction. [GEN-VLKT compares ``category_id`` only; MATLAB evaluates per class]
   C3  Its candidates are the ground-truth instances of the same image and interaction. Overlap
       with a candidate = min(IoU_human, IoU_object); the best candidate is the one of maximal
-      overlap, the first in annotation order on ties. [GEN-VLKT ``if min_overlap_gt >
-      max_overlap`` over ``gt_hois``; MATLAB ``if min_ov > ov_max`` over ``gt(i).bb``]
+      overlap, the first in file (entry) order on ties, not the first pair. [GEN-VLKT ``if
+      min_overlap_gt > max_overlap`` over ``gt_hois`` in entry order; MATLAB ``if min_ov >
+      ov_max`` over ``gt(i).bb`` rows in connection order] Consequence: two instances with the
+      same boxes (an entry listed twice, or a box listed twice under two ids) tie for every
+      detection, so the second is never anyone's best and can never be matched, a positive
+      that only lowers recall. [GEN-VLKT marks ``vis_tag[gt_hois.index(max_gt_hoi)]``:
+      ``list.index`` returns the first equal entry, which is also the one chosen]
   C4  It matches iff the best overlap >= 0.5. [GEN-VLKT keeps boxes with IoU >= 0.5 in
       ``compute_iou_mat``; MATLAB ``ov_max >= min_overlap``]
   C5  Detections are taken by descending score; a matching detection is a true positive iff
@@ -75,12 +87,13 @@ Rules shared by both protocols
       which also count HOIs whose boxes are invisible.
 
 Not reproduced, by construction of the inputs
-  - Ground truth comes as ``HOITargets`` / the data reader's records, one row per distinct
-    (human, object) pair in order of first appearance. A (human, object, verb) listed twice in
-    the annotation file therefore counts once here, while both references count it twice (and
-    can match it once). Candidates of one class in one image are ordered by pair (C3 ties);
-    GEN-VLKT orders them by ``hoi_annotation`` entry. Either matters only for such repeated or
-    interleaved annotations.
+  - The MATLAB code reads ``anno_bbox.mat``, not test_hico.json: here each ``hoi_annotation``
+    entry stands for one ``connection`` row, in the file's order (C1, C3). If an image of
+    ``anno_bbox.mat`` held two HOI structs with the same id, ``gt_all{hoi_id, i} = boxes``
+    would keep only the last one's rows; a JSON file cannot express that case.
+  - ``HOITargets`` built without ``hoi_entries`` carry merged pairs only: one instance per
+    positive verb, in pair order. Evaluate from the data reader's records (or targets made by
+    ``HOIRecord.to_targets``) to count repeated entries.
   - Float sums: the mean over classes uses ``np.mean`` in class order (GEN-VLKT sums in
     first-seen order, MATLAB with ``mean``), which can differ in the last bit of a double.
 """
@@ -174,8 +187,9 @@ class HICODetEvaluator:
     """HICO-DET evaluator: ``reset()``, ``process(predictions)``, ``evaluate() -> dict``.
 
     Args:
-        targets: ground truth of every test image, boxes in original pixels: ``HOITargets``
-            or the data reader's ``HOIAnnotations`` (faster: already flat).
+        targets: ground truth of every test image, boxes in original pixels: the data
+            reader's ``HOIAnnotations`` (faster: already flat) or ``HOITargets``; instances are
+            their annotation entries (C1).
         label_space: the benchmark's classes, rare split and zero-shot splits.
         protocol: ``python`` or ``official`` (see the module docstring).
         zero_shot: name of a zero-shot split of ``label_space``: adds Unseen / Seen mAP.

@@ -8,6 +8,12 @@ skipping ``ignore == 1``; boxes ``[x, y, x + max(0, w - 1), y + max(0, h - 1)]``
 wider and taller than one pixel; persons = objects of the file's first category; a person not
 in the V-COCO annotation has every action label -1 ("ignore"); role objects are looked up
 among the image's kept objects.
+
+Counting: one ground-truth person per kept COCO person annotation (``npos`` of an action =
+persons labelled 1), in the COCO file's annotation order, which decides ``argmax`` ties
+between persons with equal overlap (a person box listed twice under two ids is two positives,
+of which a detection can only ever match the first). A person listed as positive twice in one
+action is refused, as vsrl_eval's ``assert has_label.size == 1`` refuses it.
 """
 
 from __future__ import annotations
@@ -102,6 +108,12 @@ def _vsrl_tables(vcoco: Any, path: str) -> tuple[list, set[int], dict[int, np.nd
         actions.append((name, tuple(role_names)))
         if a == 0:
             members = set(ann_ids.tolist())
+        positive = ann_ids[label == 1]
+        if np.unique(positive).size != positive.size:  # vsrl_eval: assert has_label.size == 1
+            dup = int(next(i for i in positive if (positive == i).sum() > 1))
+            raise DataError(f"{path}: action entry {a} ({name!r}): ann_id {dup} is labelled "
+                            "positive more than once (vsrl_eval asserts one positive row per "
+                            "person and action)")
         for k in np.flatnonzero(label == 1).tolist():
             ann = int(ann_ids[k])
             label_of.setdefault(ann, np.zeros(num_a, np.int64))[a] = 1

@@ -1,0 +1,18 @@
+"""Convert checkpoints released by other toolboxes (HOICLIP, GEN-VLKT) into openhoi models.
+
+``convert_checkpoint(path, "hoiclip" | "gen-vlkt")`` infers the architecture from the tensor
+shapes (and the run's ``args`` where shapes cannot tell), maps every tensor onto
+``build_hoi_detector``'s model and reports what was copied, derived and ignored;
+``save_converted`` writes an openhoi checkpoint. See ``hoiclip`` and ``gen_vlkt`` for the key maps.
+"""
+
+from openhoi.models.convert.converter import (
+    SOURCES,
+    ConvertedModel,
+    convert_checkpoint,
+    save_converted,
+)
+from openhoi.models.convert.report import ConversionReport
+
+__all__ = ["SOURCES", "ConversionReport", "ConvertedModel", "convert_checkpoint",
+           "save_converted"]

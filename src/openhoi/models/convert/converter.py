@@ -1,0 +1,195 @@
+"""Convert a HOICLIP / GEN-VLKT checkpoint into an openhoi model, config and checkpoint.
+
+Steps: read the file safely; check its layout; infer the label space and the architecture
+(shapes, then ``args``, then the shipped recipe, then the user's ``--set``); build CLIP from the
+checkpoint (HOICLIP) or the given CLIP file (GEN-VLKT); build the model with
+``build_hoi_detector``; map every reference tensor onto it strictly (``mapping``); load.
+``save_converted`` writes an openhoi checkpoint that ``predict``/``evaluate`` load with no model
+flags (resolved config + label-space fingerprint + weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import torch
+import yaml
+
+from openhoi.config import Config, load_config, merge
+from openhoi.data.label_space import LabelSpace
+from openhoi.errors import ConfigError
+from openhoi.models.convert import common, gen_vlkt, hoiclip
+from openhoi.models.convert.infer import (
+    ARGS_TO_CONFIG,
+    DATASETS,
+    infer_label_space,
+    infer_zero_shot,
+    settings_from_args,
+)
+from openhoi.models.convert.mapping import assemble_state
+from openhoi.models.convert.reader import ReferenceCheckpoint, read_reference_checkpoint
+from openhoi.models.convert.report import ConversionReport
+from openhoi.models.hoi_detector import HOIDetector
+from openhoi.models.text_classifier import interaction_prompts, text_embeddings
+
+SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt}
+"""``--from`` name -> module with ``check_layout``, ``interaction_rows``, ``verb_rows``,
+``settings`` and ``gather``."""
+
+RECIPES = {("hoiclip", "hicodet"): "hicodet_hoiclip", ("hoiclip", "vcoco"): "vcoco_hoiclip",
+           ("gen_vlkt", "hicodet"): "hicodet_gen_vlkt"}
+"""Shipped recipe giving the settings neither shapes nor ``args`` tell."""
+
+VerbToInteraction = Literal["checkpoint", "label_space"]
+
+
+@dataclass
+class ConvertedModel:
+    """A reference checkpoint converted: the model (eval mode), its resolved config, label
+    space, and the report of where every tensor came from."""
+
+    model: HOIDetector
+    config: Config
+    label_space: LabelSpace
+    report: ConversionReport
+    reference: ReferenceCheckpoint
+
+
+def _dataset(space: LabelSpace, ckpt: ReferenceCheckpoint) -> str:
+    if space.name in ("hicodet", "vcoco", "synthetic"):
+        return space.name
+    return DATASETS.get(str(ckpt.arg("dataset_file")), "hicodet")
+
+
+def _config(architecture: str, space: LabelSpace, label_space: str | None,
+            ckpt: ReferenceCheckpoint, tree: dict[str, Any], overrides: Sequence[str],
+            report: ConversionReport) -> Config:
+    dataset = _dataset(space, ckpt)
+    recipe = RECIPES.get((architecture, dataset), RECIPES[(architecture, "hicodet")])
+    report.infer("recipe", recipe, "defaults for what neither shapes nor args tell")
+    data = {"dataset": dataset, "label_space": label_space if label_space != dataset else None}
+    tree = merge(tree, {"data": data})
+    tree["model"].setdefault("clip", {})["weights"] = None
+    config = load_config(recipe, overrides, tree)
+    for item in overrides:
+        key, raw = item.split("=", 1)
+        report.infer(key.strip(), yaml.safe_load(raw) if raw else raw, "--set")
+    return config
+
+
+def _build_clip(config: Config, clip_sd: dict[str, torch.Tensor], where: Path):
+    """``ClipKnowledge`` of ``config`` holding the reference's CLIP weights."""
+    from openhoi.models.clip_knowledge import build_clip_knowledge
+    from openhoi.models.clip_loading import ClipWeights, check_weights_fit
+
+    clip = build_clip_knowledge(config.model.clip, device="cpu", load_weights=False)
+    weights = ClipWeights(clip_sd, where, "", "state_dict", quick_gelu=True)
+    clip.model.load_state_dict(check_weights_fit(clip.model, weights, config.model.clip.arch))
+    return clip
+
+
+def _build_model(config: Config, space: LabelSpace, clip) -> HOIDetector:
+    """The model of ``config`` around ``clip``; classifiers, E_v and the zero-shot text start
+    at zero (every one of them is overwritten), so CLIP's text tower does not run here."""
+    from openhoi.models.hoi_detector import build_hoi_detector
+
+    embed = clip.embed_dim
+    return build_hoi_detector(
+        config.model, space, clip=clip, verb_repr=torch.zeros(space.num_verbs, embed),
+        interaction_text=torch.zeros(space.num_interactions, embed),
+        object_text=torch.zeros(space.num_objects + 1, embed))
+
+
+def _text_check(model: HOIDetector, ckpt: ReferenceCheckpoint, report: ConversionReport) -> None:
+    """Compare the recomputed interaction text embeddings with the reference's classifier."""
+    key = f"{common.interaction_classifier_key(ckpt)}.weight"
+    text = model.zero_shot.text_embed
+    weight = ckpt.state[key].float()
+    if weight.shape == text.shape:
+        diff = float((weight - text).abs().max())
+        report.notes.append(
+            f"max |recomputed CLIP text embeddings - {key}| = {diff:.1e} (about 1e-3 or less "
+            "when the classifier stayed at its CLIP initialisation, --fix_clip; larger when "
+            "it was fine-tuned or the prompts/CLIP differ)")
+
+
+def convert_checkpoint(
+    path: str | Path,
+    source: str,
+    *,
+    clip_weights: str | Path | None = None,
+    label_space: str | None = None,
+    overrides: Sequence[str] = (),
+    verb_to_interaction: VerbToInteraction = "checkpoint",
+) -> ConvertedModel:
+    """Convert a released HOICLIP or GEN-VLKT checkpoint.
+
+    Args:
+        path: the reference ``.pth`` (``{'model': state_dict, 'args': ...}`` or a state dict).
+        source: ``hoiclip`` or ``gen-vlkt``.
+        clip_weights: CLIP file (OpenAI ``ViT-B-32.pt`` or a state dict) for GEN-VLKT
+            checkpoints, which hold no CLIP.
+        label_space: label space name or JSON; default: from ``args`` or the class counts.
+        overrides: ``a.b=value`` config overrides applied last (what neither the shapes nor
+            ``args`` tell: ``model.postprocess.use_nms=false``...).
+        verb_to_interaction: keep HOICLIP's released verb->interaction matrix
+            (``checkpoint``, the reference's outputs) or use the label space's.
+
+    Raises:
+        CheckpointError: unreadable file, wrong layout, unknown or missing tensors, shapes
+            that do not fit (messages name the file, the keys and both shapes).
+        ConfigError: bad overrides.
+    """
+    if source not in SOURCES:
+        raise ConfigError(f"--from {source!r}: choose one of {sorted(SOURCES)}")
+    layout = SOURCES[source]
+    ckpt = read_reference_checkpoint(path)
+    layout.check_layout(ckpt)
+    report = ConversionReport(source, ckpt.path)
+    space = infer_label_space(ckpt, layout.interaction_rows(ckpt), layout.verb_rows(ckpt),
+                              report, label_space)
+    clip_sd, clip_from = common.clip_state(ckpt), ckpt.path
+    clip_file = None if clip_weights is None else str(clip_weights)
+    if not clip_sd and clip_weights is not None:
+        from openhoi.models.clip_loading import read_clip_weights
+
+        clip_sd, clip_from = read_clip_weights(clip_weights).state_dict, Path(clip_weights)
+    tree = merge(settings_from_args(ckpt, report, ARGS_TO_CONFIG),
+                 layout.settings(ckpt, report, clip_sd or None, clip_file))
+    verb_columns = "verb2hoi_proj" if layout is hoiclip else None
+    tree["data"] = {"zero_shot": infer_zero_shot(ckpt, space, report, verb_columns)}
+    config = _config(layout.ARCHITECTURE, space, label_space, ckpt, tree, overrides, report)
+
+    if layout is hoiclip:
+        tensors, derived = hoiclip.gather(ckpt, space, report, verb_to_interaction)
+    else:
+        tensors, derived = gen_vlkt.gather(ckpt, space, report, clip_file)
+    model = _build_model(config, space, _build_clip(config, clip_sd, clip_from))
+    state = assemble_state(ckpt.path, model.state_dict(), tensors, derived, report,
+                           layout.RULES)
+    # Derived last, once every shape is known to fit: the reference's hoi_cls.
+    state["zero_shot.text_embed"] = text_embeddings(model.clip, interaction_prompts(
+        space, config.model.clip.interaction_template))  # [I, E], L2-normalised
+    model.load_state_dict(state, strict=True)
+    _text_check(model, ckpt, report)
+    return ConvertedModel(model.eval(), config, space, report, ckpt)
+
+
+def save_converted(converted: ConvertedModel, out: str | Path) -> Path:
+    """Write ``converted`` as an openhoi checkpoint (``.safetensors``: weights + metadata;
+    any other suffix: the engine's ``torch.save`` checkpoint format)."""
+    from openhoi.engine import checkpoint as ckpt_io
+
+    fingerprint = converted.label_space.fingerprint
+    if Path(out).suffix == ".safetensors":
+        return ckpt_io.save_safetensors(out, converted.model, converted.config, fingerprint)
+    ref = converted.reference
+    extra = {"converted_from": {"source": converted.report.source, "file": str(ref.path),
+                                "sha256": ref.sha256, "epoch": ref.epoch}}
+    checkpoint = ckpt_io.make_checkpoint(model=converted.model, config=converted.config,
+                                         label_space=fingerprint, extra=extra)
+    return ckpt_io.save_checkpoint(out, checkpoint)

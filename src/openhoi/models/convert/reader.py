@@ -1,0 +1,110 @@
+"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT) without running its code.
+
+Their ``main.py`` saves ``{'model': state_dict, 'optimizer', 'lr_scheduler', 'epoch', 'args'}``
+with ``torch.save`` (``args`` is the ``argparse.Namespace`` of the run). The file is read with
+``weights_only=True``: tensors, plain containers and ``argparse.Namespace`` only, so a file
+cannot run code when it is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from openhoi.errors import CheckpointError
+
+
+@dataclass
+class ReferenceCheckpoint:
+    """A reference checkpoint as read from disk.
+
+    Attributes:
+        path: the file.
+        state: the model state dict (``module.`` prefixes of DDP removed).
+        args: the run's ``argparse`` arguments as a dict, or None if the file has none.
+        epoch: the ``epoch`` entry, or None.
+        sha256: hex sha256 of the file (recorded in the converted checkpoint).
+    """
+
+    path: Path
+    state: dict[str, Tensor]
+    args: dict[str, Any] | None = None
+    epoch: int | None = None
+    sha256: str = ""
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        """``args.<name>`` of the run, or ``default`` when the file has no such argument."""
+        return default if self.args is None else self.args.get(name, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.state
+
+    def count(self, prefix: str) -> int:
+        """Number of distinct ``<prefix><n>.`` indices (layers of a ``ModuleList``)."""
+        return len({k[len(prefix):].split(".", 1)[0] for k in self.state if k.startswith(prefix)})
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        """Shape of ``key``; ``CheckpointError`` naming the file when the key is absent."""
+        if key not in self.state:
+            raise CheckpointError(f"{self.path}: key {key!r} is missing; this file does not "
+                                  "have the expected layout")
+        return tuple(self.state[key].shape)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
+    """Read ``path`` (a ``{'model': ...}`` checkpoint or a bare state dict) on the CPU.
+
+    Raises:
+        CheckpointError: the file is missing, cannot be read safely, or holds no state dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()
+        blocked = next((line.strip() for line in first if "GLOBAL" in line or "global" in line),
+                       first[0] if first else "")
+        raise CheckpointError(
+            f"{path}: cannot be read safely (weights_only): {blocked}. Re-save only its "
+            "weights, e.g. torch.save({'model': ckpt['model'], 'args': ckpt['args']}, path), "
+            "in the environment that wrote it") from None
+    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: cannot read checkpoint ({err})") from None
+    args = epoch = None
+    if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
+        raw_args = obj.get("args")
+        if isinstance(raw_args, argparse.Namespace):
+            args = dict(vars(raw_args))
+        elif isinstance(raw_args, Mapping):
+            args = dict(raw_args)
+        epoch = obj.get("epoch") if isinstance(obj.get("epoch"), int) else None
+        obj = obj["model"]
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError(f"{path}: expected a state dict or a dict with a 'model' state "
+                              f"dict, found {type(obj).__name__}")
+    bad = [str(k) for k, v in obj.items() if not isinstance(v, Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: state dict entry {bad[0]!r} is not a tensor")
+    state = {str(k): v for k, v in obj.items()}
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return ReferenceCheckpoint(path, state, args, epoch, _sha256(path))

@@ -1,0 +1,116 @@
+"""``openhoi train`` end to end on a tiny synthetic dataset with the shipped tiny recipe (at
+64 px): files of the run folder, resume equivalence, CLI errors."""
+
+import json
+
+import pytest
+import torch
+
+from openhoi.cli import main
+from openhoi.config import load_config
+from openhoi.data.dataset import resolve_label_space
+from openhoi.data.synthetic import generate_synthetic
+from openhoi.engine.checkpoint import load_checkpoint, load_safetensors
+from openhoi.engine.metrics import read_metrics
+from openhoi.engine.run import build_run_data
+
+
+@pytest.fixture(scope="module")
+def syn_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_synthetic(root, num_images=20, seed=3, test_fraction=0.25)  # 15 train, 5 test
+    return root
+
+
+def _sets(root, **extra):
+    values = {"data.root": str(root), "data.train_scales": "[64]", "data.test_scale": 64,
+              "data.max_size": 80, "data.crop_prob": 0.0, "data.val_size": 3,
+              "train.epochs": 2, "train.batch_size": 2, "train.log_every": 1,
+              "model.detector.num_queries": 4, **extra}
+    return [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
+
+
+def _train(*args):
+    return main(["train", "--config", "synthetic_tiny", "--no-progress", *args])
+
+
+def test_train_resume_matches_an_uninterrupted_run(syn_root, tmp_path):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert _train(*_sets(syn_root), "--output", str(full)) == 0
+    # a run stopped after its first epoch, then resumed to the second (the test split, scored
+    # after training, does not change the weights: skipped to save time)
+    short = {"train.epochs": 1, "train.eval_test": "false"}
+    assert _train(*_sets(syn_root, **short), "--output", str(cut)) == 0
+    assert main(["train", "--resume", str(cut), "--set", "train.epochs=2", "--no-progress"]) == 0
+    a = load_checkpoint(full / "checkpoints" / "last.pt")
+    b = load_checkpoint(cut / "checkpoints" / "last.pt")
+    assert a["epoch"] == b["epoch"] == 2 and a["step"] == b["step"] == 12 // 2 * 2
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    for k, v in a["optimizer"]["state"].items():
+        assert torch.equal(v["exp_avg"], b["optimizer"]["state"][k]["exp_avg"])
+
+    run = json.loads((full / "run.json").read_text())
+    assert run["data"]["validation"]["images"] == 3 and run["data"]["train"]["images"] == 12
+    assert run["label_space"] == resolve_label_space(load_config(full / "config.yaml").data
+                                                     ).fingerprint
+    records = read_metrics(full / "metrics.jsonl")
+    assert [r["epoch"] for r in records if r["kind"] == "val"] == [0, 1]
+    test = json.loads((full / "test_metrics.json").read_text())
+    assert test["num_images"] == 5 and 0.0 <= test["mAP"] <= 1.0
+    weights = load_safetensors(full / "model.safetensors")
+    assert weights["label_space"] == run["label_space"]
+    assert main(["plot", str(full)]) == 0 and (full / "plots" / "map.png").is_file()
+    assert "resumed" in json.loads((cut / "run.json").read_text())
+
+
+def test_cli_refuses_to_overwrite_or_resume_a_non_run(syn_root, tmp_path, capsys):
+    (tmp_path / "old" / "checkpoints").mkdir(parents=True)
+    assert _train(*_sets(syn_root), "--output", str(tmp_path / "old")) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "no config.yaml" in capsys.readouterr().err
+    assert _train("--output", str(tmp_path / "new"), "--set", "train.epochs=0") == 2
+    assert "train.epochs must be >= 1" in capsys.readouterr().err
+
+
+def test_zero_shot_run_data_and_unseen_seen_metrics(syn_root):
+    config = load_config("synthetic_tiny", [f"data.root={syn_root}", "data.zero_shot=rf_uc",
+                                            "data.val_size=2"])
+    space = resolve_label_space(config.data)
+    data = build_run_data(config, space)
+    unseen = set(space.zero_shot["rf_uc"].unseen_interactions)
+    for ds in (data.train, data.val):
+        ann = ds.annotations
+        inter = space.interaction_table[torch.from_numpy(ann.pair_verbs).nonzero()[:, 1],
+                                        torch.from_numpy(ann.pair_object_labels())[
+                                            torch.from_numpy(ann.pair_verbs).nonzero()[:, 0]]]
+        assert not unseen & set(inter.tolist())
+    assert data.summary["zero_shot"]["pairs"] < data.summary["input"]["pairs"]
+    from openhoi.engine.run import build_evaluator, ground_truth
+
+    evaluator = build_evaluator(config, ground_truth(data.test), space)
+    evaluator.process([])
+    assert {"mAP_unseen", "mAP_seen", "mAP"} <= set(evaluator.evaluate())
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(syn_root, tmp_path):
+    """``torchrun --nproc_per_node=2 -m openhoi train`` (gloo on CPU) ends where one process
+    with the same total batch does; augmentations off, since each rank draws its own."""
+    import subprocess
+    import sys
+
+    sets = _sets(syn_root, **{"data.flip_prob": 0.0, "data.color_jitter": "[0.0,0.0,0.0]",
+                              "train.eval_test": "false"})
+    assert _train(*sets, "--output", str(tmp_path / "one")) == 0
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "openhoi", "train", "--config", "synthetic_tiny", "--no-progress",
+           "--device", "cpu", *sets, "--output", str(tmp_path / "two")]
+    subprocess.run(cmd, check=True, timeout=900)
+    assert json.loads((tmp_path / "two" / "run.json").read_text())["world_size"] == 2
+    one = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")
+    two = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
+    assert len(two["rng"]) == 2 and one["step"] == two["step"]
+    for k, v in one["model"].items():
+        torch.testing.assert_close(two["model"][k], v, rtol=1e-3, atol=1e-4, msg=k)
