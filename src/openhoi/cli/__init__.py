@@ -60,11 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    # Our loggers at INFO (DEBUG with -v); third-party libraries (open_clip logs its model
+    # construction on the root logger) only from WARNING up.
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    logging.getLogger("openhoi").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args._run(args) or 0)
     except OpenHOIError as err:
