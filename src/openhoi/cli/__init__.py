@@ -12,21 +12,34 @@ import sys
 from types import ModuleType
 
 from openhoi import __version__
-from openhoi.cli import convert, embed_text, evaluate, label_space, make_synthetic, verb_repr
+from openhoi.cli import (
+    convert,
+    demo,
+    embed_text,
+    evaluate,
+    export,
+    label_space,
+    make_synthetic,
+    predict,
+    verb_repr,
+)
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
-    ("label-space", label_space, "print a label space's classes and splits"),
-    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
-    ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
-    ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
+    ("demo", demo, "the whole job in minutes: synthetic data, train, evaluate, predict"),
+    ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
-    ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
     ("evaluate", evaluate, "score a predictions file: HICO-DET / V-COCO / recognition mAP"),
+    ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
+    ("export", export, "write a checkpoint's model as one safetensors file"),
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
+    ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
+    ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
+    ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
+    ("label-space", label_space, "print a label space's classes and splits"),
 ]
 
 
@@ -47,11 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    # Our loggers at INFO (DEBUG with -v); third-party libraries (open_clip logs its model
+    # construction on the root logger) only from WARNING up.
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    logging.getLogger("openhoi").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args._run(args) or 0)
     except OpenHOIError as err:

@@ -7,6 +7,8 @@ A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only):
     format_version   1
     openhoi_version  package version that wrote it
     label_space      ``LabelSpace.fingerprint`` of the model's classes (``hicodet-1a2b3c4d``)
+    label_space_json the label space itself as JSON (when given a ``LabelSpace``), so a model
+                     trained on a custom label-space file needs nothing else to predict
     config           resolved ``Config`` as a YAML string (``load_config``-able)
     model            model ``state_dict``
     optimizer        ``state_dict`` or None       (training checkpoints only, as below)
@@ -23,6 +25,7 @@ A safetensors weight file holds the model ``state_dict`` with the same ``format`
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -38,6 +41,7 @@ from torch import Tensor, nn
 
 from openhoi import __version__
 from openhoi.config import Config, from_dict, to_dict
+from openhoi.data.label_space import LabelSpace
 from openhoi.errors import CheckpointError, ConfigError
 
 FORMAT = "openhoi-checkpoint"
@@ -110,11 +114,18 @@ def config_to_yaml(config: Config) -> str:
     return yaml.safe_dump(to_dict(config), sort_keys=False)
 
 
+def _label_space_fields(label_space: str | LabelSpace) -> dict[str, str]:
+    if isinstance(label_space, LabelSpace):
+        return {"label_space": label_space.fingerprint,
+                "label_space_json": json.dumps(label_space.to_json_dict())}
+    return {"label_space": label_space}
+
+
 def make_checkpoint(
     *,
     model: nn.Module,
     config: Config,
-    label_space: str,
+    label_space: str | LabelSpace,
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     scaler: torch.amp.GradScaler | None = None,
@@ -127,14 +138,14 @@ def make_checkpoint(
 
     Args:
         model: the bare model (not a DDP wrapper).
-        label_space: ``LabelSpace.fingerprint`` of the model's classes.
+        label_space: the model's classes (embedded as JSON) or just their fingerprint.
         rng: per-rank RNG states (``rng_state()`` gathered over ranks).
     """
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "openhoi_version": __version__,
-        "label_space": label_space,
+        **_label_space_fields(label_space),
         "config": config_to_yaml(config),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -223,14 +234,14 @@ def load_model_weights(
 
 
 def save_safetensors(path: str | Path, model: nn.Module, config: Config,
-                     label_space: str) -> Path:
+                     label_space: str | LabelSpace) -> Path:
     """Model weights + string metadata (config, label space, version) as a safetensors file."""
     from safetensors.torch import save_file
 
     # safetensors refuses tensors sharing memory: store an independent copy of each.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "openhoi_version": __version__, "label_space": label_space,
-            "config": config_to_yaml(config)}
+    meta = {"format": FORMAT, "openhoi_version": __version__,
+            **_label_space_fields(label_space), "config": config_to_yaml(config)}
     return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
@@ -251,6 +262,7 @@ def load_safetensors(path: str | Path, device: str = "cpu") -> dict[str, Any]:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: safetensors file has no openhoi metadata")
     return {"model": state, "label_space": meta.get("label_space"), "config": meta.get("config"),
+            "label_space_json": meta.get("label_space_json"),
             "openhoi_version": meta.get("openhoi_version")}
 
 

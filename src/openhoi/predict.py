@@ -1,0 +1,203 @@
+"""``HOIPredictor``: checkpoint -> preprocess -> model -> post-process -> triplets in pixels.
+
+The checkpoint describes itself (resolved config, label space, weights), so prediction needs
+no model flags. The model is built once and kept; each call only preprocesses, runs the
+network under ``torch.inference_mode`` and post-processes. Images are read with EXIF rotation
+applied (``openhoi.data.image_io``), so boxes are in the pixels a viewer shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torchvision.transforms import functional as TF
+
+from openhoi.config import Config
+from openhoi.data.image_io import load_image
+from openhoi.data.label_space import LabelSpace
+from openhoi.data.loader import pad_images
+from openhoi.data.transforms import resize_shape
+from openhoi.engine.checkpoint import load_weights_file
+from openhoi.errors import OpenHOIError
+from openhoi.model_io import build_model_from_checkpoint
+from openhoi.models.hoi_detector import HOIDetector, build_hoi_postprocessor
+from openhoi.structures import HOIPredictions, Triplet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageResult:
+    """Predictions for one image (or the error that kept it from being read).
+
+    Attributes:
+        image: the path (or name) of the image.
+        width, height: size of the image as shown (EXIF rotation applied), in pixels.
+        triplets: detections, best first.
+        error: why the image was skipped, else None.
+    """
+
+    image: str
+    width: int = 0
+    height: int = 0
+    triplets: list[Triplet] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-lines record ``openhoi predict`` writes (boxes xyxy, image pixels)."""
+        if self.error is not None:
+            return {"image": self.image, "error": self.error}
+        return {
+            "image": self.image,
+            "width": self.width,
+            "height": self.height,
+            "triplets": [
+                {
+                    "human_box": [round(v, 2) for v in t.h_box_xyxy],
+                    "object_box": None if t.o_box_xyxy is None else
+                    [round(v, 2) for v in t.o_box_xyxy],
+                    "object": t.object_name,
+                    "verb": t.verb_name,
+                    "interaction": t.interaction,
+                    "score": round(t.score, 5),
+                }
+                for t in self.triplets
+            ],
+        }
+
+
+def predictions_to_triplets(pred: HOIPredictions, label_space: LabelSpace, top_k: int | None,
+                            min_score: float) -> list[Triplet]:
+    """``HOIPredictions`` of one image -> ``Triplet``s with names, best first, filtered."""
+    order = torch.argsort(pred.scores, descending=True, stable=True)
+    keep = order[pred.scores[order] >= min_score]
+    if top_k is not None:
+        keep = keep[:top_k]
+    boxes = pred.boxes_xyxy.tolist()
+    out = []
+    for k in keep.tolist():
+        h, o = (int(x) for x in pred.pair_idx[k])
+        inter = int(pred.interactions[k])
+        verb, obj = label_space.interactions[inter]
+        out.append(Triplet(
+            h_box_xyxy=tuple(boxes[h]),
+            o_box_xyxy=tuple(boxes[o]) if obj >= 0 and o >= 0 else None,
+            object_name=label_space.objects[obj] if obj >= 0 else "",
+            verb_name=label_space.verbs[verb],
+            interaction=inter,
+            score=float(pred.scores[k]),
+        ))
+    return out
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class HOIPredictor:
+    """Predict HOI triplets on images with a trained model.
+
+    Args:
+        model: the HOI detector (any device; it is moved to ``device``).
+        config: the resolved config the model was trained with (preprocessing and scoring).
+        label_space: the classes the model scores.
+        device: where to run; None picks CUDA when available.
+
+    Example::
+
+        predictor = HOIPredictor.from_checkpoint("run/checkpoint_best.pth")
+        for result in predictor.predict(["photo.jpg"]):
+            print(result.triplets[:5])
+    """
+
+    def __init__(self, model: HOIDetector, config: Config, label_space: LabelSpace,
+                 device: str | torch.device | None = None) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.label_space = label_space
+        self.postprocess = build_hoi_postprocessor(config.model, label_space)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
+                        interactions: Sequence[str] | None = None) -> HOIPredictor:
+        """Load a checkpoint or exported safetensors file; optionally retarget the model to
+        an open-vocabulary interaction list (see ``openhoi.open_vocab``)."""
+        checkpoint = load_weights_file(path)
+        model, config, label_space = build_model_from_checkpoint(checkpoint, where=str(path))
+        predictor = cls(model, config, label_space, device)
+        if interactions is not None:
+            predictor.set_interactions(interactions)
+        return predictor
+
+    def set_interactions(self, entries: Sequence[str]) -> LabelSpace:
+        """Score ``entries`` (``"ride horse"``...) instead of the training interactions.
+
+        Known classes keep their trained classifier rows; new ones get CLIP text embeddings.
+        Returns the new label space.
+        """
+        from openhoi.open_vocab import open_vocab_label_space, retarget_model
+
+        space = open_vocab_label_space(list(entries), self.label_space)
+        with torch.inference_mode(False), torch.no_grad():
+            retarget_model(self.model, self.label_space, space, self.config.model)
+        self.label_space = space
+        self.postprocess = build_hoi_postprocessor(self.config.model, space)
+        return space
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """RGB image -> ``[3, H, W]`` normalised tensor at the test scale (shorter side
+        ``data.test_scale``, longer at most ``data.max_size``), as in evaluation."""
+        data = self.config.data
+        h, w = resize_shape((image.height, image.width), data.test_scale, data.max_size)
+        if (h, w) != (image.height, image.width):
+            image = TF.resize(image, [h, w])
+        return TF.normalize(TF.to_tensor(image), list(data.pixel_mean), list(data.pixel_std))
+
+    @torch.inference_mode()
+    def predict_images(self, images: Sequence[Image.Image], names: Sequence[str],
+                       top_k: int | None = None, min_score: float = 0.0) -> list[ImageResult]:
+        """Predict on already-loaded RGB images (one batch)."""
+        batch = pad_images([self.preprocess(im) for im in images]).to(self.device)
+        outputs = self.model(batch)
+        orig = torch.tensor([[im.height, im.width] for im in images], device=self.device)
+        preds = self.postprocess(outputs, orig, list(names))
+        return [
+            ImageResult(str(n), im.width, im.height,
+                        predictions_to_triplets(p.to("cpu"), self.label_space, top_k, min_score))
+            for n, im, p in zip(names, images, preds)
+        ]
+
+    def predict(self, paths: Iterable[str | Path], batch_size: int = 1,
+                top_k: int | None = None, min_score: float = 0.0,
+                progress: bool = False) -> Iterator[ImageResult]:
+        """Predict on image files, yielding one ``ImageResult`` per file in order.
+
+        An unreadable file yields a result with ``error`` set (and a warning); the rest go on.
+        """
+        from tqdm import tqdm
+
+        paths = [Path(p) for p in paths]
+        bar = tqdm(total=len(paths), unit="img", disable=not progress, desc="predict")
+        for chunk in _batches(paths, batch_size):
+            loaded, names, failed = [], [], {}
+            for p in chunk:
+                try:
+                    loaded.append(load_image(p))
+                    names.append(str(p))
+                except OpenHOIError as err:
+                    log.warning("skipping %s", err)
+                    failed[str(p)] = str(err)
+            results = {r.image: r for r in
+                       (self.predict_images(loaded, names, top_k, min_score) if loaded else [])}
+            for p in chunk:
+                yield results.get(str(p)) or ImageResult(str(p), error=failed[str(p)])
+            bar.update(len(chunk))
+        bar.close()

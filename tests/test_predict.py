@@ -1,0 +1,148 @@
+"""HOIPredictor and `openhoi predict` on real photos, with a tiny (untrained) model checkpoint."""
+
+import json
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from openhoi.cli import main
+from openhoi.config import load_config
+from openhoi.data.label_space import load_label_space
+from openhoi.data.loader import pad_images
+from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
+from openhoi.engine.run import build_model_parts
+from openhoi.errors import CheckpointError
+from openhoi.model_io import export_model
+from openhoi.predict import HOIPredictor
+from openhoi.visualize import output_size
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = load_config("synthetic_tiny")
+    space = load_label_space("synthetic")
+    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
+    save_checkpoint(path, make_checkpoint(model=model, config=cfg, label_space=space.fingerprint))
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Real photos in odd formats: grayscale PNG, RGBA PNG, WebP, EXIF-rotated JPEG, tiny."""
+    d = tmp_path_factory.mktemp("photos")
+    Image.fromarray(skimage.data.camera()).save(d / "camera_gray.png")
+    rgba = np.dstack([skimage.data.chelsea(), np.full(skimage.data.chelsea().shape[:2], 200,
+                                                      np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(d / "chelsea_rgba.png")
+    Image.fromarray(skimage.data.coffee()).save(d / "coffee.webp")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(skimage.data.astronaut()[:, :300]).save(d / "astronaut_rot.jpg", exif=exif)
+    Image.fromarray(skimage.data.astronaut()).resize((24, 20)).save(d / "tiny.jpg")
+    return d
+
+
+def test_predict_odd_formats_with_schema(checkpoint, photos):
+    predictor = HOIPredictor.from_checkpoint(checkpoint, device="cpu")
+    paths = sorted(photos.iterdir())
+    results = list(predictor.predict(paths, batch_size=2, top_k=5))
+    assert [r.image for r in results] == [str(p) for p in paths]
+    by_name = {p.name: r for p, r in zip(paths, results)}
+    assert (by_name["astronaut_rot.jpg"].width, by_name["astronaut_rot.jpg"].height) == (512, 300)
+    assert (by_name["coffee.webp"].width, by_name["coffee.webp"].height) == (600, 400)
+    space = load_label_space("synthetic")
+    for r in results:
+        rec = json.loads(json.dumps(r.to_json()))
+        assert set(rec) == {"image", "width", "height", "triplets"}
+        assert 0 < len(rec["triplets"]) <= 5
+        scores = [t["score"] for t in rec["triplets"]]
+        assert scores == sorted(scores, reverse=True)
+        for t in rec["triplets"]:
+            assert set(t) == {"human_box", "object_box", "object", "verb", "interaction", "score"}
+            x1, y1, x2, y2 = t["human_box"]
+            assert 0 <= x1 <= x2 <= rec["width"] + 1e-3 and 0 <= y1 <= y2 <= rec["height"] + 1e-3
+            v, o = space.interactions[t["interaction"]]
+            assert (t["verb"], t["object"]) == (space.verbs[v], space.objects[o])
+
+
+def test_predictor_matches_the_model_run_directly(checkpoint):
+    """The predictor's scores are the post-processed outputs of the same weights."""
+    predictor = HOIPredictor.from_checkpoint(checkpoint, device="cpu")
+    image = Image.fromarray(skimage.data.astronaut())
+    (result,) = predictor.predict_images([image], ["a"], top_k=None)
+    with torch.inference_mode():
+        batch = pad_images([predictor.preprocess(image)])
+        raw = predictor.model(batch)
+        (pred,) = predictor.postprocess(raw, torch.tensor([[512, 512]]), ["a"])
+    assert torch.allclose(torch.tensor([t.score for t in result.triplets]),
+                          pred.scores.sort(descending=True).values)
+
+
+def test_export_roundtrip_gives_identical_predictions(checkpoint, photos, tmp_path):
+    out = export_model(checkpoint, tmp_path / "model.safetensors")
+    a = HOIPredictor.from_checkpoint(checkpoint, device="cpu")
+    b = HOIPredictor.from_checkpoint(out, device="cpu")
+    path = photos / "coffee.webp"
+    ra, rb = next(a.predict([path])), next(b.predict([path]))
+    assert ra.to_json() == rb.to_json()
+
+
+def test_open_vocabulary_retargets_classes(checkpoint, photos):
+    predictor = HOIPredictor.from_checkpoint(
+        checkpoint, device="cpu", interactions=["ride horse", "hold cup", "kick sports ball"])
+    assert predictor.label_space.objects == ("person", "horse", "cup", "sports ball")
+    (result,) = predictor.predict([photos / "coffee.webp"], top_k=100)
+    names = {(t.verb_name, t.object_name) for t in result.triplets}
+    assert names <= {("ride", "horse"), ("hold", "cup"), ("kick", "sports ball")}
+    assert len(names) == 3
+
+
+def test_open_vocabulary_keeps_trained_rows(checkpoint):
+    base = HOIPredictor.from_checkpoint(checkpoint, device="cpu")
+    old = base.model.head.classifier.weight.detach().clone()
+    space = base.label_space
+    i = space.interaction_index(space.verbs.index("hold"), space.objects.index("cup"))
+    base.set_interactions(["ride horse", "hold cup"])
+    assert torch.equal(base.model.head.classifier.weight[1], old[i])
+
+
+def test_wrong_label_space_is_a_clear_error(checkpoint, tmp_path):
+    ckpt = torch.load(checkpoint, weights_only=True)
+    ckpt["label_space"] = "synthetic-00000000"
+    bad = tmp_path / "bad.pth"
+    torch.save(ckpt, bad)
+    with pytest.raises(CheckpointError, match="synthetic-00000000"):
+        HOIPredictor.from_checkpoint(bad)
+
+
+def test_cli_predict_draws_and_skips_corrupt_images(checkpoint, photos, tmp_path, capsys):
+    corrupt = tmp_path / "in" / "broken.jpg"
+    corrupt.parent.mkdir()
+    corrupt.write_bytes(b"\xff\xd8 not really a jpeg")
+    good = tmp_path / "in" / "camera.png"
+    Image.fromarray(skimage.data.camera()).save(good)
+    out, draw = tmp_path / "preds.jsonl", tmp_path / "pictures"
+    code = main(["predict", str(corrupt.parent), str(photos / "tiny.jpg"), "--checkpoint",
+                 str(checkpoint), "--out", str(out), "--draw", str(draw), "--top-k", "3"])
+    assert code == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["image"].split("/")[-1] for r in records] == ["broken.jpg", "camera.png",
+                                                           "tiny.jpg"]
+    assert "broken.jpg" in records[0]["error"]
+    assert "1 of 3 images could not be read" in capsys.readouterr().err
+    pictures = sorted(p.name for p in draw.iterdir())
+    assert pictures == ["camera.jpg", "tiny.jpg"]
+    n_pairs = len({(tuple(t["human_box"]), tuple(t["object_box"]))
+                   for t in records[1]["triplets"]})
+    assert Image.open(draw / "camera.jpg").size == output_size((512, 512), n_pairs)
+
+
+def test_cli_bad_interaction_list(checkpoint, photos, capsys):
+    assert main(["predict", str(photos / "tiny.jpg"), "--checkpoint", str(checkpoint),
+                 "--interactions", " , "]) == 2
+    assert "empty" in capsys.readouterr().err
