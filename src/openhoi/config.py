@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence

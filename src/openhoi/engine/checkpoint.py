@@ -209,7 +209,7 @@ def _describe_mismatch(model_state: Mapping[str, Tensor], state: Mapping[str, Te
 def load_model_weights(
     model: nn.Module,
     checkpoint: Mapping[str, Any],
-    label_space: str,
+    label_space: str | LabelSpace,
     where: str = "checkpoint",
 ) -> None:
     """Load a checkpoint's weights into ``model`` after checking they belong to it.
@@ -218,6 +218,8 @@ def load_model_weights(
         CheckpointError: the label space differs, or parameter names/shapes differ (the
             message lists which).
     """
+    if isinstance(label_space, LabelSpace):
+        label_space = label_space.fingerprint
     stored = checkpoint.get("label_space")
     if stored != label_space:
         raise CheckpointError(

@@ -214,11 +214,11 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
     state = None
     if checkpoint is not None:
         _check_resume_config(config, checkpoint, str(last))
-        state = restore(checkpoint, model, optimizer, scheduler, scaler,
-                        label_space.fingerprint, str(last))
+        state = restore(checkpoint, model, optimizer, scheduler, scaler, label_space,
+                        str(last))
         log.info("resuming %s after epoch %d (step %d)", run_dir, state.epoch, state.step)
     return fit(model, criterion, postprocessor, optimizer, scheduler, loaders["train"],
-               config=config, label_space=label_space.fingerprint, run_dir=run_dir,
+               config=config, label_space=label_space, run_dir=run_dir,
                device=device, val_loader=loaders.get("val"), val_evaluator=val_eval,
                test_loader=loaders.get("test"), test_evaluator=test_eval, scaler=scaler,
                state=state, progress=progress)

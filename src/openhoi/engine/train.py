@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from openhoi.config import Config
+from openhoi.data.label_space import LabelSpace
 from openhoi.engine import checkpoint as ckpt_io
 from openhoi.engine.distributed import (
     all_gather_object,
@@ -204,7 +205,7 @@ def _lrs(optimizer: torch.optim.Optimizer) -> dict[str, float]:
 
 def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
           scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler | None,
-          config: Config, label_space: str, state: TrainState) -> Path:
+          config: Config, label_space: str | LabelSpace, state: TrainState) -> Path:
     """Gather every rank's RNG state, then write the checkpoint from rank 0."""
     rng = all_gather_object(ckpt_io.rng_state())
     if is_main_process():
@@ -219,7 +220,7 @@ def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
 
 def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
             scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler | None,
-            label_space: str, where: str = "checkpoint") -> TrainState:
+            label_space: str | LabelSpace, where: str = "checkpoint") -> TrainState:
     """Load weights, optimizer, scheduler, scaler and this rank's RNG state from a training
     checkpoint; returns the progress to continue from. Call before ``fit`` and after building
     everything else (model initialisation draws random numbers)."""
@@ -286,7 +287,7 @@ def fit(
     train_loader: Iterable[Batch],
     *,
     config: Config,
-    label_space: str,
+    label_space: str | LabelSpace,
     run_dir: str | Path,
     device: torch.device,
     val_loader: Iterable[Batch] | None = None,
@@ -308,7 +309,8 @@ def fit(
 
     Args:
         model: the bare model (wrapped in DDP here when the run is distributed).
-        label_space: ``LabelSpace.fingerprint``, stored in checkpoints.
+        label_space: the model's classes, embedded in checkpoints (so ``predict`` needs
+            nothing else), or only their ``LabelSpace.fingerprint``.
         val_loader, test_loader: this rank's shard (``InferenceSampler``); evaluation runs
             when a loader is given.
         val_evaluator, test_evaluator: needed on rank 0 only, which scores the gathered
@@ -367,8 +369,8 @@ def fit(
 
 
 def _finish(model: nn.Module, postprocessor: PostProcessor, test_loader: Iterable[Batch] | None,
-            test_evaluator: Evaluator | None, config: Config, label_space: str, run_dir: Path,
-            device: torch.device, state: TrainState, metrics: MetricsLog,
+            test_evaluator: Evaluator | None, config: Config, label_space: str | LabelSpace,
+            run_dir: Path, device: torch.device, state: TrainState, metrics: MetricsLog,
             progress: bool) -> None:
     """Load the selected weights (best, else last), export them to ``model.safetensors`` and
     evaluate the test split once with them."""
