@@ -27,6 +27,7 @@ from openhoi.engine.checkpoint import load_weights_file
 from openhoi.errors import OpenHOIError
 from openhoi.model_io import build_model_from_checkpoint
 from openhoi.models.hoi_detector import HOIDetector, build_hoi_postprocessor
+from openhoi.models.inference import inference_model
 from openhoi.structures import HOIPredictions, Triplet
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class HOIPredictor:
 
     Example::
 
-        predictor = HOIPredictor.from_checkpoint("run/checkpoint_best.pth")
+        predictor = HOIPredictor.from_checkpoint("runs/tiny/model.safetensors")
         for result in predictor.predict(["photo.jpg"]):
             print(result.triplets[:5])
     """
@@ -124,6 +125,15 @@ class HOIPredictor:
         self.config = config
         self.label_space = label_space
         self.postprocess = build_hoi_postprocessor(config.model, label_space)
+        self._fast: HOIDetector | None = None  # inference view, built on first use
+
+    @property
+    def fast_model(self) -> HOIDetector:
+        """``model`` with the backbone's BatchNorm folded and channels-last convolutions
+        (``openhoi.models.inference``): same outputs, less time."""
+        if self._fast is None:
+            self._fast = inference_model(self.model)
+        return self._fast
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
@@ -150,6 +160,7 @@ class HOIPredictor:
             retarget_model(self.model, self.label_space, space, self.config.model)
         self.label_space = space
         self.postprocess = build_hoi_postprocessor(self.config.model, space)
+        self._fast = None  # the view shares the replaced classifiers' parents: rebuild it
         return space
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
@@ -166,7 +177,7 @@ class HOIPredictor:
                        top_k: int | None = None, min_score: float = 0.0) -> list[ImageResult]:
         """Predict on already-loaded RGB images (one batch)."""
         batch = pad_images([self.preprocess(im) for im in images]).to(self.device)
-        outputs = self.model(batch)
+        outputs = self.fast_model(batch)
         orig = torch.tensor([[im.height, im.width] for im in images], device=self.device)
         preds = self.postprocess(outputs, orig, list(names))
         return [
