@@ -191,9 +191,9 @@ class DetectorConfig:
     backbone_frozen_stages: int = 1
     """ResNet stages kept frozen: 1 = stem and ``layer1`` (DETR's rule), 0 = none (from
     scratch). Ignored when ``train_backbone`` is false (everything frozen)."""
-    backbone_return_layer: Literal["layer3", "layer4"] = "layer4"
-    """Last ResNet stage used: ``layer4`` (stride 32, the recipe) or ``layer3`` (stride 16,
-    finer features and less compute for small images)."""
+    backbone_return_layer: Literal["layer2", "layer3", "layer4"] = "layer4"
+    """Last ResNet stage used: ``layer4`` (stride 32, the recipe), ``layer3`` (stride 16) or
+    ``layer2`` (stride 8): finer features and less compute for small images."""
     hidden_dim: int = 256
     """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
     num_heads: int = 8

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", required=True, metavar="DIR", help="dataset folder")
+    parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
+                        help="dataset folder (default: $OPENHOI_DATA)")
     parser.add_argument("--dataset", choices=["hicodet", "synthetic", "vcoco"],
                         default="hicodet")
     parser.add_argument("--label-space", default=None,
@@ -81,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         verb_representations,
     )
 
+    if not args.data_root:
+        raise ConfigError("give the dataset folder with --data-root DIR or OPENHOI_DATA=DIR")
     data_cfg = DataConfig(dataset=args.dataset, root=args.data_root, label_space=args.label_space)
     space = resolve_label_space(data_cfg)
     if args.include_unseen and args.zero_shot is None:

@@ -40,7 +40,8 @@ class Backbone(nn.Module):
             convolutions in without per-layer reorders; ``openhoi.models.inference``).
         norm: ``frozen_bn`` or ``bn`` (see ``NORMS``).
         frozen_stages: 1 = stem and ``layer1`` frozen, 0 = nothing frozen.
-        return_layer: ``layer4`` (stride 32) or ``layer3`` (stride 16; ``layer4`` is dropped).
+        return_layer: ``layer4`` (stride 32), ``layer3`` (stride 16) or ``layer2`` (stride 8);
+            the later stages are dropped.
 
     Attributes:
         body: ``conv1, bn1, relu, maxpool, layer1 ..`` (the names of torchvision's ResNet, so
