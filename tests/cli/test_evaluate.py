@@ -171,3 +171,39 @@ def test_user_errors_exit_2_and_name_the_problem(hico_files, capsys):
                  "--predictions", str(tmp / "bad.json")]) == 2
     err = capsys.readouterr().err
     assert "bad.json: record 0 (image 'a.jpg'): missing list field 'hoi_prediction'" in err
+
+
+def test_evaluate_a_checkpoint_on_the_test_split(tmp_path, capsys):
+    """--checkpoint: model, label space and preprocessing from the checkpoint; the test split
+    from --data-root; the same numbers as scoring the written predictions file."""
+    import torch
+
+    from openhoi.config import load_config
+    from openhoi.data.label_space import load_label_space
+    from openhoi.data.synthetic import generate_synthetic
+    from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
+    from openhoi.engine.run import build_model_parts
+
+    root = tmp_path / "syn"
+    summary = generate_synthetic(root, 12, seed=3)
+    torch.manual_seed(0)
+    cfg = load_config("synthetic_tiny", ["data.root=/nonexistent"])
+    space = load_label_space("synthetic")
+    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    ckpt = tmp_path / "tiny.pt"
+    save_checkpoint(ckpt, make_checkpoint(model=model, config=cfg, label_space=space))
+    out = tmp_path / "res.json"
+    assert main(["evaluate", "--dataset", "synthetic", "--checkpoint", str(ckpt),
+                 "--data-root", str(root), "--output", str(out), "--device", "cpu"]) == 0
+    res = json.loads(out.read_text())
+    assert res["num_images"] == summary.num_test
+    preds = tmp_path / "res.predictions.npz"
+    assert preds.is_file()
+    again = tmp_path / "again.json"
+    assert main(["evaluate", "--dataset", "synthetic", "--predictions", str(preds),
+                 "--annotations", str(root / "annotations" / "test_hico.json"),
+                 "--output", str(again)]) == 0
+    assert json.loads(again.read_text())["mAP"] == res["mAP"]
+    assert main(["evaluate", "--dataset", "synthetic", "--checkpoint", str(ckpt),
+                 "--predictions", str(preds)]) == 2
+    assert "either --predictions" in capsys.readouterr().err

@@ -7,6 +7,12 @@ HOI recognition: prints a table, writes a JSON with per-class APs, optionally dr
   openhoi evaluate --dataset vcoco --coco instances_vcoco_all_2014.json --vcoco vcoco_test.json \\
       --ids vcoco_test.ids --predictions vcoco.pickle
   openhoi evaluate --dataset hicodet --task recognition --anno-mat anno.mat --predictions p.json
+  openhoi evaluate --dataset hicodet --checkpoint runs/hoiclip/model.safetensors \
+      --data-root hico_20160224_det        # run a trained model on the test split, then score
+
+With --checkpoint, the model, its label space and its preprocessing come from the checkpoint;
+the test split is read from --data-root (default: $OPENHOI_DATA, else the checkpoint's
+data.root) and the predictions are kept next to the results (<output>.predictions.npz).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,15 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
     parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic"], required=True)
-    parser.add_argument("--predictions", required=True,
+    parser.add_argument("--checkpoint", help="a trained openhoi checkpoint / .safetensors: "
+                        "predict the test split with it instead of reading --predictions")
+    parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
+                        help="with --checkpoint: dataset folder (default: $OPENHOI_DATA, else "
+                             "the checkpoint's data.root)")
+    parser.add_argument("--device", help="with --checkpoint: cpu, cuda... (default: cuda if "
+                        "available)")
+    parser.add_argument("--batch-size", type=int, default=4, help="with --checkpoint")
+    parser.add_argument("--predictions",
                         help="predictions file: .json/.jsonl/.npz (openhoi or GEN-VLKT/HOICLIP/"
                              "PPDM records); V-COCO also a vsrl_eval .pkl")
     parser.add_argument("--task", choices=["detection", "recognition"], default="detection")
@@ -153,10 +168,52 @@ def print_table(res: dict[str, Any], title: str) -> None:
         print(f"  {name:16}" + "".join(f"{_pct(res[key + suf]):>10}" for _, suf in splits))
 
 
+def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
+    """Run ``--checkpoint`` over the test split; returns its label space and the predictions
+    file written (openhoi ``.npz``)."""
+    import torch
+
+    from openhoi.config import replace
+    from openhoi.data.dataset import LAYOUTS, build_dataset
+    from openhoi.data.loader import collate
+    from openhoi.engine.checkpoint import load_weights_file
+    from openhoi.engine.evaluate import predict_loader
+    from openhoi.engine.loaders import eval_loader
+    from openhoi.evaluation import write_predictions
+    from openhoi.model_io import build_model_from_checkpoint
+    from openhoi.models.hoi_detector import build_hoi_postprocessor
+
+    model, config, space = build_model_from_checkpoint(load_weights_file(args.checkpoint),
+                                                       where=args.checkpoint)
+    if args.data_root:
+        config = replace(config, {"data.root": args.data_root})
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    test = build_dataset(config.data, "test", space)
+    if not args.annotations and args.dataset != "vcoco":
+        args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
+                               .annotation_file)
+    loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
+    post = build_hoi_postprocessor(config.model, space)
+    preds = predict_loader(model.to(device), {"": post}, loader, device, progress=True,
+                           desc="test")[""]
+    base = Path(args.output or Path(args.checkpoint).with_suffix(".eval.json"))
+    path = base.with_suffix(".predictions.npz")
+    write_predictions(path, preds, space)
+    log.info("%d images predicted -> %s", len(preds), path)
+    return space, path
+
+
 def run(args: argparse.Namespace) -> int:
     from openhoi.data.label_space import load_label_space
+    from openhoi.errors import ConfigError
 
-    space = load_label_space(args.label_space or args.dataset)
+    if bool(args.checkpoint) == bool(args.predictions):
+        raise ConfigError("give either --predictions FILE or --checkpoint CKPT")
+    if args.checkpoint:
+        space, preds = _predict_with_checkpoint(args)
+        args.predictions = str(preds)
+    else:
+        space = load_label_space(args.label_space or args.dataset)
     if args.dataset == "vcoco":
         res, counts = _vcoco(args, space)
         title = "V-COCO (vsrl_eval protocol)"
@@ -168,7 +225,8 @@ def run(args: argparse.Namespace) -> int:
         title = (f"HICO-DET mAP (%), {args.protocol} protocol: {res['num_images']} images, "
                  f"{res['num_gt']} ground-truth instances, {res['num_detections']} detections")
     print_table(res, title)
-    out = Path(args.output or Path(args.predictions).with_suffix(".eval.json"))
+    default = Path(args.checkpoint or args.predictions).with_suffix(".eval.json")
+    out = Path(args.output or default)
     out.write_text(json.dumps(res, indent=1))
     print(f"per-class results: {out}")
     if args.plot:
