@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.demo import run_demo
+    from openhoi.demo import NOT_LEARNED, learned, run_demo
 
     result = run_demo(args.out, images=args.images, epochs=args.epochs, seed=args.seed,
                       device=args.device, progress=not args.no_progress,
@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         a, b = result.untrained.get(key), result.trained.get(key)
         if a is not None and b is not None:
             print(f"  {label:14s} untrained {100 * a:6.2f}   trained {100 * b:6.2f}")
+    if not learned(result.untrained, result.trained):
+        print("  note: " + NOT_LEARNED)
     print(f"  report:     {result.report}")
     print(f"  pictures:   {result.pictures[0].parent if result.pictures else '-'}")
     print(f"  checkpoint: {result.checkpoint}")
