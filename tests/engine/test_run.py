@@ -101,12 +101,15 @@ def test_torchrun_two_processes_match_one(syn_root, tmp_path):
     with the same total batch does. Augmentations are off (each rank draws its own), and the
     single process accumulates two batches of one image: padding a batch changes a DETR's
     output (the mask is resized with the padded feature map), and the criterion's per-batch
-    means are then averaged the same way as DDP averages the ranks' gradients."""
+    means are then averaged the same way as DDP averages the ranks' gradients. The backbone
+    uses the recipes' frozen BatchNorm: trainable BatchNorm (the tiny recipe's) keeps running
+    statistics per rank, and DDP broadcasts rank 0's, so those buffers differ."""
     import subprocess
     import sys
 
     sets = _sets(syn_root, **{"data.flip_prob": 0.0, "data.color_jitter": "[0.0,0.0,0.0]",
-                              "train.eval_test": "false"})
+                              "train.eval_test": "false",
+                              "model.detector.backbone_norm": "frozen_bn"})
     assert _train(*sets, "--set", "train.grad_accum_steps=2", "--output",
                   str(tmp_path / "one")) == 0
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
