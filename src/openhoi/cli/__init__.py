@@ -32,7 +32,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("demo", demo, "the whole job in minutes: synthetic data, train, evaluate, predict"),
     ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
-    ("evaluate", evaluate, "score predictions or a checkpoint: HICO-DET / V-COCO / recognition mAP"),
+    ("evaluate", evaluate, "score predictions or a checkpoint (HICO-DET, V-COCO, recognition)"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
     ("export", export, "write a checkpoint's model as one safetensors file"),
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
