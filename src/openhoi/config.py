@@ -194,6 +194,13 @@ class DetectorConfig:
     backbone_return_layer: Literal["layer2", "layer3", "layer4"] = "layer4"
     """Last ResNet stage used: ``layer4`` (stride 32, the recipe), ``layer3`` (stride 16) or
     ``layer2`` (stride 8): finer features and less compute for small images."""
+    spatial_prior: bool = False
+    """Give every instance-decoder query a learned centre and width that bias its
+    cross-attention (a Gaussian, SMCA-style) and predict its boxes relative to the centre
+    (``openhoi.models.spatial_prior``). Not part of HOICLIP/GEN-VLKT (off in their recipes);
+    on in the synthetic recipes, which train every weight from scratch."""
+    spatial_prior_sigma: float = 0.12
+    """Initial width of the spatial prior, as a fraction of the image side."""
     hidden_dim: int = 256
     """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
     num_heads: int = 8
@@ -237,6 +244,8 @@ class DetectorConfig:
             raise ConfigError(f"dilation is not supported by {self.backbone} (BasicBlock)")
         if self.dilation and self.backbone_return_layer != "layer4":
             raise ConfigError("dilation applies to layer4: set backbone_return_layer: layer4")
+        if self.spatial_prior_sigma <= 0:
+            raise ConfigError(f"spatial_prior_sigma must be > 0, got {self.spatial_prior_sigma}")
         if not 0 <= self.backbone_frozen_stages <= 1:
             raise ConfigError("backbone_frozen_stages must be 0 (none) or 1 (stem + layer1), "
                               f"got {self.backbone_frozen_stages}")

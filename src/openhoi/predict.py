@@ -74,13 +74,21 @@ class ImageResult:
 
 
 def predictions_to_triplets(pred: HOIPredictions, label_space: LabelSpace, top_k: int | None,
-                            min_score: float) -> list[Triplet]:
-    """``HOIPredictions`` of one image -> ``Triplet``s with names, best first, filtered."""
+                            min_score: float, image_size: tuple[int, int] | None = None
+                            ) -> list[Triplet]:
+    """``HOIPredictions`` of one image -> ``Triplet``s with names, best first, filtered; boxes
+    clipped to the image when ``image_size`` (width, height) is given (evaluation scores the
+    unclipped boxes, as the references do)."""
     order = torch.argsort(pred.scores, descending=True, stable=True)
     keep = order[pred.scores[order] >= min_score]
     if top_k is not None:
         keep = keep[:top_k]
-    boxes = pred.boxes_xyxy.tolist()
+    xyxy = pred.boxes_xyxy
+    if image_size is not None:
+        w, h = image_size
+        xyxy = torch.stack([xyxy[:, 0].clamp(0, w), xyxy[:, 1].clamp(0, h),
+                            xyxy[:, 2].clamp(0, w), xyxy[:, 3].clamp(0, h)], -1)
+    boxes = xyxy.tolist()
     out = []
     for k in keep.tolist():
         h, o = (int(x) for x in pred.pair_idx[k])
@@ -182,7 +190,8 @@ class HOIPredictor:
         preds = self.postprocess(outputs, orig, list(names))
         return [
             ImageResult(str(n), im.width, im.height,
-                        predictions_to_triplets(p.to("cpu"), self.label_space, top_k, min_score))
+                        predictions_to_triplets(p.to("cpu"), self.label_space, top_k, min_score,
+                                                (im.width, im.height)))
             for n, im, p in zip(names, images, preds)
         ]
 

@@ -147,13 +147,19 @@ class Detector(nn.Module):
         pos = pos.flatten(2).transpose(1, 2)  # [B, hw, D]
         mask = mask.flatten(1)  # [B, hw]
         memory = self.encoder(src, mask, pos)  # [B, hw, D]
-        h_hs, o_hs = self.instance_decoder(memory, mask, pos)  # [L, B, Q, D] each
+        h_hs, o_hs = self.instance_decoder(memory, mask, pos, (int(h), int(w)))  # [L, B, Q, D]
+        h_logits, o_logits = self.h_box_head(h_hs), self.o_box_head(o_hs)  # [L, B, Q, 4]
+        prior = self.instance_decoder.prior
+        if prior is not None:  # boxes relative to each query's centre (spatial_prior.py)
+            offsets = prior.box_offsets().to(h_logits.dtype)  # [2Q, 4]
+            h_logits = h_logits + offsets[: self.num_queries]
+            o_logits = o_logits + offsets[self.num_queries:]
         return DetectorOutput(
             h_hs=h_hs,
             o_hs=o_hs,
             obj_logits=self.obj_classifier(o_hs),  # [L, B, Q, O + 1]
-            h_boxes_cxcywh=self.h_box_head(h_hs).sigmoid(),  # [L, B, Q, 4] normalized
-            o_boxes_cxcywh=self.o_box_head(o_hs).sigmoid(),
+            h_boxes_cxcywh=h_logits.sigmoid(),  # [L, B, Q, 4] normalized
+            o_boxes_cxcywh=o_logits.sigmoid(),
             memory=memory,
             memory_mask=mask,
             memory_pos=pos,
@@ -177,7 +183,7 @@ def build_detector(cfg: DetectorConfig, num_objects: int,
     layer_args = (cfg.hidden_dim, cfg.num_heads, cfg.dim_feedforward, cfg.dropout, cfg.pre_norm)
     encoder = TransformerEncoder(cfg.num_encoder_layers, *layer_args)
     decoder = InstanceDecoder(TransformerDecoder(cfg.num_decoder_layers, *layer_args),
-                              cfg.num_queries)
+                              cfg.num_queries, cfg.spatial_prior, cfg.spatial_prior_sigma)
     if cfg.obj_head == "clip":
         if obj_text_embeds is None:
             raise ConfigError("model.detector.obj_head='clip' needs the object text embeddings")

@@ -74,21 +74,28 @@ class DecoderLayer(nn.Module):
         return self.linear2(self.dropout(F.relu(self.linear1(x))))
 
     def forward(self, tgt: Tensor, memory: Tensor, memory_padding_mask: Tensor | None = None,
-                pos: Tensor | None = None, query_pos: Tensor | None = None) -> Tensor:
-        """``tgt``/``query_pos`` ``[B, Q, D]``; ``memory``/``pos`` ``[B, N, D]``."""
+                pos: Tensor | None = None, query_pos: Tensor | None = None,
+                attn_bias: Tensor | None = None) -> Tensor:
+        """``tgt``/``query_pos`` ``[B, Q, D]``; ``memory``/``pos`` ``[B, N, D]``;
+        ``attn_bias`` ``[B * heads, Q, N]`` added to the cross-attention logits (padding
+        already at -inf; then ``memory_padding_mask`` is not used)."""
+        if attn_bias is not None:
+            memory_padding_mask = None
         if self.normalize_before:
             x = self.norm1(tgt)
             q = k = _with_pos(x, query_pos)
             tgt = tgt + self.dropout1(self.self_attn(q, k, x, need_weights=False)[0])
             x = self.norm2(tgt)
             attn = self.cross_attn(_with_pos(x, query_pos), _with_pos(memory, pos), memory,
-                                   key_padding_mask=memory_padding_mask, need_weights=False)[0]
+                                   key_padding_mask=memory_padding_mask, attn_mask=attn_bias,
+                                   need_weights=False)[0]
             tgt = tgt + self.dropout2(attn)
             return tgt + self.dropout3(self._ffn(self.norm3(tgt)))
         q = k = _with_pos(tgt, query_pos)
         tgt = self.norm1(tgt + self.dropout1(self.self_attn(q, k, tgt, need_weights=False)[0]))
         attn = self.cross_attn(_with_pos(tgt, query_pos), _with_pos(memory, pos), memory,
-                               key_padding_mask=memory_padding_mask, need_weights=False)[0]
+                               key_padding_mask=memory_padding_mask, attn_mask=attn_bias,
+                               need_weights=False)[0]
         tgt = self.norm2(tgt + self.dropout2(attn))
         return self.norm3(tgt + self.dropout3(self._ffn(tgt)))
 
@@ -137,12 +144,14 @@ class TransformerDecoder(nn.Module):
         _xavier_(self)
 
     def forward(self, tgt: Tensor, memory: Tensor, memory_padding_mask: Tensor | None = None,
-                pos: Tensor | None = None, query_pos: Tensor | None = None) -> Tensor:
-        """Returns ``[L, B, Q, D]``: the normed output of every layer."""
+                pos: Tensor | None = None, query_pos: Tensor | None = None,
+                attn_bias: Tensor | None = None) -> Tensor:
+        """Returns ``[L, B, Q, D]``: the normed output of every layer (``attn_bias``: see
+        ``DecoderLayer.forward``)."""
         per_layer = query_pos is not None and query_pos.dim() == 4
         outputs = []
         for i, layer in enumerate(self.layers):
             qpos = query_pos[i] if per_layer else query_pos
-            tgt = layer(tgt, memory, memory_padding_mask, pos, qpos)
+            tgt = layer(tgt, memory, memory_padding_mask, pos, qpos, attn_bias)
             outputs.append(self.norm(tgt))
         return torch.stack(outputs)
