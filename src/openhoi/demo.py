@@ -90,7 +90,7 @@ def _table(untrained: dict[str, Any], trained: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out_dir: str | Path = "openhoi-demo", *, images: int = 600, epochs: int | None = None,
+def run_demo(out_dir: str | Path = "openhoi-demo", *, images: int = 400, epochs: int | None = None,
              seed: int = 0, num_pictures: int = 6, device: str | None = None,
              progress: bool = True, overrides: tuple[str, ...] = ()) -> DemoResult:
     """Generate, train, evaluate, predict and report into ``out_dir`` (see module docstring).

@@ -11,7 +11,7 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="openhoi-demo",
                         help="output folder (default: %(default)s)")
-    parser.add_argument("--images", type=int, default=600,
+    parser.add_argument("--images", type=int, default=400,
                         help="synthetic images to generate (default: %(default)s)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
