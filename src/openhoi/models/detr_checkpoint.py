@@ -14,9 +14,11 @@ are accepted too.
 from __future__ import annotations
 
 import argparse
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -47,20 +49,40 @@ class CheckpointReport:
                 f"{len(self.unused)} unused in the file")
 
 
-def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """The ``model`` state dict of a DETR-style ``.pth`` file (or a bare state dict).
+def load_weights_only(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, for the ``.pth`` files of DETR and
+    the HOI repositories: ``argparse.Namespace`` (they store their ``args``) is the only extra
+    type allowed.
 
-    Loads with ``weights_only=True``; ``argparse.Namespace`` (DETR stores its ``args``) is the
-    only extra type allowed.
+    Raises:
+        CheckpointError: naming the file: it is missing, it needs code to load (the blocked
+            global is named), or it cannot be read at all.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        lines = str(err).strip().splitlines()
+        blocked = next((line.strip() for line in lines if "GLOBAL" in line or "global" in line),
+                       None)
+        if blocked is None:  # not a refused type: a corrupt or foreign file
+            raise CheckpointError(f"{path}: cannot read checkpoint ({err})") from None
+        raise CheckpointError(
+            f"{path}: cannot be read safely (weights_only): {blocked}. Re-save only its "
+            "weights, e.g. torch.save({'model': ckpt['model'], 'args': ckpt['args']}, path), "
+            "in the environment that wrote it") from None
+    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files
         raise CheckpointError(f"{path}: cannot read checkpoint ({err})") from None
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """The ``model`` state dict of a DETR-style ``.pth`` file (or a bare state dict), read
+    with ``load_weights_only``."""
+    path = Path(path)
+    obj = load_weights_only(path)
     state = obj.get("model", obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: expected a state dict or a dict with a 'model' state dict")

@@ -96,6 +96,21 @@ def test_files_that_need_code_to_load_are_refused(tmp_path):
     assert str(path) in str(err.value)
 
 
+def test_corrupt_files_are_not_reported_as_unsafe(tmp_path):
+    """A file that is no checkpoint at all is unreadable, not a refused type; the DETR reader
+    shares the loader, so it refuses code the same way."""
+    from openhoi.models.detr_checkpoint import read_state_dict
+
+    bad = tmp_path / "bad.pth"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pth: cannot read checkpoint"):
+        read_reference_checkpoint(bad)
+    evil = tmp_path / "evil.pth"
+    torch.save({"model": {"a": torch.zeros(1)}, "extra": _Evil()}, evil, pickle_module=pickle)
+    with pytest.raises(CheckpointError, match="evil.pth: cannot be read safely.*GLOBAL"):
+        read_state_dict(evil)
+
+
 def test_reader_accepts_bare_and_ddp_state_dicts(tmp_path):
     path = tmp_path / "bare.pth"
     torch.save({"module.a.weight": torch.ones(2), "module.b": torch.zeros(1)}, path)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from openhoi.errors import CheckpointError
+from openhoi.models.detr_checkpoint import load_weights_only
 
 
 @dataclass
@@ -74,21 +73,7 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
         CheckpointError: the file is missing, cannot be read safely, or holds no state dict.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()
-        blocked = next((line.strip() for line in first if "GLOBAL" in line or "global" in line),
-                       first[0] if first else "")
-        raise CheckpointError(
-            f"{path}: cannot be read safely (weights_only): {blocked}. Re-save only its "
-            "weights, e.g. torch.save({'model': ckpt['model'], 'args': ckpt['args']}, path), "
-            "in the environment that wrote it") from None
-    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: cannot read checkpoint ({err})") from None
+    obj = load_weights_only(path)
     args = epoch = None
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         raw_args = obj.get("args")
