@@ -60,28 +60,23 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     for k in terms:
         line = None
         if steps:
-            xs = [r["step"] for r in steps if k in _numbers(r, [k])]
-            (line,) = ax.plot(xs, [_numbers(r, [k])[k] for r in steps if k in _numbers(r, [k])],
-                              alpha=0.35, lw=0.8, label=None if epochs else k)
+            pts = [(r["step"], v[k]) for r in steps if k in (v := _numbers(r, [k]))]
+            (line,) = ax.plot(*zip(*pts) if pts else ([], []), alpha=0.35, lw=0.8,
+                              label=None if epochs else k)
         if epochs:
             color = line.get_color() if line is not None else None
             ax.plot([r["step"] for r in epochs], [r[k] for r in epochs], "o-", ms=3,
                     color=color, lw=1.8 if k == "loss" else 1.0, label=f"{k} (epoch mean)")
     ax.set(xlabel="optimizer step", ylabel="weighted loss", yscale="log",
            title=f"{run_dir.name}: training loss")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written.append(out / "loss.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, ax, out / "loss.png"))
 
     val = [r for r in records if r["kind"] == "val"]
     test = [r for r in records if r["kind"] == "test"]
     if val or test:
         fig, ax = plt.subplots(figsize=(8, 5))
         for k in score_keys(val or test):
-            pts = [(r["epoch"] + 1, _numbers(r, [k])[k]) for r in val if k in _numbers(r, [k])]
+            pts = [(r["epoch"] + 1, v[k]) for r in val if k in (v := _numbers(r, [k]))]
             if pts:
                 (line,) = ax.plot(*zip(*pts), "o-", ms=3, label=f"val {k}")
             for r in test:
@@ -93,10 +88,17 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
         if best:
             ax.axvline(best[-1]["epoch"] + 1, color="grey", ls=":", lw=1, label="selected")
         ax.set(xlabel="epoch", ylabel="score", title=f"{run_dir.name}: evaluation")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        written.append(out / "map.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        written.append(_save(fig, ax, out / "map.png"))
     return written
+
+
+def _save(fig: Any, ax: Any, path: Path) -> Path:
+    """Grid, legend, tight layout, write ``path`` at 120 dpi, close the figure."""
+    import matplotlib.pyplot as plt
+
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
