@@ -94,6 +94,13 @@ def interaction_classifier_key(ckpt: ReferenceCheckpoint) -> str:
             else "visual_projection")
 
 
+def interaction_rows(ckpt: ReferenceCheckpoint) -> tuple[str, int]:
+    """The evaluation classifier's weight key and its number of rows (interaction classes):
+    the same for both layouts."""
+    key = f"{interaction_classifier_key(ckpt)}.weight"
+    return key, ckpt.shape(key)[0]
+
+
 def interaction_classifier(ckpt: ReferenceCheckpoint, out: TensorMap) -> None:
     """``head.classifier`` from the evaluation classifier; a zero-shot model's training
     classifier (seen interactions only, ``--del_unseen``) is ignored."""

@@ -60,9 +60,7 @@ def check_layout(ckpt: ReferenceCheckpoint) -> None:
                               "visual_projection) is not supported")
 
 
-def interaction_rows(ckpt: ReferenceCheckpoint) -> tuple[str, int]:
-    key = f"{common.interaction_classifier_key(ckpt)}.weight"
-    return key, ckpt.shape(key)[0]
+interaction_rows = common.interaction_rows
 
 
 def verb_rows(ckpt: ReferenceCheckpoint) -> tuple[str, int] | None:

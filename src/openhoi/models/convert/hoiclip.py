@@ -86,9 +86,7 @@ def check_layout(ckpt: ReferenceCheckpoint) -> None:
                               "this one has no clip_model.visual.proj")
 
 
-def interaction_rows(ckpt: ReferenceCheckpoint) -> tuple[str, int]:
-    key = f"{common.interaction_classifier_key(ckpt)}.weight"
-    return key, ckpt.shape(key)[0]
+interaction_rows = common.interaction_rows
 
 
 def verb_rows(ckpt: ReferenceCheckpoint) -> tuple[str, int] | None:
