@@ -201,6 +201,23 @@ class DetectorConfig:
     on in the synthetic recipes, which train every weight from scratch."""
     spatial_prior_sigma: float = 0.12
     """Initial width of the spatial prior, as a fraction of the image side."""
+    box_refine: bool = False
+    """With ``spatial_prior``: every decoder layer after the first predicts its boxes relative
+    to the previous layer's (detached) boxes and centres its attention prior on them, a
+    Gaussian as wide as the box (iterative refinement, Deformable DETR Sec. 4.1 / SMCA).
+    Not part of HOICLIP/GEN-VLKT; on in the synthetic recipes."""
+    value_pos: bool = False
+    """Add the memory's position encoding to the instance decoder's cross-attention values
+    (DETR adds it to the keys only), so a query's output carries where it looked and its box
+    head can read the position instead of inferring it from the features. Not part of
+    HOICLIP/GEN-VLKT; on in the synthetic recipes (from-scratch features hold little absolute
+    position)."""
+    query_selection: bool = False
+    """With ``spatial_prior``: take every query pair's centre (and starting content) from the
+    top peaks of a human-centre heat map predicted on the encoder memory, trained with its own
+    focal loss (``loss.centre``), instead of learned fixed centres: two-stage query selection
+    (``openhoi.models.query_selection``). Not part of HOICLIP/GEN-VLKT; on in the synthetic
+    recipes."""
     hidden_dim: int = 256
     """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
     num_heads: int = 8
@@ -244,6 +261,10 @@ class DetectorConfig:
             raise ConfigError(f"dilation is not supported by {self.backbone} (BasicBlock)")
         if self.dilation and self.backbone_return_layer != "layer4":
             raise ConfigError("dilation applies to layer4: set backbone_return_layer: layer4")
+        for name in ("box_refine", "query_selection"):
+            if getattr(self, name) and not self.spatial_prior:
+                raise ConfigError(f"{name} needs spatial_prior: true (it sets the prior's "
+                                  "reference boxes)")
         if self.spatial_prior_sigma <= 0:
             raise ConfigError(f"spatial_prior_sigma must be > 0, got {self.spatial_prior_sigma}")
         if not 0 <= self.backbone_frozen_stages <= 1:
@@ -380,6 +401,9 @@ class LossConfig:
     """Relative cross-entropy weight of the no-object class (``--eos_coef 0.1``)."""
     focal_alpha: float = 0.5
     """Positive/negative balance of the CornerNet-style focal loss (``--alpha 0.5``)."""
+    centre: float = 1.0
+    """Weight of the human-centre heat-map focal loss of ``detector.query_selection`` (not
+    computed without it)."""
     aux_loss: bool = True
     """Repeat matching and losses on every intermediate decoder layer (``--no_aux_loss`` off)."""
     obj_box_normalizer: Literal["pairs_with_object", "num_pairs"] = "pairs_with_object"

@@ -22,9 +22,10 @@ from openhoi.ops.boxes import box_cxcywh_to_xyxy, elementwise_generalized_box_io
 from openhoi.ops.losses import clamped_sigmoid, cornernet_focal_loss
 from openhoi.structures import HOIRawOutput, HOITargets
 
-LossTerm = Callable[[HOIRawOutput, Sequence[PairTargets], Indices, float], Tensor]
-"""An extra loss: ``(layer_outputs, pair_targets, indices, num_pairs) -> scalar`` (unweighted).
-It is called for the last layer and, with aux losses, for each ``outputs.aux`` entry."""
+LossTerm = Callable[[HOIRawOutput, Sequence[PairTargets], Indices, float], Tensor | None]
+"""An extra loss: ``(layer_outputs, pair_targets, indices, num_pairs) -> scalar`` (unweighted),
+or None where it does not apply to that output. It is called for the last layer and, with aux
+losses, for each ``outputs.aux`` entry."""
 
 
 def _src_idx(indices: Indices, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -116,7 +117,9 @@ class SetCriterion(nn.Module):
                 if w.get(kind, 0):
                     terms[name] = w[kind] * value
         for name, (weight, term) in self.extra_terms.items():
-            terms[name] = weight * term(out, targets, indices, num_pairs)
+            value = term(out, targets, indices, num_pairs)
+            if value is not None:
+                terms[name] = weight * value
         return terms
 
     def obj_ce(self, out: HOIRawOutput, targets: Sequence[PairTargets], indices: Indices,

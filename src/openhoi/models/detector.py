@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from openhoi.config import DetectorConfig
@@ -18,6 +19,7 @@ from openhoi.models.backbone import Backbone
 from openhoi.models.heads import MLP, LinearObjectClassifier, TextObjectClassifier
 from openhoi.models.instance_decoder import InstanceDecoder
 from openhoi.models.position_encoding import SinePositionEncoding
+from openhoi.models.query_selection import Selection
 from openhoi.models.transformer import TransformerDecoder, TransformerEncoder
 from openhoi.structures import HOIRawOutput, ImageBatch
 
@@ -40,6 +42,8 @@ class DetectorOutput:
         memory_mask: ``[B, HW]`` bool, True on padding.
         memory_pos: ``[B, HW, D]`` sine position encoding of the memory.
         feature_size: ``(h, w)`` of the backbone feature map, ``HW = h * w``.
+        selection: the query selection (``openhoi.models.query_selection``; its heat map
+            feeds a loss), or None.
     """
 
     h_hs: Tensor
@@ -51,6 +55,7 @@ class DetectorOutput:
     memory_mask: Tensor
     memory_pos: Tensor
     feature_size: tuple[int, int]
+    selection: Selection | None = None
 
     @property
     def num_layers(self) -> int:
@@ -97,6 +102,9 @@ class DetectorOutput:
             )
 
         out = build(num_layers - 1)
+        if self.selection is not None:  # for the losses of the query selection
+            out.extras["centre_logits"] = self.selection.logits
+            out.extras["centre_valid"] = self.selection.valid
         out.extras.update(extras or {})
         if aux:
             out.aux = [build(i) for i in range(num_layers - 1)]
@@ -138,6 +146,11 @@ class Detector(nn.Module):
     def num_queries(self) -> int:
         return self.instance_decoder.num_queries
 
+    def _box_logits(self, hs: Tensor) -> Tensor:
+        """``[..., 2Q, D]`` human-then-object query features -> ``[..., 2Q, 4]`` box logits."""
+        q = self.num_queries
+        return torch.cat([self.h_box_head(hs[..., :q, :]), self.o_box_head(hs[..., q:, :])], -2)
+
     def forward(self, batch: ImageBatch) -> DetectorOutput:
         features, mask = self.backbone(batch.images, batch.mask)  # [B, C, h, w], [B, h, w]
         pos = self.position_encoding(mask).to(features.dtype)  # [B, D, h, w]
@@ -147,13 +160,10 @@ class Detector(nn.Module):
         pos = pos.flatten(2).transpose(1, 2)  # [B, hw, D]
         mask = mask.flatten(1)  # [B, hw]
         memory = self.encoder(src, mask, pos)  # [B, hw, D]
-        h_hs, o_hs = self.instance_decoder(memory, mask, pos, (int(h), int(w)))  # [L, B, Q, D]
-        h_logits, o_logits = self.h_box_head(h_hs), self.o_box_head(o_hs)  # [L, B, Q, 4]
-        prior = self.instance_decoder.prior
-        if prior is not None:  # boxes relative to each query's centre (spatial_prior.py)
-            offsets = prior.box_offsets().to(h_logits.dtype)  # [2Q, 4]
-            h_logits = h_logits + offsets[: self.num_queries]
-            o_logits = o_logits + offsets[self.num_queries:]
+        dec = self.instance_decoder(memory, mask, pos, (int(h), int(w)), self._box_logits)
+        h_hs, o_hs = dec.h_hs, dec.o_hs  # [L, B, Q, D]
+        assert dec.box_logits is not None  # a box head was given
+        h_logits, o_logits = dec.box_logits.split(self.num_queries, dim=2)  # [L, B, Q, 4]
         return DetectorOutput(
             h_hs=h_hs,
             o_hs=o_hs,
@@ -164,6 +174,7 @@ class Detector(nn.Module):
             memory_mask=mask,
             memory_pos=pos,
             feature_size=(int(h), int(w)),
+            selection=dec.selection,
         )
 
 
@@ -183,7 +194,8 @@ def build_detector(cfg: DetectorConfig, num_objects: int,
     layer_args = (cfg.hidden_dim, cfg.num_heads, cfg.dim_feedforward, cfg.dropout, cfg.pre_norm)
     encoder = TransformerEncoder(cfg.num_encoder_layers, *layer_args)
     decoder = InstanceDecoder(TransformerDecoder(cfg.num_decoder_layers, *layer_args),
-                              cfg.num_queries, cfg.spatial_prior, cfg.spatial_prior_sigma)
+                              cfg.num_queries, cfg.spatial_prior, cfg.spatial_prior_sigma,
+                              cfg.box_refine, cfg.value_pos, cfg.query_selection)
     if cfg.obj_head == "clip":
         if obj_text_embeds is None:
             raise ConfigError("model.detector.obj_head='clip' needs the object text embeddings")

@@ -47,6 +47,7 @@ from openhoi.models.hoiclip_head import HOICLIPHead
 from openhoi.models.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.postprocess import PostProcessor, build_postprocessor
 from openhoi.models.query_builder import build_query_builder
+from openhoi.models.query_selection import centre_heatmap_loss
 from openhoi.models.text_classifier import (
     CosineClassifier,
     interaction_prompts,
@@ -262,13 +263,15 @@ def build_hoi_criterion(cfg: ModelConfig, label_space: LabelSpace,
                         interaction_columns: Tensor | None = None) -> SetCriterion:
     """The criterion of ``cfg``: the detector's set criterion plus the model's own terms
     (``feat_mimic``, GEN-VLKT's feature-mimic loss, weighted by
-    ``interaction.mimic_loss_coef``; absent at weight 0).
+    ``interaction.mimic_loss_coef``; absent at weight 0; ``centre``, the heat-map loss of the
+    query selection, where the detector has one).
 
     Args:
         interaction_columns: ``[I']`` interactions the losses see (the seen ones of a
             zero-shot split); None for all.
     """
-    terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss)}
+    terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss),
+             "centre": (cfg.loss.centre, centre_heatmap_loss)}
     return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms)
 
 

@@ -35,10 +35,17 @@ class SpatialPrior(nn.Module):
         sigma: initial width, as a fraction of the image side.
         paired: initialise query ``i`` and ``i + num_queries // 2`` at the same centre; the
             centres start on a regular grid covering the image.
+        learn_centres: False when the centres come from elsewhere (``query_selection``):
+            only the widths are parameters then.
     """
 
-    def __init__(self, num_queries: int, sigma: float = 0.12, paired: bool = True) -> None:
+    def __init__(self, num_queries: int, sigma: float = 0.12, paired: bool = True,
+                 learn_centres: bool = True) -> None:
         super().__init__()
+        self.log_sigma = nn.Parameter(torch.full((num_queries,), math.log(sigma)))
+        self.centre_logits: nn.Parameter | None = None
+        if not learn_centres:
+            return
         n = num_queries // 2 if paired else num_queries
         side = math.ceil(math.sqrt(n))
         grid = (torch.arange(side * side) % side, torch.arange(side * side) // side)
@@ -46,36 +53,72 @@ class SpatialPrior(nn.Module):
         if paired:
             centres = torch.cat([centres, centres])
         self.centre_logits = nn.Parameter(torch.log(centres / (1 - centres)))  # [N_q, 2]
-        self.log_sigma = nn.Parameter(torch.full((num_queries,), math.log(sigma)))
 
     def centres(self) -> Tensor:
         """``[N_q, 2]`` centres (x, y) in [0, 1]."""
+        if self.centre_logits is None:
+            raise ValueError("this spatial prior has no learned centres (query selection)")
         return self.centre_logits.sigmoid()
 
     def attention_bias(self, padding_mask: Tensor, feature_size: tuple[int, int],
                        num_heads: int) -> Tensor:
-        """``[B * heads, N_q, h * w]`` additive cross-attention bias; padding at -inf.
+        """``[B * heads, N_q, h * w]`` additive cross-attention bias of the learned centres and
+        widths; padding at -inf.
 
         Args:
             padding_mask: ``[B, h * w]`` True on padded memory cells.
             feature_size: ``(h, w)`` of the memory grid.
             num_heads: attention heads (the bias is the same for every head).
         """
+        batch = padding_mask.shape[0]
+        centres = self.centres()[None].expand(batch, -1, -1)  # [B, N_q, 2]
+        sigmas = self.log_sigma.exp()[None, :, None].expand(batch, -1, 2)  # [B, N_q, 2]
+        return gaussian_bias(centres, sigmas, padding_mask, feature_size, num_heads)
+
+    @staticmethod
+    def box_attention_bias(boxes_cxcywh: Tensor, padding_mask: Tensor,
+                           feature_size: tuple[int, int], num_heads: int) -> Tensor:
+        """``[B * heads, N_q, h * w]`` bias of a Gaussian on each box: centred on it, standard
+        deviation half its width / height (at least one memory cell). Used by the layers after
+        the first with ``box_refine`` (SMCA eq. 4 with the scale taken from the box).
+
+        Args:
+            boxes_cxcywh: ``[B, N_q, 4]`` normalised boxes (the previous layer's, detached).
+        """
         h, w = feature_size
-        mask = padding_mask.view(-1, h, w)
-        valid_h = (~mask[:, :, 0]).sum(1).clamp(min=1).float()  # [B]
-        valid_w = (~mask[:, 0, :]).sum(1).clamp(min=1).float()
-        ys = (torch.arange(h, device=mask.device) + 0.5)[None] / valid_h[:, None]  # [B, h]
-        xs = (torch.arange(w, device=mask.device) + 0.5)[None] / valid_w[:, None]  # [B, w]
-        c = self.centres()
-        dx = xs[:, None, None, :] - c[None, :, 0, None, None]  # [B, N_q, 1, w]
-        dy = ys[:, None, :, None] - c[None, :, 1, None, None]  # [B, N_q, h, 1]
-        two_var = 2 * self.log_sigma.exp().pow(2)[None, :, None, None]
-        bias = (-(dx.pow(2) + dy.pow(2)) / two_var).flatten(2)  # [B, N_q, h * w]
-        bias = bias.masked_fill(padding_mask[:, None, :], float("-inf"))
-        return bias.repeat_interleave(num_heads, dim=0)
+        cell = boxes_cxcywh.new_tensor([1.0 / w, 1.0 / h])
+        sigmas = torch.maximum(boxes_cxcywh[..., 2:] / 2, cell)  # [B, N_q, 2]
+        return gaussian_bias(boxes_cxcywh[..., :2], sigmas, padding_mask, feature_size,
+                             num_heads)
 
     def box_offsets(self) -> Tensor:
         """``[N_q, 4]`` logits added to the box head's (cx, cy, w, h) output."""
-        zeros = torch.zeros_like(self.centre_logits)
-        return torch.cat([self.centre_logits, zeros], -1)
+        logits = torch.logit(self.centres())
+        return torch.cat([logits, torch.zeros_like(logits)], -1)
+
+
+def gaussian_bias(centres: Tensor, sigmas: Tensor, padding_mask: Tensor,
+                  feature_size: tuple[int, int], num_heads: int) -> Tensor:
+    """``[B * heads, N_q, h * w]``: ``-(dx^2 / 2 sx^2 + dy^2 / 2 sy^2)`` from every memory cell
+    centre to every query's centre; padding at -inf.
+
+    Args:
+        centres: ``[B, N_q, 2]`` (x, y) in [0, 1] of the unpadded image.
+        sigmas: ``[B, N_q, 2]`` standard deviations along x and y, same units.
+        padding_mask: ``[B, h * w]`` True on padded memory cells.
+        feature_size: ``(h, w)`` of the memory grid.
+        num_heads: attention heads (the bias is the same for every head).
+    """
+    h, w = feature_size
+    mask = padding_mask.view(-1, h, w)
+    valid_h = (~mask[:, :, 0]).sum(1).clamp(min=1).float()  # [B]
+    valid_w = (~mask[:, 0, :]).sum(1).clamp(min=1).float()
+    ys = (torch.arange(h, device=mask.device) + 0.5)[None] / valid_h[:, None]  # [B, h]
+    xs = (torch.arange(w, device=mask.device) + 0.5)[None] / valid_w[:, None]  # [B, w]
+    dx = xs[:, None, None, :] - centres[:, :, 0, None, None]  # [B, N_q, 1, w]
+    dy = ys[:, None, :, None] - centres[:, :, 1, None, None]  # [B, N_q, h, 1]
+    two_var = 2 * sigmas.pow(2)  # [B, N_q, 2]
+    bias = -(dx.pow(2) / two_var[..., 0, None, None]
+             + dy.pow(2) / two_var[..., 1, None, None]).flatten(2)  # [B, N_q, h * w]
+    bias = bias.masked_fill(padding_mask[:, None, :], float("-inf"))
+    return bias.repeat_interleave(num_heads, dim=0)

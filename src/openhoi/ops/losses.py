@@ -37,3 +37,25 @@ def cornernet_focal_loss(probs: Tensor, targets: Tensor, alpha: float = 0.5) -> 
     neg_loss = ((1 - alpha) * torch.log(1 - probs) * torch.pow(probs, 2) * neg).sum()
     # With no positive, pos_loss is 0 and the clamp makes this the plain -neg_loss (no sync).
     return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+
+
+def gaussian_focal_loss(probs: Tensor, targets: Tensor, valid: Tensor | None = None,
+                        alpha: float = 2.0, beta: float = 4.0) -> Tensor:
+    """CenterNet's penalty-reduced focal loss on a heat map with Gaussian targets.
+
+    ``-1/N sum (1-p)^alpha log p`` over peaks (``targets == 1``) ``+ (1-y)^beta p^alpha
+    log(1-p)`` over every other cell, ``N`` = number of peaks (at least 1) (Zhou et al.,
+    "Objects as Points", 2019, eq. 1).
+
+    Args:
+        probs: probabilities in (0, 1), any shape.
+        targets: same shape, in [0, 1]; 1 exactly at the peaks.
+        valid: same shape, bool; cells outside (image padding) do not count.
+    """
+    pos = targets.eq(1)
+    neg = ~pos
+    if valid is not None:
+        pos, neg = pos & valid, neg & valid
+    pos_loss = (torch.log(probs) * (1 - probs).pow(alpha))[pos].sum()
+    neg_loss = (torch.log(1 - probs) * probs.pow(alpha) * (1 - targets).pow(beta))[neg].sum()
+    return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
