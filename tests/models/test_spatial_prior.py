@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from openhoi.config import load_config
-from openhoi.errors import ConfigError
 from openhoi.data.label_space import load_label_space
+from openhoi.errors import ConfigError
 from openhoi.models.detector import build_detector
 from openhoi.models.spatial_prior import SpatialPrior
 from openhoi.structures import ImageBatch

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from openhoi.ops.losses import clamped_sigmoid, cornernet_focal_loss
+from openhoi.ops.losses import clamped_sigmoid, cornernet_focal_loss, gaussian_focal_loss
 
 
 def test_focal_loss_hand_value():
@@ -35,3 +35,14 @@ def test_clamped_sigmoid_keeps_logs_finite():
     assert torch.allclose(p, torch.tensor([1e-4, 0.5, 1 - 1e-4]))
     loss = cornernet_focal_loss(p, torch.tensor([1.0, 0.0, 0.0]))
     assert torch.isfinite(loss)
+
+
+def test_gaussian_focal_loss_matches_centernet_eq1_by_hand():
+    probs = torch.tensor([0.8, 0.3, 0.1, 0.6])
+    targets = torch.tensor([1.0, 0.5, 0.0, 0.0])
+    valid = torch.tensor([True, True, True, False])  # the last cell is padding
+    pos = (1 - 0.8) ** 2 * math.log(0.8)
+    neg = (1 - 0.5) ** 4 * 0.3 ** 2 * math.log(0.7) + 0.1 ** 2 * math.log(0.9)
+    assert abs(float(gaussian_focal_loss(probs, targets, valid)) - (-(pos + neg))) < 1e-6
+    with_padding = -(pos + neg + 0.6 ** 2 * math.log(0.4))
+    assert abs(float(gaussian_focal_loss(probs, targets)) - with_padding) < 1e-6
