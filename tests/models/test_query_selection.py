@@ -78,6 +78,17 @@ def test_heatmap_loss_falls_when_the_peak_is_predicted_and_skips_outputs_without
     good = flat.clone()
     good[0, 2, 2] = 4.0
     assert loss(good) < loss(flat) / 4
+
+    def with_objects(human, objects):
+        extras = {"centre_logits": human, "centre_valid": valid,
+                  "object_centre_logits": objects}
+        out = HOIRawOutput(torch.zeros(1, 1, 3), boxes[None], boxes[None], torch.zeros(1, 1, 2),
+                           extras=extras)
+        return float(centre_heatmap_loss(out, [target], [], 1.0))
+
+    # the object map is scored on the object boxes (here the same box as the human's)
+    assert abs(with_objects(good, good) - 2 * loss(good)) < 1e-5
+    assert with_objects(good, flat) > with_objects(good, good)
     bare = HOIRawOutput(torch.zeros(1, 1, 3), boxes[None], boxes[None], torch.zeros(1, 1, 2))
     assert centre_heatmap_loss(bare, [target], [], 1.0) is None
 
@@ -94,10 +105,13 @@ def test_detector_with_selection_trains_the_heatmap_and_puts_it_in_the_output():
     mask[1, :, 48:] = True
     out = det(ImageBatch(images, mask, torch.tensor([[64, 80], [64, 48]])))
     logits = out.selection.logits
-    assert logits.shape == (2, 8, 10)
+    assert logits.shape == (2, 8, 10) and out.selection.object_logits.shape == (2, 8, 10)
+    sigma = det.instance_decoder.prior.log_sigma.exp()
+    assert torch.allclose(sigma[cfg.num_queries:], 2 * sigma[: cfg.num_queries])
     assert torch.isinf(logits[1, :, 6:]).all()
     raw = out.raw_output(torch.zeros(1, 2, cfg.num_queries, 3))
     assert raw.extras["centre_logits"] is logits
+    assert raw.extras["object_centre_logits"] is out.selection.object_logits
     valid = raw.extras["centre_valid"]
     assert valid[1, :, :6].all() and not valid[1, :, 6:].any()
     assert (out.selection.index[1] % 10 < 6).all()  # selected inside the unpadded part

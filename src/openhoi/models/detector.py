@@ -104,6 +104,8 @@ class DetectorOutput:
         out = build(num_layers - 1)
         if self.selection is not None:  # for the losses of the query selection
             out.extras["centre_logits"] = self.selection.logits
+            if self.selection.object_logits is not None:
+                out.extras["object_centre_logits"] = self.selection.object_logits
             out.extras["centre_valid"] = self.selection.valid
         out.extras.update(extras or {})
         if aux:

@@ -7,6 +7,7 @@ pair. The ``2Q`` queries attend to each other and to the encoder memory in one D
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -37,7 +38,8 @@ class InstanceDecoder(nn.Module):
             (``DetectorConfig.value_pos``).
         query_selection: with the prior, take each pair's centre and starting content from a
             human-centre heat map on the memory instead of learned centres
-            (``openhoi.models.query_selection``).
+            (``openhoi.models.query_selection``); the object queries' prior then starts at
+            twice ``prior_sigma``: their object lies around the selected person.
 
     Attributes:
         query_h, query_o: ``nn.Embedding(Q, D)`` human / object query embeddings ``E_h, E_o``
@@ -66,6 +68,9 @@ class InstanceDecoder(nn.Module):
                                    learn_centres=not query_selection)
                       if spatial_prior else None)
         self.selection = CentreSelection(dim) if query_selection else None
+        if query_selection and self.prior is not None:
+            with torch.no_grad():  # object queries look twice as wide around their person
+                self.prior.log_sigma[num_queries:] += math.log(2.0)
         self.box_refine = box_refine
         self.value_pos = value_pos
 
