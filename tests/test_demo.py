@@ -2,14 +2,23 @@
 
 import json
 
+import pytest
 import torch
 
 from openhoi.cli import main
 from openhoi.demo import learned
 
 
-def test_demo_writes_report_pictures_checkpoint_and_predictions(tmp_path, capsys):
+@pytest.fixture
+def one_thread():
+    """Toy-size work runs faster on one thread; later tests get the machine back."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_demo_writes_report_pictures_checkpoint_and_predictions(tmp_path, capsys, one_thread):
     out = tmp_path / "demo"
     sets = ["data.train_scales=[64]", "data.test_scale=64", "data.max_size=80",
             "train.batch_size=2"]
