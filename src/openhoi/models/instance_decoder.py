@@ -23,7 +23,8 @@ class InstanceDecoder(nn.Module):
     """Decode ``Q`` human-object query pairs into per-layer human and object features.
 
     The decoder content starts at zero and the query embeddings enter as ``query_pos`` at every
-    layer, as in DETR and GEN-VLKT's ``GEN.forward`` (``models/gen.py``).
+    layer, as in DETR and GEN-VLKT's ``GEN.forward`` (``models/gen.py``); with
+    ``query_selection`` the content starts from the memory feature of each pair's selected cell.
 
     Args:
         decoder: a ``TransformerDecoder`` of width ``D``.
