@@ -111,22 +111,23 @@ def _valid_size(valid: Tensor, i: int) -> tuple[float, float]:
     return float(valid[i, 0, :].sum().clamp(min=1)), float(valid[i, :, 0].sum().clamp(min=1))
 
 
-def centre_targets(h_boxes_cxcywh: Sequence[Tensor], valid: Tensor) -> Tensor:
-    """``[B, h, w]`` Gaussian heat-map targets of the human boxes, 1 at each centre's cell.
+def centre_targets(boxes_cxcywh: Sequence[Tensor], valid: Tensor) -> Tensor:
+    """``[B, h, w]`` Gaussian heat-map targets of boxes (humans, or the pairs' objects), 1 at
+    each centre's cell.
 
-    Each human adds ``exp(-d^2 / 2 sigma^2)`` around the cell holding its centre, ``d`` in
+    Each box adds ``exp(-d^2 / 2 sigma^2)`` around the cell holding its centre, ``d`` in
     cells, ``sigma`` a sixth of the box's shorter side in cells (at least 0.5; CenterNet's
-    size-adaptive radius, simplified); overlapping humans take the maximum.
+    size-adaptive radius, simplified); overlapping boxes take the maximum.
 
     Args:
-        h_boxes_cxcywh: per image ``[M, 4]`` human boxes normalised by the unpadded size.
+        boxes_cxcywh: per image ``[M, 4]`` boxes normalised by the unpadded size.
         valid: ``[B, h, w]`` bool, True on unpadded cells.
     """
     b, h, w = valid.shape
     out = torch.zeros(b, h, w, device=valid.device)
     ys = torch.arange(h, device=valid.device, dtype=torch.float32)[:, None]
     xs = torch.arange(w, device=valid.device, dtype=torch.float32)[None]
-    for i, boxes in enumerate(h_boxes_cxcywh):
+    for i, boxes in enumerate(boxes_cxcywh):
         vw, vh = _valid_size(valid, i)
         for cx, cy, bw, bh in boxes.float().tolist():
             px, py = _peak_cell(cx, cy, vw, vh)
