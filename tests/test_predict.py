@@ -16,7 +16,8 @@ from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.engine.run import build_model_parts
 from openhoi.errors import CheckpointError
 from openhoi.model_io import export_model
-from openhoi.predict import HOIPredictor
+from openhoi.predict import HOIPredictor, predictions_to_triplets
+from openhoi.structures import HOIPredictions
 from openhoi.visualize import output_size
 
 
@@ -146,3 +147,16 @@ def test_cli_bad_interaction_list(checkpoint, photos, capsys):
     assert main(["predict", str(photos / "tiny.jpg"), "--checkpoint", str(checkpoint),
                  "--interactions", " , "]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_triplet_boxes_are_clipped_to_a_non_square_image_only_when_its_size_is_given():
+    space = load_label_space("synthetic")
+    pred = HOIPredictions(
+        boxes_xyxy=torch.tensor([[-5.0, -3.0, 130.0, 70.0], [20.0, 10.0, 90.0, 95.0]]),
+        labels=torch.tensor([space.human_label, 1]), pair_idx=torch.tensor([[0, 1]]),
+        interactions=torch.tensor([0]), scores=torch.tensor([0.9]), image_id="x")
+    (clipped,) = predictions_to_triplets(pred, space, None, 0.0, image_size=(120, 80))
+    assert clipped.h_box_xyxy == (0.0, 0.0, 120.0, 70.0)  # width 120, height 80
+    assert clipped.o_box_xyxy == (20.0, 10.0, 90.0, 80.0)
+    (raw,) = predictions_to_triplets(pred, space, None, 0.0)
+    assert raw.h_box_xyxy == (-5.0, -3.0, 130.0, 70.0)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from PIL import Image
+from torchvision.ops import clip_boxes_to_image
 from torchvision.transforms import functional as TF
 
 from openhoi.config import Config
@@ -85,9 +86,7 @@ def predictions_to_triplets(pred: HOIPredictions, label_space: LabelSpace, top_k
         keep = keep[:top_k]
     xyxy = pred.boxes_xyxy
     if image_size is not None:
-        w, h = image_size
-        xyxy = torch.stack([xyxy[:, 0].clamp(0, w), xyxy[:, 1].clamp(0, h),
-                            xyxy[:, 2].clamp(0, w), xyxy[:, 3].clamp(0, h)], -1)
+        xyxy = clip_boxes_to_image(xyxy, (image_size[1], image_size[0]))  # (height, width)
     boxes = xyxy.tolist()
     out = []
     for k in keep.tolist():
