@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from openhoi.models.heads import MLP
 from openhoi.models.matcher import Indices, PairTargets
+from openhoi.models.spatial_prior import unpadded_size
 from openhoi.ops.losses import gaussian_focal_loss
 from openhoi.structures import HOIRawOutput
 
@@ -93,8 +94,7 @@ class CentreSelection(nn.Module):
         index = rank.topk(min(k, h * w), dim=1).indices  # [B, k]
         if index.shape[1] < k:  # fewer cells than queries: repeat the best ones
             index = index[:, torch.arange(k, device=index.device) % index.shape[1]]
-        valid_h = valid[:, :, 0].sum(1).clamp(min=1).float()  # [B]
-        valid_w = valid[:, 0, :].sum(1).clamp(min=1).float()
+        valid_w, valid_h = unpadded_size(valid)  # [B] each
         rows, cols = index // w, index % w
         centres = torch.stack([(cols + 0.5) / valid_w[:, None], (rows + 0.5) / valid_h[:, None]],
                               -1).clamp(1e-3, 1 - 1e-3)  # [B, k, 2]
@@ -104,11 +104,6 @@ class CentreSelection(nn.Module):
 def _peak_cell(cx: float, cy: float, vw: float, vh: float) -> tuple[int, int]:
     """(column, row) of the cell holding a normalised point, inside the unpadded grid."""
     return min(max(int(cx * vw), 0), int(vw) - 1), min(max(int(cy * vh), 0), int(vh) - 1)
-
-
-def _valid_size(valid: Tensor, i: int) -> tuple[float, float]:
-    """Unpadded (width, height) in cells of image ``i``."""
-    return float(valid[i, 0, :].sum().clamp(min=1)), float(valid[i, :, 0].sum().clamp(min=1))
 
 
 def centre_targets(boxes_cxcywh: Sequence[Tensor], valid: Tensor) -> Tensor:
@@ -127,8 +122,9 @@ def centre_targets(boxes_cxcywh: Sequence[Tensor], valid: Tensor) -> Tensor:
     out = torch.zeros(b, h, w, device=valid.device)
     ys = torch.arange(h, device=valid.device, dtype=torch.float32)[:, None]
     xs = torch.arange(w, device=valid.device, dtype=torch.float32)[None]
+    sizes = torch.stack(unpadded_size(valid), -1).tolist()  # [B] of (width, height)
     for i, boxes in enumerate(boxes_cxcywh):
-        vw, vh = _valid_size(valid, i)
+        vw, vh = sizes[i]
         for cx, cy, bw, bh in boxes.float().tolist():
             px, py = _peak_cell(cx, cy, vw, vh)
             sigma = max(0.5, min(bw * vw, bh * vh) / 6)

@@ -97,6 +97,14 @@ class SpatialPrior(nn.Module):
         return torch.cat([logits, torch.zeros_like(logits)], -1)
 
 
+def unpadded_size(valid: Tensor) -> tuple[Tensor, Tensor]:
+    """``(width, height)``, each ``[B]`` float, of the unpadded part of a ``[B, h, w]`` grid
+    (``valid`` True there; padding is at the right and bottom), at least 1: the units in which
+    normalised boxes and cell centres are measured."""
+    return (valid[:, 0, :].sum(1).clamp(min=1).float(),
+            valid[:, :, 0].sum(1).clamp(min=1).float())
+
+
 def gaussian_bias(centres: Tensor, sigmas: Tensor, padding_mask: Tensor,
                   feature_size: tuple[int, int], num_heads: int) -> Tensor:
     """``[B * heads, N_q, h * w]``: ``-(dx^2 / 2 sx^2 + dy^2 / 2 sy^2)`` from every memory cell
@@ -111,8 +119,7 @@ def gaussian_bias(centres: Tensor, sigmas: Tensor, padding_mask: Tensor,
     """
     h, w = feature_size
     mask = padding_mask.view(-1, h, w)
-    valid_h = (~mask[:, :, 0]).sum(1).clamp(min=1).float()  # [B]
-    valid_w = (~mask[:, 0, :]).sum(1).clamp(min=1).float()
+    valid_w, valid_h = unpadded_size(~mask)  # [B] each
     ys = (torch.arange(h, device=mask.device) + 0.5)[None] / valid_h[:, None]  # [B, h]
     xs = (torch.arange(w, device=mask.device) + 0.5)[None] / valid_w[:, None]  # [B, w]
     dx = xs[:, None, None, :] - centres[:, :, 0, None, None]  # [B, N_q, 1, w]
