@@ -164,7 +164,6 @@ class Detector(nn.Module):
         memory = self.encoder(src, mask, pos)  # [B, hw, D]
         dec = self.instance_decoder(memory, mask, pos, (int(h), int(w)), self._box_logits)
         h_hs, o_hs = dec.h_hs, dec.o_hs  # [L, B, Q, D]
-        assert dec.box_logits is not None  # a box head was given
         h_logits, o_logits = dec.box_logits.split(self.num_queries, dim=2)  # [L, B, Q, 4]
         return DetectorOutput(
             h_hs=h_hs,

@@ -82,8 +82,8 @@ class InstanceDecoder(nn.Module):
         return queries.unsqueeze(0).expand(batch_size, -1, -1)
 
     def forward(self, memory: Tensor, memory_padding_mask: Tensor | None,
-                memory_pos: Tensor, feature_size: tuple[int, int] | None = None,
-                box_head: Callable[[Tensor], Tensor] | None = None) -> DecodedPairs:
+                memory_pos: Tensor, feature_size: tuple[int, int] | None,
+                box_head: Callable[[Tensor], Tensor]) -> DecodedPairs:
         """Decode the pairs.
 
         Args:
@@ -93,18 +93,16 @@ class InstanceDecoder(nn.Module):
             feature_size: ``(h, w)`` of the memory grid (``N = h * w``); needed with the
                 spatial prior.
             box_head: ``[..., 2Q, D] -> [..., 2Q, 4]`` box logits of human then object queries
-                (before the sigmoid); needed with ``box_refine``.
+                (before the sigmoid and the reference).
         """
         query_pos = self.query_pos(memory.shape[0])  # [B, 2Q, D]
         tgt = torch.zeros_like(query_pos)
-        pos: Tensor | None = memory_pos
-        values = memory + memory_pos if self.value_pos else memory
-        if self.value_pos:  # keys stay memory + pos; values gain pos too
-            pos = None
+        # value_pos: keys stay memory + pos, values gain pos too
+        values, pos = ((memory + memory_pos, None) if self.value_pos else (memory, memory_pos))
         if self.prior is None:
             hs = self.decoder(tgt, values, memory_padding_mask, pos, query_pos)
-            boxes = box_head(hs) if box_head is not None else None
-            return DecodedPairs(hs[:, :, : self.num_queries], hs[:, :, self.num_queries:], boxes)
+            return DecodedPairs(hs[:, :, : self.num_queries], hs[:, :, self.num_queries:],
+                                box_head(hs))
         if feature_size is None:
             raise ValueError("the spatial prior needs the memory's feature_size")
         if memory_padding_mask is None:
@@ -123,11 +121,8 @@ class InstanceDecoder(nn.Module):
         if not self.box_refine:
             hs = self.decoder(tgt, values, memory_padding_mask, pos, query_pos,
                               bias.to(memory.dtype))  # [L, B, 2Q, D]
-            boxes = box_head(hs) + reference if box_head is not None else None
-            return DecodedPairs(hs[:, :, : self.num_queries], hs[:, :, self.num_queries:], boxes,
-                                selection)
-        if box_head is None:
-            raise ValueError("box_refine needs the box head")
+            return DecodedPairs(hs[:, :, : self.num_queries], hs[:, :, self.num_queries:],
+                                box_head(hs) + reference, selection)
         outputs, layer_boxes = [], []
         for layer in self.decoder.layers:
             tgt = layer(tgt, values, memory_padding_mask, pos, query_pos, bias.to(memory.dtype))
@@ -164,11 +159,11 @@ class DecodedPairs(NamedTuple):
     Attributes:
         h_hs, o_hs: ``[L, B, Q, D]`` normed output of every decoder layer.
         box_logits: ``[L, B, 2Q, 4]`` human-then-object boxes (``box_head`` plus the reference,
-            cxcywh before the sigmoid), or None without ``box_head``.
+            cxcywh before the sigmoid).
         selection: the query selection (its heat map feeds a loss), or None.
     """
 
     h_hs: Tensor
     o_hs: Tensor
-    box_logits: Tensor | None
+    box_logits: Tensor
     selection: Selection | None = None
