@@ -176,7 +176,7 @@ def test_own_dataset_build_convert_train_evaluate_predict(tmp_path, capsys, monk
     res = json.loads((tmp_path / "eval.json").read_text())
     assert res["mAP"] is not None and res["mAP_rare"] is not None
     assert res["mAP_non_rare"] is not None
-    assert res["num_gt"] == 9  # test pairs with an object: pour (+hold) x2, paddle x2, tune x2, hold
+    assert res["num_gt"] == 9  # pairs with an object: pour (+hold) x2, paddle x2, tune x2, hold
 
     # 6. predict with pictures: triplets are named in the kitchen's classes
     draw = tmp_path / "pictures"
