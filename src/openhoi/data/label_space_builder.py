@@ -379,6 +379,14 @@ def build_label_space(
     provisional = _provisional_space(objects, verbs, human)
     verb_by_name = {v.name: v for v in verbs}
     read = [(src, *read_source(src, provisional, skip_invalid)) for src in train]
+    allowed = {k for k, v in enumerate(verbs) if v.name in set(no_object_verbs)}
+    for src, ann, table in read:  # before anything else: this error is the likelier mistake
+        bad = (table.object < 0) & ~np.isin(table.verb, sorted(allowed))
+        for k in np.flatnonzero(bad)[:1]:
+            raise DataError(
+                f"{src.where(int(ann.indices[table.image[k]]), int(table.position[k]))}: "
+                f"verb {verbs[table.verb[k]].name!r} has no object, but it is not a verb "
+                "without object (list it in --no-object-verbs)")
     seen = {(int(v), int(o)) for _, _, t in read for v, o in zip(t.verb, t.object)}
     inters = _interactions(objects, verbs, interactions, no_object_verbs, seen)
     data: dict[str, Any] = {
