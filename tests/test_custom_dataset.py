@@ -2,7 +2,8 @@
 
 The test writes interchange-CSV annotations over drawn pictures (people pouring from teapots,
 tuning violins, paddling kayaks, waving), then runs the documented path: `label-space build`
--> `convert-annotations` -> `data-report` -> `train` -> `evaluate` -> `predict --draw`, and
+-> `convert-annotations` -> `data-report` -> `verb-repr` -> `train` -> `evaluate` ->
+`predict --draw`, and
 checks that CLIP was prompted with the custom names.
 """
 
@@ -154,12 +155,16 @@ def test_own_dataset_build_convert_train_evaluate_predict(tmp_path, capsys, monk
         return encode(self, texts, *args, **kwargs)
 
     monkeypatch.setattr(ClipKnowledge, "encode_text", spy)
+    verbs = tmp_path / "verbs.safetensors"  # HOICLIP's E_v from the kitchen's own pairs
+    assert main(["verb-repr", "--dataset", "custom", "--data-root", str(root), "--clip-arch",
+                 "openhoi-tiny", "--workers", "0", "--no-progress", "--out", str(verbs)]) == 0
     run = tmp_path / "run"
     sets = ["data.dataset=custom", f"data.root={root}", "data.train_scales=[96]",
             "data.test_scale=96", "data.max_size=128", "train.epochs=1", "train.batch_size=4",
-            "train.lr_drop=1"]
+            "train.lr_drop=1", "model.interaction.verb_repr_init=file"]
     assert main(["train", "--config", "synthetic_tiny", "--output", str(run), "--no-progress",
-                 "--device", "cpu", *[a for s in sets for a in ("--set", s)]]) == 0
+                 "--device", "cpu", "--verb-repr", str(verbs),
+                 *[a for s in sets for a in ("--set", s)]]) == 0
     assert "a photo of a person pouring a teapot" in prompts
     assert "a photo of a person paddling a kayak" in prompts
     assert "a photo of a person waving" in prompts and "a photo of a violin" in prompts
