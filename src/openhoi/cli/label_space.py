@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", nargs="+", required=True, metavar="FILE",
                    help="training annotations: interchange CSV(s) or HICO-DET-layout json(s)")
     p.add_argument("--out", required=True, help="label space JSON to write")
-    p.add_argument("--name", help="short dataset id (default: the name of --out's folder)")
+    p.add_argument("--name", help="short dataset id, part of the fingerprint checkpoints store "
+                   "(default: --out's file name, or its folder's for label_space.json)")
     p.add_argument("--objects", help="object classes: .txt (one per line, ids 1, 2, ... in "
                    "order) or .csv (name[,id]); default for CSV input: the names used, "
                    "--human first then alphabetical")
@@ -113,7 +114,8 @@ def run_build(args: argparse.Namespace) -> int:
         zero_shot[kind.strip()] = value.strip()
     objects, verbs, sources = _sources(args)
     out = Path(args.out)
-    name = args.name or out.resolve().parent.name or out.stem
+    # datasets/kitchen/label_space.json -> kitchen; kitchen_classes.json -> kitchen_classes
+    name = args.name or (out.resolve().parent.name if out.stem == "label_space" else out.stem)
     space = build_label_space(
         name, objects, verbs, sources, human=args.human,
         interactions=read_interaction_list(args.interactions) if args.interactions else None,
