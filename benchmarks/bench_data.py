@@ -23,7 +23,7 @@ from PIL import Image
 from openhoi.config import DataConfig
 from openhoi.data.annotations import read_hoi_annotations
 from openhoi.data.dataset import HOIDetectionDataset
-from openhoi.data.label_space import LabelSpace, label_space_from_dict
+from openhoi.label_space import LabelSpace, label_space_from_dict
 from openhoi.data.synthetic import generate_synthetic
 from openhoi.data.transforms import build_transforms
 

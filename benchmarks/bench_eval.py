@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from eval_cases import make_hico_case, make_vcoco_case
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.evaluation import (
     HICODetEvaluator,
     read_vcoco_ground_truth,

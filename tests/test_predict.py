@@ -10,9 +10,9 @@ from PIL import Image
 
 from openhoi.cli import main
 from openhoi.config import load_config
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.data.loader import pad_images
-from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
+from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.engine.run import build_model_parts
 from openhoi.errors import CheckpointError
 from openhoi.model_io import export_model

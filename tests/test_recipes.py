@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from openhoi.config import RECIPE_DIR, load_config, to_dict
-from openhoi.data.label_space import load_label_space
-from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector
+from openhoi.label_space import load_label_space
+from openhoi.models.detr.hoi_detector import HOIDetector, build_hoi_detector
 
 RECIPES = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
 TINY_CLIP = "openhoi-tiny"
@@ -39,8 +39,8 @@ def _build_meta(cfg, space) -> HOIDetector:
     """The recipe's model with every tensor on the meta device (no memory, no weights)."""
     import open_clip
 
-    from openhoi.models.clip_knowledge import ClipKnowledge
-    from openhoi.models.clip_loading import register_openhoi_configs
+    from openhoi.models.clip.clip_knowledge import ClipKnowledge
+    from openhoi.models.clip.clip_loading import register_openhoi_configs
 
     register_openhoi_configs()
     arch = cfg.model.clip.arch

@@ -123,7 +123,7 @@ class DataConfig:
 class ClipConfig:
     """The CLIP model that provides knowledge (open_clip architecture + local weights).
 
-    See ``openhoi.models.clip_knowledge`` for what is taken from CLIP and how the image is fed.
+    See ``openhoi.models.clip.clip_knowledge`` for what is taken from CLIP and how the image is fed.
     """
 
     arch: str = "ViT-B-32-quickgelu"
@@ -197,7 +197,7 @@ class DetectorConfig:
     spatial_prior: bool = False
     """Give every instance-decoder query a learned centre and width that bias its
     cross-attention (a Gaussian, SMCA-style) and predict its boxes relative to the centre
-    (``openhoi.models.spatial_prior``). Not part of HOICLIP/GEN-VLKT (off in their recipes);
+    (``openhoi.models.detr.spatial_prior``). Not part of HOICLIP/GEN-VLKT (off in their recipes);
     on in the synthetic recipes, which train every weight from scratch."""
     spatial_prior_sigma: float = 0.12
     """Initial width of the spatial prior, as a fraction of the image side."""
@@ -216,7 +216,7 @@ class DetectorConfig:
     """With ``spatial_prior``: take every query pair's centre (and starting content) from the
     top peaks of a human-centre heat map predicted on the encoder memory, trained with its own
     focal loss (``loss.centre``), instead of learned fixed centres: two-stage query selection
-    (``openhoi.models.query_selection``). Not part of HOICLIP/GEN-VLKT; on in the synthetic
+    (``openhoi.models.detr.query_selection``). Not part of HOICLIP/GEN-VLKT; on in the synthetic
     recipes."""
     hidden_dim: int = 256
     """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
@@ -245,7 +245,7 @@ class DetectorConfig:
     """Initial value of the learnable log logit scale, ``log(1 / 0.07)`` (HOICLIP/GEN-VLKT)."""
     detr_checkpoint: str | None = None
     """Official DETR checkpoint (``detr-r50-e632da11.pth``) to initialise from at the start of
-    training; see ``openhoi.models.detr_checkpoint``. Never defaulted."""
+    training; see ``openhoi.models.detr.detr_checkpoint``. Never defaulted."""
 
     def __post_init__(self) -> None:
         if self.hidden_dim % self.num_heads:
@@ -321,7 +321,7 @@ class InteractionConfig:
     MLP(E, E // 2, E, 3)``)."""
     verb_repr: Literal["hoiclip", "paper", "variant_a"] = "hoiclip"
     """Rule that made the verb representations E_v the model loads (HOICLIP eq. 6; see
-    ``openhoi.models.verb_repr``): ``hoiclip`` = the released code's arithmetic (the reference's
+    ``openhoi.models.hoiclip.verb_repr``): ``hoiclip`` = the released code's arithmetic (the reference's
     ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
     ``variant_a`` = variant (a), subtracting the human region as well. Checked against the
     rule recorded in an ``openhoi verb-repr`` file when the builder loads one."""

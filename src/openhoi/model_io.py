@@ -15,15 +15,15 @@ from typing import Any
 import torch
 
 from openhoi.config import Config
-from openhoi.data.label_space import LabelSpace, label_space_from_dict, load_label_space
-from openhoi.engine.checkpoint import (
+from openhoi.label_space import LabelSpace, label_space_from_dict, load_label_space
+from openhoi.checkpoint import (
     checkpoint_config,
     load_model_weights,
     load_weights_file,
     save_safetensors,
 )
 from openhoi.errors import CheckpointError, OpenHOIError
-from openhoi.models.hoi_detector import HOIDetector
+from openhoi.models.detr.hoi_detector import HOIDetector
 
 
 def checkpoint_label_space(checkpoint: Mapping[str, Any], config: Config,
@@ -58,8 +58,8 @@ def build_model_from_checkpoint(
     and the text classifiers start from zeros, then every tensor comes from the checkpoint
     (a missing or extra tensor is a ``CheckpointError`` listing which).
     """
-    from openhoi.models.clip_knowledge import build_clip_knowledge
-    from openhoi.models.hoi_detector import build_hoi_detector
+    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
+    from openhoi.models.detr.hoi_detector import build_hoi_detector
 
     config = checkpoint_config(checkpoint, where)
     space = checkpoint_label_space(checkpoint, config, where)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.config import ModelConfig
-from openhoi.data.label_space import LabelSpace, label_space_from_dict
+from openhoi.label_space import LabelSpace, label_space_from_dict
 from openhoi.errors import OpenHOIError
 
 _VOWELS = "aeiou"
@@ -181,8 +181,8 @@ def retarget_model(model: nn.Module, base: LabelSpace, new: LabelSpace,
         OpenHOIError: the object head is DETR's linear head (it has no text to extend) and the
             list names an object the model was not trained on.
     """
-    from openhoi.models.heads import TextObjectClassifier
-    from openhoi.models.text_classifier import (
+    from openhoi.models.detr.heads import TextObjectClassifier
+    from openhoi.models.clip.text_classifier import (
         interaction_prompts,
         object_prompts,
         text_embeddings,

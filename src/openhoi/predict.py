@@ -21,14 +21,14 @@ from torchvision.transforms import functional as TF
 
 from openhoi.config import Config
 from openhoi.data.image_io import load_image
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.data.loader import pad_images
 from openhoi.data.transforms import resize_shape
-from openhoi.engine.checkpoint import load_weights_file
+from openhoi.checkpoint import load_weights_file
 from openhoi.errors import OpenHOIError
 from openhoi.model_io import build_model_from_checkpoint
-from openhoi.models.hoi_detector import HOIDetector, build_hoi_postprocessor
-from openhoi.models.inference import inference_model
+from openhoi.models.detr.hoi_detector import HOIDetector, build_hoi_postprocessor
+from openhoi.models.detr.inference import inference_model
 from openhoi.structures import HOIPredictions, Triplet
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class HOIPredictor:
     @property
     def fast_model(self) -> HOIDetector:
         """``model`` with the backbone's BatchNorm folded and channels-last convolutions
-        (``openhoi.models.inference``): same outputs, less time."""
+        (``openhoi.models.detr.inference``): same outputs, less time."""
         if self._fast is None:
             self._fast = inference_model(self.model)
         return self._fast

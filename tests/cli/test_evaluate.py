@@ -11,7 +11,7 @@ from cases import predictions  # noqa: E402
 from vcoco_cases import write_files, write_pickle  # noqa: E402
 
 from openhoi.cli import main  # noqa: E402
-from openhoi.data.label_space import load_label_space  # noqa: E402
+from openhoi.label_space import load_label_space  # noqa: E402
 from openhoi.evaluation.prediction_files import (  # noqa: E402
     write_gen_vlkt_predictions,
     write_predictions,
@@ -179,9 +179,9 @@ def test_evaluate_a_checkpoint_on_the_test_split(tmp_path, capsys):
     import torch
 
     from openhoi.config import load_config
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
     from openhoi.data.synthetic import generate_synthetic
-    from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
+    from openhoi.checkpoint import make_checkpoint, save_checkpoint
     from openhoi.engine.run import build_model_parts
 
     root = tmp_path / "syn"

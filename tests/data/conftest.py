@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from openhoi.data.label_space import LabelSpace, load_label_space
+from openhoi.label_space import LabelSpace, load_label_space
 from openhoi.data.synthetic import generate_synthetic
 
 

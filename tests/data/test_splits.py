@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.data.splits import low_data_subset
 from openhoi.errors import ConfigError, DataError
 

@@ -58,8 +58,8 @@ def test_hoi_detector_runs_as_its_inference_view_without_unread_clip_extras():
     """predict_loader runs an HOIDetector as ``inference_model``: predictions as the module's
     to float rounding; GEN-VLKT with a post-processor that reads no extras skips CLIP."""
     from openhoi.config import load_config
-    from openhoi.data.label_space import load_label_space
-    from openhoi.models.hoi_detector import build_hoi_detector, build_hoi_postprocessor
+    from openhoi.label_space import load_label_space
+    from openhoi.models.detr.hoi_detector import build_hoi_detector, build_hoi_postprocessor
     from openhoi.structures import HOITargets, ImageBatch
 
     cfg = load_config("synthetic_tiny_gen_vlkt").model

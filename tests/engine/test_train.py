@@ -11,7 +11,7 @@ from engine_toys import (
     toy_config,
 )
 
-from openhoi.engine.checkpoint import load_checkpoint
+from openhoi.checkpoint import load_checkpoint
 from openhoi.engine.loaders import train_loader
 from openhoi.engine.metrics import read_metrics
 from openhoi.engine.train import NonFiniteLossError, TrainState, fit, train_one_epoch

@@ -12,7 +12,7 @@ import pytest
 import torch
 from cases import predictions, targets
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.evaluation import HICODetEvaluator
 

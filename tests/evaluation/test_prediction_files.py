@@ -8,7 +8,7 @@ import pytest
 import torch
 from cases import predictions
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.errors import PredictionFileError
 from openhoi.evaluation.prediction_files import (
     read_predictions,

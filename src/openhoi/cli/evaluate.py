@@ -176,12 +176,12 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     from openhoi.config import replace
     from openhoi.data.dataset import LAYOUTS, build_dataset
     from openhoi.data.loader import collate
-    from openhoi.engine.checkpoint import load_weights_file
+    from openhoi.checkpoint import load_weights_file
     from openhoi.engine.evaluate import predict_loader
     from openhoi.engine.loaders import eval_loader
     from openhoi.evaluation import write_predictions
     from openhoi.model_io import build_model_from_checkpoint
-    from openhoi.models.hoi_detector import build_hoi_postprocessor
+    from openhoi.models.detr.hoi_detector import build_hoi_postprocessor
 
     model, config, space = build_model_from_checkpoint(load_weights_file(args.checkpoint),
                                                        where=args.checkpoint)
@@ -204,7 +204,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
     from openhoi.errors import ConfigError
 
     if bool(args.checkpoint) == bool(args.predictions):

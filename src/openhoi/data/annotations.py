@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from openhoi.data.annotations import DatasetLayout, read_hoi_annotations
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
 

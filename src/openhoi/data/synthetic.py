@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from openhoi.data.hicodet import CORRESPONDENCE_FILE, SPLITS
-from openhoi.data.label_space import LabelSpace, load_label_space
+from openhoi.label_space import LabelSpace, load_label_space
 from openhoi.data.synthetic_scene import (
     SKIN,
     Entity,

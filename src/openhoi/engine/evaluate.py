@@ -20,8 +20,8 @@ from openhoi.engine.distributed import (
     is_main_process,
     unwrap,
 )
-from openhoi.models.hoi_detector import HOIDetector
-from openhoi.models.inference import inference_model
+from openhoi.models.detr.hoi_detector import HOIDetector
+from openhoi.models.detr.inference import inference_model
 from openhoi.structures import HOIPredictions, HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ Run folder layout (``RUN_DIR``)::
                              subsets (counts, validation image names), start/resume times
     metrics.jsonl            rank-0 metrics log (``openhoi.engine.metrics``)
     train.log                rank-0 text log
-    checkpoints/last.pt      after every epoch (``openhoi.engine.checkpoint`` format)
+    checkpoints/last.pt      after every epoch (``openhoi.checkpoint`` format)
     checkpoints/best.pt      best validation ``train.best_metric`` (needs ``data.val_size``)
     model.safetensors        selected weights + config/label-space metadata, for prediction
     test_metrics.json        test-split results of the selected weights, once, at the end
@@ -33,16 +33,16 @@ from torch.utils.data import DataLoader
 from openhoi import __version__
 from openhoi.config import Config, save_config, to_dict
 from openhoi.data.dataset import HOIDetectionDataset, build_dataset, resolve_label_space
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.data.loader import collate, seed_worker
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.transforms import build_transforms
-from openhoi.engine import checkpoint as ckpt_io
+from openhoi import checkpoint as ckpt_io
 from openhoi.engine.distributed import get_rank, get_world_size, is_main_process
 from openhoi.engine.evaluate import Evaluator
 from openhoi.engine.loaders import eval_loader, train_loader
 from openhoi.engine.optim import build_optimizer, build_scheduler
-from openhoi.engine.subsets import training_subsets
+from openhoi.data.subsets import training_subsets
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
 from openhoi.errors import ConfigError
 from openhoi.structures import HOITargets
@@ -90,7 +90,7 @@ def _dataset(like: HOIDetectionDataset, annotations: HOIAnnotations, idx: np.nda
 
 def build_run_data(config: Config, label_space: LabelSpace) -> RunData:
     """Training images after the low-data / zero-shot / validation rules
-    (``openhoi.engine.subsets``), the held-out validation images with test-time transforms,
+    (``openhoi.data.subsets``), the held-out validation images with test-time transforms,
     and the test split when ``train.eval_test``."""
     full = build_dataset(config.data, "train", label_space)
     sub = training_subsets(full.annotations, label_space, config.data)
@@ -113,8 +113,8 @@ def build_model_parts(config: Config, label_space: LabelSpace, device: torch.dev
     ``for_checkpoint`` skips loading pretrained files (CLIP, DETR, verb representations): a
     checkpoint is about to overwrite every weight.
     """
-    from openhoi.models.clip_knowledge import build_clip_knowledge
-    from openhoi.models.hoi_detector import (
+    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
+    from openhoi.models.detr.hoi_detector import (
         build_hoi_criterion,
         build_hoi_detector,
         build_hoi_postprocessor,

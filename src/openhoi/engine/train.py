@@ -23,8 +23,8 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from openhoi.config import Config
-from openhoi.data.label_space import LabelSpace
-from openhoi.engine import checkpoint as ckpt_io
+from openhoi.label_space import LabelSpace
+from openhoi import checkpoint as ckpt_io
 from openhoi.engine.distributed import (
     all_gather_object,
     all_reduce_sum,

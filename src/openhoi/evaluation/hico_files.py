@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.errors import DataError
 
 

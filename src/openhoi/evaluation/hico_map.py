@@ -107,7 +107,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from openhoi.data.label_space import LabelSpace, interaction_names
+from openhoi.label_space import LabelSpace, interaction_names
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds

@@ -50,7 +50,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.errors import PredictionFileError
 from openhoi.structures import HOIPredictions
 

@@ -11,7 +11,7 @@ from reference_layouts import (
     tiny_clip_state,
 )
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.errors import CheckpointError
 from openhoi.models.convert import convert_checkpoint
 

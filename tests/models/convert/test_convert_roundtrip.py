@@ -6,14 +6,14 @@ import torch
 from reference_layouts import hoiclip_layout, hoiclip_verb2hoi, random_state, release
 
 from openhoi.data.dataset import resolve_label_space
-from openhoi.engine import checkpoint as ckpt_io
+from openhoi import checkpoint as ckpt_io
 from openhoi.engine.run import build_model_parts
 from openhoi.models.convert import convert_checkpoint, save_converted
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
 
     space = load_label_space("vcoco")
     state = random_state(hoiclip_layout(space.num_interactions, space.num_objects + 2,
@@ -63,7 +63,7 @@ def test_safetensors_round_trip(converted, tmp_path, make_batch):
     weights = ckpt_io.load_safetensors(out)
     config = ckpt_io.checkpoint_config(weights)
     assert config == converted.config
-    from openhoi.models.hoi_detector import build_hoi_detector
+    from openhoi.models.detr.hoi_detector import build_hoi_detector
 
     space = converted.label_space
     e = converted.model.clip.embed_dim

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.errors import CheckpointError
 from openhoi.models.convert import common
 from openhoi.models.convert.infer import infer_detector, set_dotted
