@@ -42,7 +42,11 @@ from PIL import Image
 
 from openhoi.config import load_config
 from openhoi.label_space import load_label_space
-from openhoi.models.detr.hoi_detector import HOIDetector, build_hoi_detector, build_hoi_postprocessor
+from openhoi.models.detr.hoi_detector import (
+    HOIDetector,
+    build_hoi_detector,
+    build_hoi_postprocessor,
+)
 from openhoi.models.hoiclip.head import HOICLIPHead
 from openhoi.structures import ImageBatch
 

@@ -3,9 +3,8 @@ import random
 import numpy as np
 import pytest
 import torch
-from engine_toys import ToyDataset, ToyModel, collate
 
-from openhoi.config import Config, replace
+from engine_toys import ToyDataset, ToyModel, collate
 from openhoi.checkpoint import (
     atomic_write,
     checkpoint_config,
@@ -18,6 +17,7 @@ from openhoi.checkpoint import (
     save_safetensors,
     set_rng_state,
 )
+from openhoi.config import Config, replace
 from openhoi.errors import CheckpointError
 
 

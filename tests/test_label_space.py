@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from openhoi.errors import DataError
 from openhoi.label_space import (
     LABEL_SPACE_DIR,
     available_label_spaces,
     load_label_space,
 )
-from openhoi.errors import DataError
 
 
 @pytest.mark.parametrize("name", available_label_spaces())

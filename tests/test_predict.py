@@ -8,13 +8,13 @@ import skimage.data
 import torch
 from PIL import Image
 
+from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.cli import main
 from openhoi.config import load_config
-from openhoi.label_space import load_label_space
 from openhoi.data.loader import pad_images
-from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.engine.run import build_model_parts
 from openhoi.errors import CheckpointError
+from openhoi.label_space import load_label_space
 from openhoi.model_io import export_model
 from openhoi.predict import HOIPredictor, predictions_to_triplets
 from openhoi.structures import HOIPredictions

@@ -41,8 +41,8 @@ from torch import Tensor, nn
 
 from openhoi import __version__
 from openhoi.config import Config, from_dict, to_dict
-from openhoi.label_space import LabelSpace
 from openhoi.errors import CheckpointError, ConfigError
+from openhoi.label_space import LabelSpace
 
 FORMAT = "openhoi-checkpoint"
 FORMAT_VERSION = 1

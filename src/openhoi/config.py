@@ -321,8 +321,8 @@ class InteractionConfig:
     MLP(E, E // 2, E, 3)``)."""
     verb_repr: Literal["hoiclip", "paper", "variant_a"] = "hoiclip"
     """Rule that made the verb representations E_v the model loads (HOICLIP eq. 6; see
-    ``openhoi.models.hoiclip.verb_repr``): ``hoiclip`` = the released code's arithmetic (the reference's
-    ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
+    ``openhoi.models.hoiclip.verb_repr``): ``hoiclip`` = the released code's arithmetic (the
+    reference's ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
     ``variant_a`` = variant (a), subtracting the human region as well. Checked against the
     rule recorded in an ``openhoi verb-repr`` file when the builder loads one."""
     verb_repr_init: Literal["file", "random"] = "file"

@@ -14,15 +14,15 @@ from typing import Any
 
 import torch
 
-from openhoi.config import Config
-from openhoi.label_space import LabelSpace, label_space_from_dict, load_label_space
 from openhoi.checkpoint import (
     checkpoint_config,
     load_model_weights,
     load_weights_file,
     save_safetensors,
 )
+from openhoi.config import Config
 from openhoi.errors import CheckpointError, OpenHOIError
+from openhoi.label_space import LabelSpace, label_space_from_dict, load_label_space
 from openhoi.models.detr.hoi_detector import HOIDetector
 
 

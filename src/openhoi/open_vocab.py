@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.config import ModelConfig
-from openhoi.label_space import LabelSpace, label_space_from_dict
 from openhoi.errors import OpenHOIError
+from openhoi.label_space import LabelSpace, label_space_from_dict
 
 _VOWELS = "aeiou"
 
@@ -181,12 +181,12 @@ def retarget_model(model: nn.Module, base: LabelSpace, new: LabelSpace,
         OpenHOIError: the object head is DETR's linear head (it has no text to extend) and the
             list names an object the model was not trained on.
     """
-    from openhoi.models.detr.heads import TextObjectClassifier
     from openhoi.models.clip.text_classifier import (
         interaction_prompts,
         object_prompts,
         text_embeddings,
     )
+    from openhoi.models.detr.heads import TextObjectClassifier
 
     inter_idx, obj_idx, verb_idx = _class_maps(base, new)
     clip = model.clip

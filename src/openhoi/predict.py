@@ -19,13 +19,13 @@ from PIL import Image
 from torchvision.ops import clip_boxes_to_image
 from torchvision.transforms import functional as TF
 
+from openhoi.checkpoint import load_weights_file
 from openhoi.config import Config
 from openhoi.data.image_io import load_image
-from openhoi.label_space import LabelSpace
 from openhoi.data.loader import pad_images
 from openhoi.data.transforms import resize_shape
-from openhoi.checkpoint import load_weights_file
 from openhoi.errors import OpenHOIError
+from openhoi.label_space import LabelSpace
 from openhoi.model_io import build_model_from_checkpoint
 from openhoi.models.detr.hoi_detector import HOIDetector, build_hoi_postprocessor
 from openhoi.models.detr.inference import inference_model

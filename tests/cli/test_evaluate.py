@@ -11,11 +11,11 @@ from cases import predictions  # noqa: E402
 from vcoco_cases import write_files, write_pickle  # noqa: E402
 
 from openhoi.cli import main  # noqa: E402
-from openhoi.label_space import load_label_space  # noqa: E402
 from openhoi.evaluation.prediction_files import (  # noqa: E402
     write_gen_vlkt_predictions,
     write_predictions,
 )
+from openhoi.label_space import load_label_space  # noqa: E402
 
 S = load_label_space("synthetic")
 H, B = [0, 0, 99, 99], [200, 200, 249, 249]
@@ -178,11 +178,11 @@ def test_evaluate_a_checkpoint_on_the_test_split(tmp_path, capsys):
     from --data-root; the same numbers as scoring the written predictions file."""
     import torch
 
-    from openhoi.config import load_config
-    from openhoi.label_space import load_label_space
-    from openhoi.data.synthetic import generate_synthetic
     from openhoi.checkpoint import make_checkpoint, save_checkpoint
+    from openhoi.config import load_config
+    from openhoi.data.synthetic import generate_synthetic
     from openhoi.engine.run import build_model_parts
+    from openhoi.label_space import load_label_space
 
     root = tmp_path / "syn"
     summary = generate_synthetic(root, 12, seed=3)

@@ -6,8 +6,8 @@ import torch
 from openhoi.cli import main
 from openhoi.config import DataConfig
 from openhoi.data.dataset import build_dataset
-from openhoi.label_space import load_label_space
 from openhoi.data.synthetic import generate_synthetic
+from openhoi.label_space import load_label_space
 from openhoi.models.hoiclip.verb_repr import load_verb_representations
 
 

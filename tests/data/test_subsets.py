@@ -10,9 +10,9 @@ import pytest
 
 from openhoi.config import DataConfig
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.label_space import load_label_space
 from openhoi.data.subsets import hold_out, low_data, remove_unseen, training_subsets
 from openhoi.errors import ConfigError
+from openhoi.label_space import load_label_space
 
 SPACE = load_label_space("synthetic")
 BOX = [1.0, 1.0, 9.0, 9.0]

@@ -1,7 +1,7 @@
 import torch
 import torch.multiprocessing as mp
-from engine_toys import run_toy, toy_config
 
+from engine_toys import run_toy, toy_config
 from openhoi.checkpoint import load_checkpoint
 from openhoi.engine.distributed import (
     DistEnv,

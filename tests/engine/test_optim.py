@@ -1,8 +1,8 @@
 import pytest
 import torch
-from engine_toys import ToyModel
 from torch import nn
 
+from engine_toys import ToyModel
 from openhoi.config import Config, TrainConfig, replace
 from openhoi.engine.optim import build_optimizer, build_scheduler, parameter_group
 from openhoi.errors import ConfigError

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
+from openhoi.checkpoint import load_checkpoint, load_safetensors
 from openhoi.cli import main
 from openhoi.config import load_config
 from openhoi.data.dataset import resolve_label_space
 from openhoi.data.synthetic import generate_synthetic
-from openhoi.checkpoint import load_checkpoint, load_safetensors
 from openhoi.engine.metrics import read_metrics
 from openhoi.engine.run import build_run_data
 from openhoi.structures import HOIRawOutput

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+
 from engine_toys import (
     ToyCriterion,
     ToyDataset,
@@ -10,7 +11,6 @@ from engine_toys import (
     run_toy,
     toy_config,
 )
-
 from openhoi.checkpoint import load_checkpoint
 from openhoi.engine.loaders import train_loader
 from openhoi.engine.metrics import read_metrics

@@ -173,10 +173,10 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     file written (openhoi ``.npz``)."""
     import torch
 
+    from openhoi.checkpoint import load_weights_file
     from openhoi.config import replace
     from openhoi.data.dataset import LAYOUTS, build_dataset
     from openhoi.data.loader import collate
-    from openhoi.checkpoint import load_weights_file
     from openhoi.engine.evaluate import predict_loader
     from openhoi.engine.loaders import eval_loader
     from openhoi.evaluation import write_predictions
@@ -204,8 +204,8 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.label_space import load_label_space
     from openhoi.errors import ConfigError
+    from openhoi.label_space import load_label_space
 
     if bool(args.checkpoint) == bool(args.predictions):
         raise ConfigError("give either --predictions FILE or --checkpoint CKPT")

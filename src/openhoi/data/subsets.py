@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from openhoi.config import DataConfig
-from openhoi.label_space import LabelSpace
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.splits import low_data_subset
 from openhoi.errors import ConfigError
+from openhoi.label_space import LabelSpace
 
 log = logging.getLogger(__name__)
 

@@ -31,20 +31,20 @@ import torch
 from torch.utils.data import DataLoader
 
 from openhoi import __version__
+from openhoi import checkpoint as ckpt_io
 from openhoi.config import Config, save_config, to_dict
 from openhoi.data.dataset import HOIDetectionDataset, build_dataset, resolve_label_space
-from openhoi.label_space import LabelSpace
 from openhoi.data.loader import collate, seed_worker
 from openhoi.data.records import HOIAnnotations
+from openhoi.data.subsets import training_subsets
 from openhoi.data.transforms import build_transforms
-from openhoi import checkpoint as ckpt_io
 from openhoi.engine.distributed import get_rank, get_world_size, is_main_process
 from openhoi.engine.evaluate import Evaluator
 from openhoi.engine.loaders import eval_loader, train_loader
 from openhoi.engine.optim import build_optimizer, build_scheduler
-from openhoi.data.subsets import training_subsets
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
 from openhoi.errors import ConfigError
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOITargets
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from openhoi.config import ClipConfig
-from openhoi.label_space import load_label_space
 from openhoi.errors import CheckpointError
+from openhoi.label_space import load_label_space
 from openhoi.models.clip.class_text_embeddings import (
     class_text_embeddings,
     compute_class_text_embeddings,

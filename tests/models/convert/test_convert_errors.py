@@ -7,8 +7,8 @@ import pytest
 import torch
 from reference_layouts import CLIP_W, hoiclip_layout, hoiclip_verb2hoi, random_state, release
 
-from openhoi.label_space import load_label_space
 from openhoi.errors import CheckpointError
+from openhoi.label_space import load_label_space
 from openhoi.models.convert import convert_checkpoint
 from openhoi.models.convert.reader import read_reference_checkpoint
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from reference_layouts import hoiclip_layout, hoiclip_verb2hoi, random_state, release
 
-from openhoi.data.dataset import resolve_label_space
 from openhoi import checkpoint as ckpt_io
+from openhoi.data.dataset import resolve_label_space
 from openhoi.engine.run import build_model_parts
 from openhoi.models.convert import convert_checkpoint, save_converted
 

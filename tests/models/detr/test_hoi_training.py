@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from openhoi.models.gen_vlkt.head import feature_mimic_loss
+from openhoi.models.clip.zero_shot import ZeroShotEnhancement
 from openhoi.models.detr.hoi_detector import (
     build_hoi_criterion,
     build_hoi_detector,
     build_hoi_postprocessor,
 )
-from openhoi.models.clip.zero_shot import ZeroShotEnhancement
+from openhoi.models.gen_vlkt.head import feature_mimic_loss
 from openhoi.structures import HOIRawOutput, HOITargets
 
 

@@ -5,7 +5,11 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from openhoi.models.detr.backbone import Backbone
 from openhoi.models.detr.hoi_detector import build_hoi_detector
-from openhoi.models.detr.inference import fold_conv_batchnorm, fold_frozen_batchnorm, inference_model
+from openhoi.models.detr.inference import (
+    fold_conv_batchnorm,
+    fold_frozen_batchnorm,
+    inference_model,
+)
 
 
 def _assert_close_to_scale(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-5):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from openhoi.label_space import label_space_from_dict
 from openhoi.errors import OpenHOIError
+from openhoi.label_space import label_space_from_dict
 from openhoi.models.detr.matcher import HungarianMatcher, build_pair_targets, interaction_cost
 from openhoi.structures import HOIRawOutput
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from openhoi.config import load_config
-from openhoi.label_space import load_label_space
 from openhoi.errors import ConfigError
+from openhoi.label_space import load_label_space
 from openhoi.models.detr.detector import build_detector
 from openhoi.models.detr.spatial_prior import SpatialPrior
 from openhoi.structures import ImageBatch

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from openhoi.label_space import label_space_from_dict
 from openhoi.errors import CheckpointError
+from openhoi.label_space import label_space_from_dict
 from openhoi.models.hoiclip.verb_repr import (
     PairRegionFeatures,
     exclude_unseen,

@@ -1,10 +1,10 @@
 import torch
 from torch.nn import functional as F
 
+from openhoi.models.clip.text_classifier import CosineClassifier
 from openhoi.models.hoiclip.head import HOICLIPHead
 from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.hoiclip.query_builder import MeanQueryBuilder
-from openhoi.models.clip.text_classifier import CosineClassifier
 from openhoi.models.hoiclip.verb_adapter import VerbAdapter
 
 D, W, E, V, N_INTER = 8, 16, 12, 3, 5

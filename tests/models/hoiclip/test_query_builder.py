@@ -1,6 +1,10 @@
 import torch
 
-from openhoi.models.hoiclip.query_builder import MeanQueryBuilder, MixQueryBuilder, build_query_builder
+from openhoi.models.hoiclip.query_builder import (
+    MeanQueryBuilder,
+    MixQueryBuilder,
+    build_query_builder,
+)
 
 
 def test_mean_builder_is_eq4_by_hand():

@@ -14,8 +14,8 @@ from typing import Any
 from torch import Tensor
 
 from openhoi.config import ClipConfig
-from openhoi.label_space import LabelSpace
 from openhoi.errors import CheckpointError
+from openhoi.label_space import LabelSpace
 from openhoi.models.clip.clip_files import check_metadata, load_tensor_file, save_tensor_file
 from openhoi.models.clip.clip_knowledge import ClipKnowledge
 from openhoi.models.clip.text_classifier import interaction_prompts, object_prompts, text_embeddings

@@ -275,7 +275,11 @@ def build_clip_knowledge(cfg, device: torch.device | str = "cpu",
     """
     import open_clip
 
-    from openhoi.models.clip.clip_loading import TINY_ARCH, load_clip_model, register_openhoi_configs
+    from openhoi.models.clip.clip_loading import (
+        TINY_ARCH,
+        load_clip_model,
+        register_openhoi_configs,
+    )
 
     register_openhoi_configs()
     weights = cfg.weights if load_weights else None

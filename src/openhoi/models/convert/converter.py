@@ -20,8 +20,9 @@ import torch
 import yaml
 
 from openhoi.config import Config, load_config, merge
-from openhoi.label_space import LabelSpace
 from openhoi.errors import ConfigError
+from openhoi.label_space import LabelSpace
+from openhoi.models.clip.text_classifier import interaction_prompts, text_embeddings
 from openhoi.models.convert import common, gen_vlkt, hoiclip
 from openhoi.models.convert.infer import (
     ARGS_TO_CONFIG,
@@ -34,7 +35,6 @@ from openhoi.models.convert.mapping import assemble_state
 from openhoi.models.convert.reader import ReferenceCheckpoint, read_reference_checkpoint
 from openhoi.models.convert.report import ConversionReport
 from openhoi.models.detr.hoi_detector import HOIDetector
-from openhoi.models.clip.text_classifier import interaction_prompts, text_embeddings
 
 SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt}
 """``--from`` name -> module with ``check_layout``, ``interaction_rows``, ``verb_rows``,

@@ -36,28 +36,28 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.config import ModelConfig
-from openhoi.label_space import LabelSpace
 from openhoi.errors import ConfigError
+from openhoi.label_space import LabelSpace
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
-from openhoi.models.detr.criterion import SetCriterion, build_criterion
-from openhoi.models.detr.detector import build_detector
-from openhoi.models.detr.detr_checkpoint import load_detr_checkpoint
-from openhoi.models.gen_vlkt.head import GenVLKTHead, feature_mimic_loss
-from openhoi.models.hoiclip.head import HOICLIPHead
-from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
-from openhoi.models.detr.postprocess import PostProcessor, build_postprocessor
-from openhoi.models.hoiclip.query_builder import build_query_builder
-from openhoi.models.detr.query_selection import centre_heatmap_loss
 from openhoi.models.clip.text_classifier import (
     CosineClassifier,
     interaction_prompts,
     object_prompts,
     text_embeddings,
 )
+from openhoi.models.clip.zero_shot import ZeroShotEnhancement, ZeroShotScorer
+from openhoi.models.detr.criterion import SetCriterion, build_criterion
+from openhoi.models.detr.detector import build_detector
+from openhoi.models.detr.detr_checkpoint import load_detr_checkpoint
+from openhoi.models.detr.postprocess import PostProcessor, build_postprocessor
+from openhoi.models.detr.query_selection import centre_heatmap_loss
 from openhoi.models.detr.transformer import TransformerDecoder
+from openhoi.models.gen_vlkt.head import GenVLKTHead, feature_mimic_loss
+from openhoi.models.hoiclip.head import HOICLIPHead
+from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
+from openhoi.models.hoiclip.query_builder import build_query_builder
 from openhoi.models.hoiclip.verb_adapter import VerbAdapter
 from openhoi.models.hoiclip.verb_repr import load_verb_representations
-from openhoi.models.clip.zero_shot import ZeroShotEnhancement, ZeroShotScorer
 from openhoi.structures import HOIRawOutput, ImageBatch
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from openhoi.label_space import LabelSpace
 from openhoi.errors import OpenHOIError
+from openhoi.label_space import LabelSpace
 from openhoi.ops.boxes import box_cxcywh_to_xyxy, box_xyxy_to_cxcywh, generalized_box_iou
 from openhoi.structures import HOIRawOutput, HOITargets
 

@@ -17,8 +17,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.detr.interaction_head import InteractionHeadOutput
+from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.hoiclip.verb_adapter import VerbAdapter
 
 

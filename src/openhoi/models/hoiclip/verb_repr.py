@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from openhoi.label_space import LabelSpace
 from openhoi.errors import CheckpointError
+from openhoi.label_space import LabelSpace
 from openhoi.models.clip.clip_files import check_metadata, load_tensor_file, save_tensor_file
 
 VerbRule = Literal["hoiclip", "paper", "variant_a"]
