@@ -2,8 +2,9 @@
 
 CLIP encodes the union, human and object regions of every annotated pair of the training split;
 E_v per verb follows ``--rule`` (see ``openhoi.models.hoiclip.verb_repr``). In a zero-shot
-setting the pairs showing unseen classes are left out; ``--include-unseen`` keeps them, reproducing HOICLIP,
-whose released verb.pth was computed on the full training set (which leaks unseen classes).
+setting the pairs showing unseen classes are left out; ``--include-unseen`` keeps them,
+reproducing HOICLIP, whose released verb.pth was computed on the full training set (which
+leaks unseen classes).
 Writes a safetensors file with E_v [V, E], per-verb sample counts and what produced them.
 """
 
