@@ -453,10 +453,21 @@ class PostprocessConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The HOI model: one architecture name plus the configs of its parts."""
+    """Base of every model config. ``architecture`` names the model family; the ``model:``
+    section of a recipe is read into that family's own config class (its sections only), which
+    the family registers in ``openhoi.models.build.ARCHITECTURES``, the one table of families.
+    """
 
-    architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
-    """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    architecture: str = "hoiclip"
+    """Model family: ``hoiclip`` (Ning et al., CVPR 2023), ``gen_vlkt`` (Liao et al., CVPR
+    2022), or any other name of ``openhoi.models.build.ARCHITECTURES``."""
+
+
+@dataclass(frozen=True)
+class DetectionModelConfig(ModelConfig):
+    """A one-stage HOI detector with CLIP knowledge (the HOICLIP and GEN-VLKT families): the
+    configs of its parts."""
+
     freeze_text_classifiers: bool = True
     """Keep the CLIP-text-initialised interaction and object classifiers fixed: HOICLIP's
     ``--fix_clip`` (``scripts/train_hico.sh``) freezes every parameter named
@@ -469,13 +480,17 @@ class ModelConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
-    def __post_init__(self) -> None:
-        n_inter, n_dec = self.interaction.num_layers, self.detector.num_decoder_layers
-        if self.architecture == "hoiclip" and n_inter not in (1, n_dec):
-            raise ConfigError(
-                f"interaction.num_layers {n_inter} must be 1 or equal detector."
-                f"num_decoder_layers {n_dec}: each auxiliary output pairs one interaction "
-                "layer with one instance-decoder layer (HOICLIP's _set_aux_loss_triplet)")
+
+def model_config_class(architecture: str) -> type[ModelConfig]:
+    """The config class of a model family (read from the build table, imported lazily: the
+    table imports the families, which import this module)."""
+    from openhoi.models.build import architecture_entry
+
+    return architecture_entry(architecture).config
+
+
+def _default_model_config() -> ModelConfig:
+    return model_config_class(ModelConfig.architecture)()
 
 
 @dataclass(frozen=True)
@@ -552,7 +567,7 @@ class Config:
     """A whole run: data, model, training, evaluation."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=_default_model_config)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -632,6 +647,12 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         data: mapping of field name to value; missing fields keep their defaults.
         prefix: dotted path of ``data`` inside the root config, used in error messages.
     """
+    if cls is ModelConfig:  # the family's own config class, chosen by its architecture
+        architecture = data.get("architecture", ModelConfig.architecture)
+        if not isinstance(architecture, str):
+            raise ConfigError(f"{prefix or 'model'}.architecture: expected a name, "
+                              f"got {architecture!r}")
+        cls = model_config_class(architecture)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}

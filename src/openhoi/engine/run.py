@@ -45,6 +45,7 @@ from openhoi.engine.optim import build_optimizer, build_scheduler
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.build import build_model_parts
 from openhoi.structures import HOITargets
 
 log = logging.getLogger(__name__)
@@ -106,36 +107,6 @@ def ground_truth(dataset: HOIDetectionDataset) -> list[HOITargets]:
     return [dataset.ground_truth(i) for i in range(len(dataset))]
 
 
-def build_model_parts(config: Config, label_space: LabelSpace, device: torch.device,
-                      *, verb_repr: str | Path | None = None, for_checkpoint: bool = False):
-    """``(model, criterion, postprocessor)`` of ``config.model`` on ``device``.
-
-    ``for_checkpoint`` skips loading pretrained files (CLIP, DETR, verb representations): a
-    checkpoint is about to overwrite every weight.
-    """
-    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
-    from openhoi.models.detr.hoi_detector import (
-        build_hoi_criterion,
-        build_hoi_detector,
-        build_hoi_postprocessor,
-    )
-
-    mcfg = config.model
-    clip = build_clip_knowledge(mcfg.clip, device="cpu", load_weights=not for_checkpoint)
-    repr_arg: Any = verb_repr
-    if for_checkpoint and verb_repr is None and mcfg.interaction.verb_repr_init == "file":
-        repr_arg = torch.zeros(label_space.num_verbs, clip.embed_dim)  # overwritten on load
-    detr = None if for_checkpoint else mcfg.detector.detr_checkpoint
-    model = build_hoi_detector(mcfg, label_space, clip=clip, verb_repr=repr_arg,
-                               detr_weights=detr)
-    columns = None
-    if config.data.zero_shot is not None:  # HOICLIP --del_unseen: losses over seen classes
-        columns = torch.tensor(label_space.seen_interactions(config.data.zero_shot))
-    criterion = build_hoi_criterion(mcfg, label_space, interaction_columns=columns)
-    postprocessor = build_hoi_postprocessor(mcfg, label_space)
-    return model.to(device), criterion.to(device), postprocessor
-
-
 def _write_run_json(run_dir: Path, config: Config, label_space: LabelSpace,
                     device: torch.device, summary: dict[str, Any], resumed: bool) -> None:
     path = run_dir / "run.json"
@@ -193,10 +164,11 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
     last = run_dir / "checkpoints" / "last.pt"
     checkpoint = ckpt_io.load_checkpoint(last) if resume else None
     seed_everything(config.train.seed)  # same initial weights on every rank
-    model, criterion, postprocessor = build_model_parts(
-        config, label_space, device, verb_repr=verb_repr, for_checkpoint=resume)
+    parts = build_model_parts(config, label_space, device, pretrained=not resume,
+                              verb_repr=verb_repr)
+    model, criterion, postprocessor = parts.model, parts.criterion, parts.postprocess
     seed_everything(config.train.seed + get_rank())  # different augmentations per rank
-    optimizer = build_optimizer(model, config)
+    optimizer = build_optimizer(model, config.train, parts.group_lrs)
     scheduler = build_scheduler(optimizer, config.train)
     amp_dtype = amp_dtype_for(config.train.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
