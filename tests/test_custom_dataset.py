@@ -19,10 +19,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from openhoi.cli import main
-from openhoi.data.label_space import load_label_space
 from openhoi.data.synthetic import make_pair
 from openhoi.data.synthetic_scene import SKIN, background, human, random_color
-from openhoi.models.clip_knowledge import ClipKnowledge
+from openhoi.label_space import load_label_space
+from openhoi.models.clip.clip_knowledge import ClipKnowledge
 
 # custom (verb, object) -> the synthetic pose that draws it
 GEOMETRY = {("pour", "teapot"): ("drink_with", "cup"), ("hold", "teapot"): ("hold", "cup"),

@@ -9,7 +9,6 @@ import pytest
 
 from openhoi.cli import main
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.data.label_space import load_label_space
 from openhoi.data.label_space_builder import (
     AnnotationSource,
     ClassEntry,
@@ -20,6 +19,7 @@ from openhoi.data.label_space_builder import (
     zero_shot_split,
 )
 from openhoi.errors import DataError
+from openhoi.label_space import load_label_space
 
 # ids chosen unlike HICO-DET's (person 1, verbs 1..117): the reader must map through them
 OBJECTS = [ClassEntry("person", 7), ClassEntry("teapot", 3), ClassEntry("violin", 11)]

@@ -6,11 +6,11 @@ import torch
 from cases import predictions, targets
 from scipy.io import savemat
 
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import DataError, OpenHOIError
 from openhoi.evaluation import HICODetEvaluator
 from openhoi.evaluation.hico_files import read_hico_classification, read_hico_known_objects
 from openhoi.evaluation.recognition_map import HOIRecognitionEvaluator
+from openhoi.label_space import load_label_space
 
 S = load_label_space("synthetic")
 NUM_I = S.num_interactions

@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from openhoi.data.custom import convert_csv
-    from openhoi.data.label_space import load_label_space
     from openhoi.errors import ConfigError
+    from openhoi.label_space import load_label_space
 
     splits = {k: v for k, v in (("train", args.train), ("test", args.test)) if v}
     if not splits:

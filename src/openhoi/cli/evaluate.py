@@ -181,15 +181,13 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     from openhoi.config import replace
     from openhoi.data.dataset import LAYOUTS, build_dataset
     from openhoi.data.loader import collate
-    from openhoi.engine.checkpoint import load_weights_file
     from openhoi.engine.evaluate import predict_loader
     from openhoi.engine.loaders import eval_loader
     from openhoi.evaluation import write_predictions
-    from openhoi.model_io import build_model_from_checkpoint
-    from openhoi.models.hoi_detector import build_hoi_postprocessor
+    from openhoi.models.build import load_model
 
-    model, config, space = build_model_from_checkpoint(load_weights_file(args.checkpoint),
-                                                       where=args.checkpoint)
+    loaded = load_model(args.checkpoint)
+    model, config, space = loaded.model, loaded.config, loaded.label_space
     if args.data_root:
         config = replace(config, {"data.root": args.data_root})
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -198,7 +196,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
         args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
-    post = build_hoi_postprocessor(config.model, space)
+    post = loaded.parts.postprocess
     preds = predict_loader(model.to(device), {"": post}, loader, device, progress=True,
                            desc="test")[""]
     base = Path(args.output or Path(args.checkpoint).with_suffix(".eval.json"))
@@ -209,8 +207,8 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.data.label_space import load_label_space
     from openhoi.errors import ConfigError
+    from openhoi.label_space import load_label_space
 
     if bool(args.checkpoint) == bool(args.predictions):
         raise ConfigError("give either --predictions FILE or --checkpoint CKPT")

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.name == "build":
         return run_build(build_parser().parse_args(args.build_args))
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
 
     # options after NAME land in build_args (argparse.REMAINDER): parse them as the show options
     show = argparse.ArgumentParser(prog=f"openhoi label-space {args.name}")
@@ -128,7 +128,7 @@ def run_build(args: argparse.Namespace) -> int:
     counts = space.extra["train_counts"]
     empty = [i for i, c in enumerate(counts) if c == 0]
     if empty:
-        from openhoi.data.label_space import interaction_names
+        from openhoi.label_space import interaction_names
 
         print(f"  {len(empty)} interactions have no training instance: "
               f"{', '.join(interaction_names(space, empty)[:10])}")
@@ -138,7 +138,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def print_summary(space, list_all: bool = False) -> None:
     """The sizes and splits of a label space; with ``list_all`` every interaction too."""
-    from openhoi.data.label_space import interaction_names
+    from openhoi.label_space import interaction_names
 
     print(f"label space {space.fingerprint}")
     print(f"  objects       {space.num_objects}")

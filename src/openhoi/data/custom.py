@@ -38,9 +38,9 @@ import numpy as np
 
 from openhoi.data.annotations import DatasetLayout, out_of_image
 from openhoi.data.hicodet import CORRESPONDENCE_FILE, SPLITS, hicodet_layout
-from openhoi.data.label_space import LabelSpace
 from openhoi.data.label_space_builder import AnnotationSource, check_entries, read_source
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.data.label_space import LabelSpace, label_space_from_dict
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace, label_space_from_dict
 
 NO_INTERACTION = "no_interaction"
 """HICO-DET's verb for a person next to an object; its prompt is ``a person and a horse``."""

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from openhoi.data.annotations import DatasetLayout, out_of_image, parse_hoi_annotations, read_json
-from openhoi.data.label_space import LabelSpace, interaction_names
 from openhoi.data.label_space_builder import entry_table
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace, interaction_names
 
 EXAMPLES = 10
 """How many examples each finding lists."""

@@ -50,8 +50,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import PredictionFileError
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIPredictions
 
 log = logging.getLogger(__name__)

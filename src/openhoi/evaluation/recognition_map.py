@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace, interaction_names
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import precision_recall, voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatGroundTruth
+from openhoi.label_space import LabelSpace, interaction_names
 from openhoi.structures import HOIPredictions, HOITargets
 
 FEW_SHOT = (1, 5, 10)
