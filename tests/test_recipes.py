@@ -8,12 +8,8 @@ import pytest
 import torch
 
 from openhoi.config import RECIPE_DIR, load_config, to_dict
-from openhoi.data.label_space_builder import (
-    AnnotationSource,
-    ClassEntry,
-    InteractionEntry,
-    build_label_space,
-)
+from openhoi.data.class_lists import ClassEntry, InteractionEntry
+from openhoi.data.label_space_builder import AnnotationSource, build_label_space
 from openhoi.label_space import load_label_space
 from openhoi.models.build import build_model
 from openhoi.models.detr.hoi_detector import HOIDetector

@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from openhoi.config import DataConfig
+from openhoi.data.class_lists import ClassEntry
 from openhoi.data.custom import convert_csv, csv_to_source, read_csv_rows
 from openhoi.data.dataset import LAYOUTS, build_dataset, resolve_label_space
-from openhoi.data.label_space_builder import ClassEntry, build_label_space
+from openhoi.data.label_space_builder import build_label_space
 from openhoi.data.report import dataset_report, format_report
 from openhoi.errors import DataError
 

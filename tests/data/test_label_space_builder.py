@@ -9,13 +9,15 @@ import pytest
 
 from openhoi.cli import main
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.data.label_space_builder import (
-    AnnotationSource,
+from openhoi.data.class_lists import (
     ClassEntry,
     InteractionEntry,
-    build_label_space,
     present_participle,
     read_class_list,
+)
+from openhoi.data.label_space_builder import (
+    AnnotationSource,
+    build_label_space,
     zero_shot_split,
 )
 from openhoi.errors import DataError

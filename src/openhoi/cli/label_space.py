@@ -70,12 +70,9 @@ def run(args: argparse.Namespace) -> int:
 def _sources(args: argparse.Namespace):
     """Class lists and training sources of ``label-space build``."""
     from openhoi.data.annotations import read_json
+    from openhoi.data.class_lists import ClassEntry, read_class_list
     from openhoi.data.custom import csv_class_names, csv_to_source
-    from openhoi.data.label_space_builder import (
-        AnnotationSource,
-        ClassEntry,
-        read_class_list,
-    )
+    from openhoi.data.label_space_builder import AnnotationSource
     from openhoi.errors import ConfigError
 
     paths = [Path(p) for p in args.train]
@@ -103,7 +100,8 @@ def _sources(args: argparse.Namespace):
 def run_build(args: argparse.Namespace) -> int:
     import json
 
-    from openhoi.data.label_space_builder import build_label_space, read_interaction_list
+    from openhoi.data.class_lists import read_interaction_list
+    from openhoi.data.label_space_builder import build_label_space
     from openhoi.errors import ConfigError
 
     zero_shot = {}

@@ -133,6 +133,25 @@ def flat_file_name(image: str) -> str:
     return "__".join(Path(image).parts)
 
 
+def _box_id(entry: dict[str, Any], boxes: dict[tuple, int], name: str,
+            box: tuple[float, ...] | None, column: str, object_ids: Mapping[str, int],
+            where: str, tolerance: float) -> int:
+    """Index of (name, box) in the image's ``annotations`` (added when new); -1 for no box."""
+    if box is None:
+        return -1
+    if name not in object_ids:
+        what = "the human class" if column == "human" else "column 'object':"
+        raise DataError(f"{where}: {what} {name!r} is not an object class")
+    if "height" in entry and out_of_image(np.array([box]), np.array([entry["height"]]),
+                                          np.array([entry["width"]]), tolerance)[0]:
+        raise DataError(f"{where}: {column} box {list(box)} lies outside the "
+                        f"{entry['width']}x{entry['height']} image")
+    if (name, box) not in boxes:
+        boxes[(name, box)] = len(entry["annotations"])
+        entry["annotations"].append({"bbox": list(box), "category_id": object_ids[name]})
+    return boxes[(name, box)]
+
+
 @dataclass(frozen=True)
 class CsvAnnotations:
     """An interchange CSV read into json-layout images (``csv_to_source``)."""
@@ -181,23 +200,10 @@ def csv_to_source(path: str | Path, object_ids: Mapping[str, int], verb_ids: Map
         seen_rows.add(key)
         if r.verb not in verb_ids:
             raise DataError(f"{where}: column 'verb': {r.verb!r} is not a verb class")
-        ids = []
-        for name, box, column in ((human, r.human_box, "human"), (r.object, r.object_box,
-                                                                   "object")):
-            if box is None:
-                ids.append(-1)
-                continue
-            if name not in object_ids:
-                raise DataError(f"{where}: column 'object': {name!r} is not an object class")
-            if "height" in entry and out_of_image(np.array([box]), np.array([entry["height"]]),
-                                                  np.array([entry["width"]]), box_tolerance)[0]:
-                raise DataError(f"{where}: {column} box {list(box)} lies outside the "
-                                f"{entry['width']}x{entry['height']} image {r.image}")
-            boxes = box_index[r.image]
-            if (name, box) not in boxes:
-                boxes[(name, box)] = len(entry["annotations"])
-                entry["annotations"].append({"bbox": list(box), "category_id": object_ids[name]})
-            ids.append(boxes[(name, box)])
+        ids = [_box_id(entry, box_index[r.image], name, box, column, object_ids, where,
+                       box_tolerance)
+               for name, box, column in ((human, r.human_box, "human"),
+                                         (r.object, r.object_box, "object"))]
         entry["hoi_annotation"].append({"subject_id": ids[0], "object_id": ids[1],
                                         "category_id": verb_ids[r.verb]})
         lines[r.image].append(r.line)

@@ -13,41 +13,24 @@ Prompts are made from the names: ``a person pouring a teapot``.
 
 from __future__ import annotations
 
-import csv
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from openhoi.data.annotations import parse_hoi_annotations
+from openhoi.data.class_lists import (
+    ClassEntry,
+    InteractionEntry,
+    interaction_phrase,
+    present_participle,
+)
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
 from openhoi.label_space import LabelSpace, label_space_from_dict
 
-NO_INTERACTION = "no_interaction"
-"""HICO-DET's verb for a person next to an object; its prompt is ``a person and a horse``."""
 ZERO_SHOT_KINDS = ("rf_uc", "nf_uc", "uo", "uv")
-
-
-@dataclass(frozen=True)
-class ClassEntry:
-    """One object or verb class: its name, its id in the annotation files, its participle."""
-
-    name: str
-    id: int
-    ing: str | None = None
-
-
-@dataclass(frozen=True)
-class InteractionEntry:
-    """One interaction class: verb name, object name (None: no object), optional phrase."""
-
-    verb: str
-    object: str | None
-    phrase: str | None = None
 
 
 @dataclass
@@ -71,115 +54,6 @@ class AnnotationSource:
             return f"{self.name} line {self.entry_lines[image][entry]}"
         return (f"{self.name}: image {image} ({self.entries[image].get('file_name')}): "
                 f"hoi_annotation[{entry}]")
-
-
-# ---- class lists -----------------------------------------------------------------------------
-def present_participle(verb: str) -> str:
-    """The prompt form of a verb name: ``ride`` -> ``riding``, ``sit_on`` -> ``sitting on``.
-
-    English spelling rules on the first word (drop a silent ``e``, ``ie`` -> ``ying``, double
-    the last consonant of a one-vowel verb); gives HICO-DET's own participle for 115 of its
-    117 verbs (not ``control``, which doubles its ``l``; ``no_interaction`` is ``and``).
-    Give the participle in the verb list where this is wrong.
-    """
-    if verb == NO_INTERACTION:
-        return "and"
-    first, *rest = verb.replace("_", " ").split()
-    w = first.lower()
-    if w.endswith("ie"):
-        w = w[:-2] + "ying"
-    elif w.endswith("e") and not w.endswith(("ee", "ye", "oe")) and len(w) > 2:
-        w = w[:-1] + "ing"
-    elif re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", w):
-        w = w + w[-1] + "ing"
-    else:
-        w = w + "ing"
-    return " ".join([w, *rest])
-
-
-def _article(name: str) -> str:
-    name = name.replace("_", " ")
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-
-
-def interaction_phrase(verb: ClassEntry, obj: str | None) -> str:
-    """``a person riding a horse``; ``a person and a horse`` (no_interaction); ``a person
-    waving`` (no object)."""
-    ing = verb.ing or present_participle(verb.name)
-    return f"a person {ing}" + ("" if obj is None else f" {_article(obj)}")
-
-
-def read_class_list(path: str | Path, kind: str) -> list[ClassEntry]:
-    """Read a class list: ``.txt`` one name per line (ids 1, 2, ... in line order; ``#``
-    comments and blank lines skipped), or ``.csv`` with a header naming ``name`` and optionally
-    ``id`` and (verbs) ``ing``.
-
-    Raises:
-        DataError: naming the file, the line and the problem (duplicates, bad ids...).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: {kind} list not found")
-    text = path.read_text(encoding="utf-8-sig")
-    rows: list[tuple[int, dict[str, str]]] = []
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        fields = [f.strip() for f in reader.fieldnames or []]
-        if "name" not in fields:
-            raise DataError(f"{path}: a {kind} list in CSV needs a header with a 'name' column "
-                            f"(and optionally 'id'{', ing' if kind == 'verb' else ''}); got "
-                            f"{fields}")
-        for k, row in enumerate(reader):
-            rows.append((k + 2, {(key or "").strip(): (v or "").strip() for key, v in row.items()}))
-    else:
-        for k, line in enumerate(text.splitlines()):
-            name = line.split("#", 1)[0].strip()
-            if name:
-                rows.append((k + 1, {"name": name}))
-    out: list[ClassEntry] = []
-    seen_names: dict[str, int] = {}
-    seen_ids: dict[int, int] = {}
-    for pos, (line, row) in enumerate(rows):
-        name = row.get("name", "")
-        if not name:
-            raise DataError(f"{path} line {line}: empty {kind} name")
-        try:
-            cid = int(row["id"]) if row.get("id") else pos + 1
-        except ValueError:
-            raise DataError(f"{path} line {line}: {kind} {name!r}: id {row['id']!r} is not an "
-                            "integer") from None
-        if name in seen_names:
-            raise DataError(f"{path} line {line}: {kind} {name!r} repeats line "
-                            f"{seen_names[name]}")
-        if cid in seen_ids:
-            raise DataError(f"{path} line {line}: {kind} {name!r} has id {cid}, already used on "
-                            f"line {seen_ids[cid]}")
-        seen_names[name], seen_ids[cid] = line, line
-        out.append(ClassEntry(name, cid, row.get("ing") or None))
-    if not out:
-        raise DataError(f"{path}: the {kind} list is empty")
-    return out
-
-
-def read_interaction_list(path: str | Path) -> list[InteractionEntry]:
-    """Read interaction classes: CSV with a header naming ``verb``, ``object`` (empty: no
-    object) and optionally ``phrase``; the order of the rows is the classifier's order."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: interaction list not found")
-    reader = csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines())
-    fields = [f.strip() for f in reader.fieldnames or []]
-    if "verb" not in fields or "object" not in fields:
-        raise DataError(f"{path}: the interaction list needs a CSV header with 'verb' and "
-                        f"'object' columns (and optionally 'phrase'); got {fields}")
-    out = []
-    for k, row in enumerate(reader):
-        row = {(key or "").strip(): (v or "").strip() for key, v in row.items()}
-        if not row.get("verb"):
-            raise DataError(f"{path} line {k + 2}: empty verb")
-        out.append(InteractionEntry(row["verb"], row.get("object") or None,
-                                    row.get("phrase") or None))
-    return out
 
 
 # ---- counting --------------------------------------------------------------------------------
@@ -339,6 +213,31 @@ def zero_shot_split(kind: str, value: str, space: LabelSpace, counts: np.ndarray
     raise DataError(f"--zero-shot {kind}: unknown split kind; use one of {list(ZERO_SHOT_KINDS)}")
 
 
+def _check_objectless(read: list, verbs: Sequence[ClassEntry],
+                      no_object_verbs: Sequence[str]) -> None:
+    """Entries without an object only for the declared verbs (names the first other one)."""
+    allowed = sorted(k for k, v in enumerate(verbs) if v.name in set(no_object_verbs))
+    for src, ann, table in read:
+        bad = np.flatnonzero((table.object < 0) & ~np.isin(table.verb, allowed))
+        if bad.size:
+            k = bad[0]
+            raise DataError(
+                f"{src.where(int(ann.indices[table.image[k]]), int(table.position[k]))}: "
+                f"verb {verbs[table.verb[k]].name!r} has no object, but it is not a verb "
+                "without object (list it in --no-object-verbs)")
+
+
+def _count(read: list, space: LabelSpace) -> np.ndarray:
+    """``[I]`` training instances per interaction, after checking every entry against it."""
+    counts = np.zeros(space.num_interactions, dtype=np.int64)
+    for src, ann, table in read:
+        check_entries(src, ann, table, space)
+        inter = space.interaction_table[table.verb, np.maximum(table.object, 0)].numpy()
+        inter = np.where(table.object >= 0, inter, space.objectless_table[table.verb].numpy())
+        counts += np.bincount(inter, minlength=space.num_interactions)
+    return counts
+
+
 def build_label_space(
     name: str,
     objects: Sequence[ClassEntry],
@@ -377,18 +276,11 @@ def build_label_space(
     """
     _check_names(objects, verbs, human)
     provisional = _provisional_space(objects, verbs, human)
-    verb_by_name = {v.name: v for v in verbs}
     read = [(src, *read_source(src, provisional, skip_invalid)) for src in train]
-    allowed = {k for k, v in enumerate(verbs) if v.name in set(no_object_verbs)}
-    for src, ann, table in read:  # before anything else: this error is the likelier mistake
-        bad = (table.object < 0) & ~np.isin(table.verb, sorted(allowed))
-        for k in np.flatnonzero(bad)[:1]:
-            raise DataError(
-                f"{src.where(int(ann.indices[table.image[k]]), int(table.position[k]))}: "
-                f"verb {verbs[table.verb[k]].name!r} has no object, but it is not a verb "
-                "without object (list it in --no-object-verbs)")
+    _check_objectless(read, verbs, no_object_verbs)
     seen = {(int(v), int(o)) for _, _, t in read for v, o in zip(t.verb, t.object)}
     inters = _interactions(objects, verbs, interactions, no_object_verbs, seen)
+    verb_by_name = {v.name: v for v in verbs}
     data: dict[str, Any] = {
         "name": name,
         "description": description,
@@ -402,12 +294,7 @@ def build_label_space(
                          for e in inters],
     }
     space = label_space_from_dict(data, where="label space")
-    counts = np.zeros(space.num_interactions, dtype=np.int64)
-    for src, ann, table in read:
-        check_entries(src, ann, table, space)
-        inter = space.interaction_table[table.verb, np.maximum(table.object, 0)].numpy()
-        inter = np.where(table.object >= 0, inter, space.objectless_table[table.verb].numpy())
-        counts += np.bincount(inter, minlength=space.num_interactions)
+    counts = _count(read, space)
     data["rare"] = {"threshold": rare_threshold,
                     "interactions": [int(i) for i in np.flatnonzero(counts < rare_threshold)]}
     data["zero_shot"] = {kind: zero_shot_split(kind, value, space, counts)
