@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from openhoi.cli import main
 from openhoi.config import DataConfig
 from openhoi.data.class_lists import ClassEntry
 from openhoi.data.custom import convert_csv, csv_to_source, read_csv_rows
@@ -144,3 +145,17 @@ def test_report_finds_gaps_bad_boxes_and_duplicates(kitchen):
     counts = {i["name"]: (i["train"], i["test"]) for i in report["interactions"]}
     assert counts == {"pour teapot": (1, 0), "hold teapot": (1, 1), "wave (no object)": (1, 0)}
     assert np.all([i["rare"] for i in report["interactions"]])
+
+
+def test_cli_errors_exit_2_naming_the_line(tmp_path, kitchen, capsys):
+    _, _, photos = kitchen
+    bad = _csv(tmp_path, "b.jpg,hold,kettle,1,2,30,40,20,5,35,20\n", "bad.csv")
+    args = ["convert-annotations", "--label-space", str(tmp_path / "kitchen" / "label_space.json"),
+            "--images", str(photos), "--out", str(tmp_path / "out")]
+    assert main([*args, "--train", str(bad)]) == 2
+    assert "bad.csv line 2: column 'object': 'kettle' is not an object class" in (
+        capsys.readouterr().err)
+    assert main(args) == 2
+    assert "give --train and/or --test" in capsys.readouterr().err
+    assert main(["data-report", str(tmp_path / "nowhere")]) == 2
+    assert "label_space.json not found" in capsys.readouterr().err
