@@ -100,6 +100,10 @@ def test_converted_dataset_loads_as_custom(kitchen):
     assert targets.verbs.tolist() == [[1, 1, 0], [0, 0, 1]]
     entries = json.loads((root / "annotations" / "trainval_hico.json").read_text())
     assert (entries[0]["height"], entries[0]["width"]) == (48, 64)
+    names = [f"{space.verbs[v]} {space.objects[o] if o >= 0 else '-'}"
+             for v, o in space.interactions]
+    assert [names[h["hoi_category_id"] - 1] for h in entries[0]["hoi_annotation"]] == [
+        "pour teapot", "hold teapot", "wave -"]
 
 
 def test_custom_needs_a_label_space(tmp_path):

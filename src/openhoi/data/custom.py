@@ -38,7 +38,12 @@ import numpy as np
 
 from openhoi.data.annotations import DatasetLayout, out_of_image
 from openhoi.data.hicodet import CORRESPONDENCE_FILE, SPLITS, hicodet_layout
-from openhoi.data.label_space_builder import AnnotationSource, check_entries, read_source
+from openhoi.data.label_space_builder import (
+    AnnotationSource,
+    EntryTable,
+    check_entries,
+    read_source,
+)
 from openhoi.errors import DataError
 from openhoi.label_space import LabelSpace
 
@@ -216,6 +221,14 @@ def csv_to_source(path: str | Path, object_ids: Mapping[str, int], verb_ids: Map
 
 
 # ---- converter -------------------------------------------------------------------------------
+def _set_interaction_ids(source: AnnotationSource, table: EntryTable, space: LabelSpace) -> None:
+    """Write ``hoi_category_id`` = interaction index + 1 into every entry, as HICO-DET's files
+    have it (openhoi's reader ignores it; other tools read it)."""
+    inter = [space.interaction_index(int(v), int(o)) for v, o in zip(table.verb, table.object)]
+    for k, (img, pos) in enumerate(zip(table.image, table.position)):
+        source.entries[img]["hoi_annotation"][pos]["hoi_category_id"] = inter[k] + 1
+
+
 def _place_image(src: Path, dst: Path, mode: str) -> None:
     if dst.exists() or dst.is_symlink():
         dst.unlink()
@@ -286,6 +299,7 @@ def convert_csv(splits: Mapping[str, str | Path], space: LabelSpace, images: str
         read = csv_to_source(path, object_ids, verb_ids, human, size_of, box_tolerance)
         ann, table = read_source(read.source, space)
         check_entries(read.source, ann, table, space)
+        _set_interaction_ids(read.source, table, space)
         prepared.append((split, read, len(table.verb)))
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     for split, read, num_entries in prepared:
