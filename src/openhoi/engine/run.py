@@ -39,11 +39,11 @@ from openhoi.data.records import HOIAnnotations
 from openhoi.data.subsets import training_subsets
 from openhoi.data.transforms import build_transforms
 from openhoi.engine.distributed import get_rank, get_world_size, is_main_process
-from openhoi.engine.evaluate import Evaluator
 from openhoi.engine.loaders import eval_loader, train_loader
 from openhoi.engine.optim import build_optimizer, build_scheduler
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
 from openhoi.errors import ConfigError
+from openhoi.evaluation.build import build_evaluator
 from openhoi.label_space import LabelSpace
 from openhoi.models.build import build_model_parts
 from openhoi.structures import HOITargets
@@ -56,21 +56,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def build_evaluator(config: Config, targets: list[HOITargets],
-                    label_space: LabelSpace) -> Evaluator:
-    """The benchmark's evaluator over ``targets`` (Unseen/Seen reported with a zero-shot
-    split)."""
-    if config.data.dataset == "vcoco":
-        raise ConfigError(
-            "data.dataset=vcoco: evaluation during training needs V-COCO's own ground-truth "
-            "files, not supported yet: train with data.val_size=0 and train.eval_test=false, "
-            "then score the predictions with `openhoi evaluate --dataset vcoco`")
-    from openhoi.evaluation.hico_map import HICODetEvaluator
-
-    return HICODetEvaluator(targets, label_space, protocol=config.eval.protocol,
-                            zero_shot=config.data.zero_shot)
 
 
 @dataclass
@@ -180,9 +165,11 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
         save_config(config, run_dir / "config.yaml")
         _write_run_json(run_dir, config, label_space, device, data.summary, resume)
         if data.val is not None:
-            val_eval = build_evaluator(config, ground_truth(data.val), label_space)
+            val_eval = build_evaluator(config, ground_truth(data.val), label_space,
+                                       model.task, "val")
         if data.test is not None:
-            test_eval = build_evaluator(config, ground_truth(data.test), label_space)
+            test_eval = build_evaluator(config, ground_truth(data.test), label_space,
+                                        model.task, "test")
     state = None
     if checkpoint is not None:
         _check_resume_config(config, checkpoint, str(last))
