@@ -169,3 +169,19 @@ def test_cli_build_from_json_needs_class_lists(tmp_path, capsys):
     assert "interactions  1" in out and "a person pouring a teapot (rare)" in out
     space = load_label_space(tmp_path / "ls.json")
     assert space.name == "ls" and space.object_ids == (7, 3, 11)
+
+
+def test_rebuilding_hicodet_from_its_lists_gives_its_classes_and_prompts():
+    """HICO-DET's own lists through the builder: the same classes (same fingerprint) and the
+    same 600 prompts but for GEN-VLKT's 'a umbrella' typo (8 phrases)."""
+    hico = load_label_space("hicodet")
+    objects = [ClassEntry(n, i) for n, i in zip(hico.objects, hico.object_ids)]
+    verbs = [ClassEntry(n, i, "controlling" if n == "control" else None)
+             for n, i in zip(hico.verbs, hico.verb_ids)]
+    listed = [InteractionEntry(hico.verbs[v], hico.objects[o]) for v, o in hico.interactions]
+    space = build_label_space("hicodet", objects, verbs, [_source([])], interactions=listed)
+    assert space.fingerprint == hico.fingerprint
+    differ = [(a, b) for a, b in zip(hico.interaction_phrases, space.interaction_phrases)
+              if a != b]
+    assert len(differ) == 8
+    assert all(a.endswith("a umbrella") and b.endswith("an umbrella") for a, b in differ)

@@ -42,6 +42,7 @@ from openhoi.data.label_space_builder import (
     AnnotationSource,
     EntryTable,
     check_entries,
+    entry_interactions,
     read_source,
 )
 from openhoi.errors import DataError
@@ -224,9 +225,9 @@ def csv_to_source(path: str | Path, object_ids: Mapping[str, int], verb_ids: Map
 def _set_interaction_ids(source: AnnotationSource, table: EntryTable, space: LabelSpace) -> None:
     """Write ``hoi_category_id`` = interaction index + 1 into every entry, as HICO-DET's files
     have it (openhoi's reader ignores it; other tools read it)."""
-    inter = [space.interaction_index(int(v), int(o)) for v, o in zip(table.verb, table.object)]
+    inter = entry_interactions(table, space)
     for k, (img, pos) in enumerate(zip(table.image, table.position)):
-        source.entries[img]["hoi_annotation"][pos]["hoi_category_id"] = inter[k] + 1
+        source.entries[img]["hoi_annotation"][pos]["hoi_category_id"] = int(inter[k]) + 1
 
 
 def _place_image(src: Path, dst: Path, mode: str) -> None:

@@ -94,6 +94,13 @@ def entry_table(ann: HOIAnnotations) -> EntryTable:
     return EntryTable(img, position, verb, subject, obj)
 
 
+def entry_interactions(table: EntryTable, space: LabelSpace) -> np.ndarray:
+    """``[E]`` interaction index of every entry (objectless ones through the verb's objectless
+    interaction), -1 where (verb, object) is not a class of ``space``."""
+    with_obj = space.interaction_table[table.verb, np.maximum(table.object, 0)].numpy()
+    return np.where(table.object >= 0, with_obj, space.objectless_table[table.verb].numpy())
+
+
 def read_source(source: AnnotationSource, space: LabelSpace, skip_invalid: bool = False
                 ) -> tuple[HOIAnnotations, EntryTable]:
     """Parse a source against ``space`` (object ids, verb ids, boxes are validated)."""
@@ -118,8 +125,7 @@ def check_entries(source: AnnotationSource, ann: HOIAnnotations, table: EntryTab
         k = bad[0]
         fail(k, f"the subject is a {space.objects[table.subject[k]]!r} box, not the human class "
                 f"{space.objects[space.human_label]!r}")
-    inter = np.array([space.interaction_index(int(v), int(o))
-                      for v, o in zip(table.verb, table.object)], dtype=np.int64)
+    inter = entry_interactions(table, space)
     for k in np.flatnonzero(inter < 0)[:1]:
         verb, obj = space.verbs[table.verb[k]], int(table.object[k])
         if obj < 0:
@@ -232,9 +238,8 @@ def _count(read: list, space: LabelSpace) -> np.ndarray:
     counts = np.zeros(space.num_interactions, dtype=np.int64)
     for src, ann, table in read:
         check_entries(src, ann, table, space)
-        inter = space.interaction_table[table.verb, np.maximum(table.object, 0)].numpy()
-        inter = np.where(table.object >= 0, inter, space.objectless_table[table.verb].numpy())
-        counts += np.bincount(inter, minlength=space.num_interactions)
+        counts += np.bincount(entry_interactions(table, space),
+                              minlength=space.num_interactions)
     return counts
 
 

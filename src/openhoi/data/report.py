@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from openhoi.data.annotations import DatasetLayout, out_of_image, parse_hoi_annotations, read_json
-from openhoi.data.label_space_builder import entry_table
+from openhoi.data.label_space_builder import entry_interactions, entry_table
 from openhoi.errors import DataError
 from openhoi.label_space import LabelSpace, interaction_names
 
@@ -98,9 +98,7 @@ def split_report(layout: DatasetLayout, space: LabelSpace, tolerance: float = 0.
     out["boxes_empty"] = int(empty.sum())
     # instances
     table = entry_table(ann)
-    inter = np.where(table.object >= 0,
-                     space.interaction_table[table.verb, np.maximum(table.object, 0)].numpy(),
-                     space.objectless_table[table.verb].numpy())
+    inter = entry_interactions(table, space)
     not_class = defaultdict(int)
     for v, o in zip(table.verb[inter < 0], table.object[inter < 0]):
         not_class[f"{space.verbs[v]} {space.objects[o] if o >= 0 else '(no object)'}"] += 1
