@@ -110,6 +110,7 @@ function renderPairs(answer) {
 
 function showAnswer(answer, task) {
   const { picture, pairs, ...json } = answer;  // the download is predict's JSON line
+  document.body.dataset.shown = "false";
   $("picture").src = picture;
   $("caption").textContent =
     `${answer.image}: ${answer.width}x${answer.height} px, ${answer.triplets.length} triplets`;
@@ -168,6 +169,7 @@ function setUpDrop() {
 
 async function main() {
   $("controls").addEventListener("submit", detect);
+  $("picture").addEventListener("load", () => { document.body.dataset.shown = "true"; });
   $("model").addEventListener("change", showModelInfo);
   $("file").addEventListener("change", () => {
     $("example").value = "";
