@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         found = demo_checkpoint(args.demo_dir)
         if found is None:
             raise OpenHOIError(
-                f"no --checkpoint given and no demo model in {args.demo_dir}/run/checkpoints/; "
+                f"no --checkpoint given and no demo model in {args.demo_dir}/run/; "
                 "train one with `openhoi demo` (a few minutes on CPU), or serve your own with "
                 "`openhoi serve --checkpoint runs/NAME/checkpoints/best.pt`")
         checkpoints = [found]

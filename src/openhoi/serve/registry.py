@@ -28,8 +28,9 @@ T = TypeVar("T")
 OPEN_VOCAB_CACHE = 2
 """Retargeted copies of a model kept for recent open-vocabulary lists (each is a full model)."""
 
-DEMO_CHECKPOINTS = ("run/checkpoints/best.pt", "run/checkpoints/last.pt")
-"""Where ``openhoi demo`` leaves its model, relative to its ``--out`` folder (``demo.py``)."""
+DEMO_CHECKPOINTS = ("run/model.safetensors", "run/checkpoints/best.pt", "run/checkpoints/last.pt")
+"""Where ``openhoi demo`` leaves its model, relative to its ``--out`` folder: the run's exported
+weights, else its checkpoints (``engine/run.py``)."""
 
 
 class ServeError(OpenHOIError):
