@@ -16,11 +16,10 @@ import torch
 import uvicorn
 from PIL import Image
 
+from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.config import load_config
-from openhoi.data.label_space import load_label_space
-from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
-from openhoi.engine.run import build_model_parts
-from openhoi.model_io import export_model
+from openhoi.label_space import load_label_space
+from openhoi.models.build import build_model_parts, export_model
 from openhoi.serve import ModelRegistry, ServeLimits, create_app
 
 TEST_LIMITS = ServeLimits(max_body_bytes=2 * 2**20, max_pixels=4_000_000)
@@ -30,7 +29,7 @@ def _tiny_checkpoint(path: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     cfg = load_config("synthetic_tiny")
     space = load_label_space("synthetic")
-    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
     save_checkpoint(path, make_checkpoint(model=model, config=cfg, label_space=space.fingerprint))
     return path
 

@@ -90,9 +90,7 @@ class LoadedModel:
     @property
     def task(self) -> str:
         """``"detection"`` (pairs with boxes) or ``"recognition"`` (image-level labels)."""
-        # Models state their task once the family contract lands (ARCHITECTURE.md); every
-        # model loadable today is a detector.
-        return str(getattr(self.predictor.model, "task", "detection"))
+        return self.predictor.model.task
 
     def describe(self) -> dict[str, Any]:
         """The ``GET /api/models`` entry."""
