@@ -85,7 +85,10 @@ def decode_image(source: str | Path | BinaryIO, name: str,
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
         raise ImageTooLargeError(f"{name}: {err}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except UnidentifiedImageError:  # its message names the path, or a BytesIO object
+        raise DataError(f"{name}: cannot read image (UnidentifiedImageError: not an image "
+                        "format Pillow can read)") from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{name}: cannot read image ({type(err).__name__}: {err})") from None
 
 
