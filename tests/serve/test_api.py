@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
@@ -23,10 +24,15 @@ from openhoi.serve import api
 from openhoi.visualize import group_pairs, output_size
 
 
+@functools.cache
+def _predictor(checkpoint: Path, interactions: tuple[str, ...] | None) -> HOIPredictor:
+    return HOIPredictor.from_checkpoint(checkpoint, "cpu", interactions)
+
+
 def direct(checkpoint: Path, photo: Path, top_k: int | None = 10, min_score: float = 0.0,
            interactions: list[str] | None = None) -> dict:
     """What ``openhoi predict`` writes for ``photo``, with the image named as uploaded."""
-    predictor = HOIPredictor.from_checkpoint(checkpoint, "cpu", interactions)
+    predictor = _predictor(checkpoint, None if interactions is None else tuple(interactions))
     (result,) = predictor.predict([photo], top_k=top_k, min_score=min_score)
     return {**result.to_json(), "image": photo.name}
 
