@@ -4,6 +4,8 @@ HOI recognition: prints a table, writes a JSON with per-class APs, optionally dr
   openhoi evaluate --dataset hicodet --annotations test_hico.json --predictions preds.json
   openhoi evaluate --dataset hicodet --annotations test_hico.json --predictions preds.json \\
       --protocol official --anno-mat anno.mat --plot ap.png --train-annotations trainval_hico.json
+  openhoi evaluate --dataset hicodet --anno-bbox-mat anno_bbox.mat --predictions preds.json \\
+      --protocol official                  # ground truth as the MATLAB evaluation reads it
   openhoi evaluate --dataset vcoco --coco instances_vcoco_all_2014.json --vcoco vcoco_test.json \\
       --ids vcoco_test.ids --predictions vcoco.pickle
   openhoi evaluate --dataset hicodet --task recognition --anno-mat anno.mat --predictions p.json
@@ -49,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zero-shot", help="zero-shot split: adds Unseen / Seen mAP")
     parser.add_argument("--anno-mat", help="HICO anno.mat: Known-Object image labels (official "
                         "protocol) / recognition labels and training counts")
+    parser.add_argument("--anno-bbox-mat", help="HICO-DET ground truth from the official "
+                        "anno_bbox.mat (bbox_test) instead of --annotations")
     parser.add_argument("--coco", help="V-COCO: instances_vcoco_all_2014.json")
     parser.add_argument("--vcoco", help="V-COCO: vcoco_test.json")
     parser.add_argument("--ids", help="V-COCO: vcoco_test.ids")
@@ -91,12 +95,20 @@ def _train_counts(args: argparse.Namespace, space: Any, per_image: bool = False)
 
 
 def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
+    from openhoi.errors import ConfigError
     from openhoi.evaluation import HICODetEvaluator, read_predictions
-    from openhoi.evaluation.hico_files import read_hico_known_objects
+    from openhoi.evaluation.hico_files import read_hico_bbox_mat, read_hico_known_objects
 
-    _need(args, "annotations")
-    gt = _read_gt(args, space, args.annotations)
-    known = read_hico_known_objects(args.anno_mat, space) if args.anno_mat else None
+    if bool(args.annotations) == bool(args.anno_bbox_mat):
+        raise ConfigError("HICO-DET detection needs --annotations FILE or --anno-bbox-mat FILE "
+                          "(one of them)")
+    known = None
+    if args.anno_bbox_mat:
+        gt, known = read_hico_bbox_mat(args.anno_bbox_mat, space, skip_invalid=args.skip_invalid)
+    else:
+        gt = _read_gt(args, space, args.annotations)
+    if args.anno_mat:
+        known = read_hico_known_objects(args.anno_mat, space)
     preds = read_predictions(args.predictions, space, labels=args.labels)
     t0 = time.perf_counter()
     ev = HICODetEvaluator(gt, space, protocol=args.protocol, zero_shot=args.zero_shot,
@@ -187,7 +199,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
         config = replace(config, {"data.root": args.data_root})
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     test = build_dataset(config.data, "test", space)
-    if not args.annotations and args.dataset != "vcoco":
+    if not args.annotations and not args.anno_bbox_mat and args.dataset != "vcoco":
         args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)

@@ -63,10 +63,17 @@ Rules shared by both protocols
       each split. Mean max recall is reported too.
 
 ``official`` (the HICO-DET MATLAB evaluation; the papers' headline numbers)
-  O1  Detection coordinates are rounded half away from zero (``round`` in
+  O1  Everything is compared in ``anno_bbox.mat``'s one-based frame, where the MATLAB code
+      compares. Detection coordinates are rounded half away from zero (``round`` in
       ``Generate_detection.m``) and then shifted by +1 (``det_bb = det_bb + 1`` in
-      ``eval_one.m``, "zero-based to one-based"). Ground truth is used as annotated (anno_bbox.mat
-      coordinates, which test_hico.json carries unchanged).
+      ``eval_one.m``, "zero-based to one-based"). Ground truth from a json file is shifted by +1
+      too: PPDM's ``test_hico.json`` (used by GEN-VLKT, HOICLIP...) stores every
+      ``anno_bbox.mat`` box minus one (HICO_train2015_00000001: [207, 32, 426, 299] in
+      ``trainval_hico.json``, [208, 33, 427, 300] in ``anno_bbox.mat``). Ground truth read from
+      ``anno_bbox.mat`` itself (:func:`~openhoi.evaluation.hico_files.read_hico_bbox_mat`) is
+      held in the same zero-based frame as the json, so the shift restores the mat's numbers
+      exactly (integers). Shifting both sides, rather than neither, keeps MATLAB's arithmetic
+      operation for operation: the overlaps are the same doubles.
   O2  At most 19,999 detections per class, the highest scored (``save_HICO``:
       ``range(min(len(idx), 19999))`` over scores x 1000).
   O3  IoU is :func:`~openhoi.evaluation.overlaps.iou_matlab`: "+1" areas, empty iff
@@ -86,11 +93,15 @@ Rules shared by both protocols
       :func:`~openhoi.evaluation.hico_files.read_hico_known_objects`) for anno.mat's labels,
       which also count HOIs whose boxes are invisible.
 
+Ground truth from json or from ``anno_bbox.mat``
+  - The MATLAB code reads ``anno_bbox.mat``; from test_hico.json each ``hoi_annotation`` entry
+    stands for one ``connection`` row, in the file's order (C1, C3), boxes minus one (O1).
+    :func:`~openhoi.evaluation.hico_files.read_hico_bbox_mat` reads the mat itself
+    (``openhoi evaluate --anno-bbox-mat``), with its two rules a json cannot express: invisible
+    HOIs give no instance, and of two HOI structs with the same id in one image only the last
+    one's rows count (``gt_all{hoi_id, i} = boxes``).
+
 Not reproduced, by construction of the inputs
-  - The MATLAB code reads ``anno_bbox.mat``, not test_hico.json: here each ``hoi_annotation``
-    entry stands for one ``connection`` row, in the file's order (C1, C3). If an image of
-    ``anno_bbox.mat`` held two HOI structs with the same id, ``gt_all{hoi_id, i} = boxes``
-    would keep only the last one's rows; a JSON file cannot express that case.
   - ``HOITargets`` built without ``hoi_entries`` carry merged pairs only: one instance per
     positive verb, in pair order. Evaluate from the data reader's records (or targets made by
     ``HOIRecord.to_targets``) to count repeated entries.
@@ -150,11 +161,15 @@ def match_triplets(det: FlatDetections, order: np.ndarray, gt: FlatGroundTruth,
     if protocol == "python":
         iou_h = iou_gen_vlkt(gt.h_boxes[gt_of], h)
         iou_o = iou_gen_vlkt(gt.o_boxes[gt_of], o)
-    else:
-        iou_h = iou_matlab(round_half_away(h.astype(np.float64)) + 1.0, gt.h_boxes[gt_of])
-        iou_o = iou_matlab(round_half_away(o.astype(np.float64)) + 1.0, gt.o_boxes[gt_of])
+    else:  # O1: both sides in anno_bbox.mat's one-based frame
+        iou_h = iou_matlab(round_half_away(h.astype(np.float64)) + 1.0,
+                           gt.h_boxes[gt_of].astype(np.float64) + 1.0)
+        iou_o = iou_matlab(round_half_away(o.astype(np.float64)) + 1.0,
+                           gt.o_boxes[gt_of].astype(np.float64) + 1.0)
     best_ov, best_pos = segment_first_argmax(np.minimum(iou_h, iou_o), det_of, len(det))
     matched = best_ov >= IOU_THRESHOLD
+    if not gt_of.size:  # no detection has a candidate
+        return np.zeros(len(det), dtype=bool)
     best_gt = np.where(matched, gt_of[np.maximum(best_pos, 0)], -1)
     return matched & first_in_group(best_gt, order)
 
