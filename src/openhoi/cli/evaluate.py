@@ -96,7 +96,7 @@ def _train_counts(args: argparse.Namespace, space: Any, per_image: bool = False)
 
 def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
     from openhoi.errors import ConfigError
-    from openhoi.evaluation import HICODetEvaluator, read_predictions
+    from openhoi.evaluation import HICODetEvaluator, read_prediction_arrays
     from openhoi.evaluation.hico_files import read_hico_bbox_mat, read_hico_known_objects
 
     if bool(args.annotations) == bool(args.anno_bbox_mat):
@@ -109,7 +109,7 @@ def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
         gt = _read_gt(args, space, args.annotations)
     if args.anno_mat:
         known = read_hico_known_objects(args.anno_mat, space)
-    preds = read_predictions(args.predictions, space, labels=args.labels)
+    preds = read_prediction_arrays(args.predictions, space, labels=args.labels)
     t0 = time.perf_counter()
     ev = HICODetEvaluator(gt, space, protocol=args.protocol, zero_shot=args.zero_shot,
                           known_objects=known)
@@ -120,7 +120,7 @@ def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
 
 
 def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
-    from openhoi.evaluation import HOIRecognitionEvaluator, read_predictions
+    from openhoi.evaluation import HOIRecognitionEvaluator, read_prediction_arrays
     from openhoi.evaluation.hico_files import read_hico_classification
 
     counts = _train_counts(args, space, per_image=True)
@@ -132,25 +132,47 @@ def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], 
         _need(args, "annotations")
         ev = HOIRecognitionEvaluator.from_targets(_read_gt(args, space, args.annotations), space,
                                                   counts)
-    ev.process_detections(read_predictions(args.predictions, space, labels=args.labels))
+    ev.process_detections(read_prediction_arrays(args.predictions, space, labels=args.labels))
     return ev.evaluate(), ev.train_counts
 
 
 def _vcoco(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
+    from openhoi.data.annotations import loads_json
+    from openhoi.errors import PredictionFileError
     from openhoi.evaluation import (
         VCOCOEvaluator,
-        read_predictions,
+        read_prediction_arrays,
         read_vcoco_ground_truth,
         read_vsrl_detections,
     )
+    from openhoi.evaluation.gen_vlkt_files import (
+        gen_vlkt_records,
+        gen_vlkt_vcoco_detections,
+        is_vcoco_layout,
+    )
+    from openhoi.evaluation.vcoco_files import vsrl_detections
 
     _need(args, "coco", "vcoco", "ids")
     gt = read_vcoco_ground_truth(args.coco, args.vcoco, args.ids)
     ev = VCOCOEvaluator(gt, space)
-    if Path(args.predictions).suffix in (".pkl", ".pickle"):
-        ev.process_vsrl(read_vsrl_detections(args.predictions, gt))
-    else:
-        ev.process(read_predictions(args.predictions, space, labels=args.labels))
+    path = Path(args.predictions)
+    if path.suffix in (".pkl", ".pickle"):
+        ev.process_vsrl(read_vsrl_detections(path, gt))
+        return ev.evaluate(), None
+    doc = None
+    if path.suffix == ".json" and path.is_file():
+        try:
+            doc = loads_json(path.read_bytes())
+        except ValueError as err:
+            raise PredictionFileError(f"{path}: not valid JSON ({err})") from None
+    if doc is not None and not (isinstance(doc, dict) and "format" in doc) and is_vcoco_layout(
+            gen_vlkt_records(doc, path)):
+        dets, skipped = gen_vlkt_vcoco_detections(doc, path, gt, space)
+        ev.process_vsrl(vsrl_detections(dets, gt, str(path)))
+        res = ev.evaluate()
+        res["num_images_not_in_split"] = skipped
+        return res, None
+    ev.process(read_prediction_arrays(path, space, labels=args.labels))
     return ev.evaluate(), None
 
 
