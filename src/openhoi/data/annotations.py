@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from openhoi.data.label_arrays import interaction_table
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
 from openhoi.label_space import LabelSpace
@@ -254,7 +255,10 @@ def _columns(entries: Sequence[Any]) -> dict[str, np.ndarray]:
     hois = [e["hoi_annotation"] for e in entries]
     if not all(isinstance(a, list) for a in anns) or not all(isinstance(h, list) for h in hois):
         raise TypeError("annotations")
-    boxes = np.array([a["bbox"] for al in anns for a in al], dtype=np.float64).reshape(-1, 4)
+    boxes = np.array([a["bbox"] for al in anns for a in al])
+    if boxes.size and boxes.dtype.kind not in "iuf":  # "207" would convert silently
+        raise TypeError("bbox")
+    boxes = boxes.astype(np.float64).reshape(-1, 4)
     cols = {
         "file_names": np.array(names, dtype=str),
         "n_box": np.array([len(a) for a in anns], dtype=np.int64),
@@ -329,9 +333,10 @@ def parse_hoi_annotations(
     boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
     labels = _lookup(c["obj_ids"], label_space.object_index_of_id)
     verbs = _lookup(c["verb_ids"], label_space.verb_index_of_id)
-    bad = _invalid_images(c, orig_idx, labels, verbs, rej, label_space.name, allow_no_object,
+    bad = _invalid_images(c, orig_idx, labels, verbs, rej, label_space, allow_no_object,
                           box_tolerance)
     rej.log(len(raw))
+    _warn_accepted(c, labels, verbs, ~bad, label_space, source)
 
     valid = ~bad
     box_keep, hoi_keep = valid[box_img], valid[hoi_img]
@@ -361,10 +366,41 @@ def parse_hoi_annotations(
     )
 
 
+def _warn_accepted(c: dict[str, np.ndarray], labels: np.ndarray, verbs: np.ndarray,
+                   valid: np.ndarray, space: LabelSpace, source: str) -> None:
+    """Count, in a warning, what the reference codes accept: boxes with negative coordinates
+    (GEN-VLKT's test loader and the MATLAB evaluation use them unclipped), HOIs whose subject
+    is not a person (neither checks the subject's class), and (verb, object) combinations that
+    are not interaction classes (GEN-VLKT's training loaders drop them, as openhoi's targets
+    and evaluators do; real V-COCO files have them)."""
+    n_box, n_hoi = c["n_box"], c["n_hoi"]
+    box_img = np.repeat(np.arange(len(n_box)), n_box)
+    hoi_img = np.repeat(np.arange(len(n_hoi)), n_hoi)
+    negative = valid[box_img] & (c["boxes"] < 0).any(1)
+    keep = valid[hoi_img]  # valid images have their ids in range
+    subject = np.where(keep, _offsets(n_box)[hoi_img] + c["sid"], 0)
+    not_person = keep & (labels[subject] != space.human_label) if subject.size else keep
+    has_obj = keep & (c["oid"] >= 0)
+    obj = labels[np.where(has_obj, _offsets(n_box)[hoi_img] + c["oid"], 0)] if has_obj.size else (
+        c["oid"])
+    inter = interaction_table(space)[np.maximum(verbs, 0), np.maximum(obj, 0)]
+    not_class = has_obj & (inter < 0)
+    for mask, img, what in (
+            (negative, box_img, "boxes with negative coordinates, used as annotated"),
+            (not_person, hoi_img, "HOIs whose subject is not a person, used as annotated"),
+            (not_class, hoi_img, f"HOIs whose (verb, object) is not an interaction class of "
+             f"label space {space.name!r}, left out of targets and ground truth")):
+        if mask.any():
+            k = int(img[np.flatnonzero(mask)[0]])
+            logger.warning("%s: %d %s (%d images; first: %s)", source, int(mask.sum()), what,
+                           np.unique(img[mask]).size, c["file_names"][k])
+
+
 def _invalid_images(c: dict[str, np.ndarray], orig_idx: np.ndarray, labels: np.ndarray,
-                    verbs: np.ndarray, rej: _Rejections, space_name: str,
+                    verbs: np.ndarray, rej: _Rejections, space: LabelSpace,
                     allow_no_object: bool, box_tolerance: float) -> np.ndarray:
     """``[I]`` bool: images failing a value check (vectorised over all boxes and HOIs)."""
+    space_name = space.name
     num = len(orig_idx)
     n_box, n_hoi = c["n_box"], c["n_hoi"]
     box_img, hoi_img = np.repeat(np.arange(num), n_box), np.repeat(np.arange(num), n_hoi)
@@ -405,6 +441,12 @@ def _invalid_images(c: dict[str, np.ndarray], orig_idx: np.ndarray, labels: np.n
           "subject_id out of range of annotations", "hoi_annotation[{}].subject_id", sid)
     check((oid < (-1 if allow_no_object else 0)) | (oid >= n_box[hoi_img]), hoi_img, hoi_off,
           "object_id out of range of annotations", "hoi_annotation[{}].object_id", oid)
+    # A file name listed twice: the evaluators key predictions by it.
+    names = c["file_names"]
+    _, first = np.unique(names, return_index=True)
+    repeat = np.ones(num, dtype=bool)
+    repeat[first] = False
+    check(repeat, img_all, img_all, "file_name repeats an earlier image", "file_name", names)
     return bad
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from openhoi.data.label_arrays import interaction_table
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError, PredictionFileError
-from openhoi.evaluation.label_arrays import interaction_table
 from openhoi.label_space import LabelSpace
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from openhoi.data.annotations import loads_json, paused_gc
+from openhoi.data.label_arrays import interaction_table
 from openhoi.errors import PredictionFileError
-from openhoi.evaluation.label_arrays import interaction_table
 from openhoi.evaluation.prediction_arrays import PredictionArrays, check_record
 from openhoi.label_space import LabelSpace
 

@@ -118,11 +118,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from openhoi.data.label_arrays import interaction_object
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatDetections, FlatGroundTruth
-from openhoi.evaluation.label_arrays import interaction_object
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_gen_vlkt, iou_matlab, round_half_away
 from openhoi.evaluation.prediction_arrays import PredictionArrays
@@ -229,6 +229,7 @@ class HICODetEvaluator:
         self.space = label_space
         self.protocol: Protocol = protocol
         self.zero_shot = label_space.zero_shot_split(zero_shot) if zero_shot else None
+        self.source = targets.source if isinstance(targets, HOIAnnotations) else "ground truth"
         self.gt = (FlatGroundTruth.from_annotations(targets, label_space)
                    if isinstance(targets, HOIAnnotations) else
                    FlatGroundTruth.from_targets(targets, label_space))
@@ -291,6 +292,10 @@ class HICODetEvaluator:
             zero-shot split), ``mean_max_recall``; for the official protocol the same keys with
             ``_ko`` for Known-Object; counts; ``per_class`` lists indexed by interaction.
         """
+        if not self.gt.num_gt.any():
+            raise OpenHOIError(f"{self.source}: none of its {self.gt.num_images} images has a "
+                               "ground-truth HOI instance (field 'hoi_annotation'): nothing to "
+                               "evaluate")
         det, names, counts = self._detections()
         if counts["predicted"] == 0 and counts["extra"]:
             raise PredictionFileError(

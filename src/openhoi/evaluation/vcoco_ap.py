@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from openhoi.data.label_arrays import interaction_object, interaction_verb
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.evaluation.ap import descending_order
-from openhoi.evaluation.label_arrays import interaction_object, interaction_verb
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_vsrl
 from openhoi.evaluation.prediction_arrays import PredictionArrays
