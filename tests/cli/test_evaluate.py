@@ -1,6 +1,7 @@
 """`openhoi evaluate`: HICO-DET (both protocols), recognition and V-COCO from files."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -227,3 +228,23 @@ def test_hico_official_from_anno_bbox_mat(tmp_path, capsys):
     assert res["per_class"]["ap_ko"][HOLD] == pytest.approx(1.0)
     assert main(argv + ["--annotations", str(tmp_path / "x.json")]) == 2
     assert "one of them" in capsys.readouterr().err
+
+
+def test_scoring_files_never_imports_torch(hico_files):
+    """The file-to-metrics path is numpy only: torch's import alone costs seconds."""
+    tmp, preds = hico_files
+    write_predictions(tmp / "p.npz", preds, S)
+    write_predictions(tmp / "p.jsonl", preds, S)
+    write_gen_vlkt_predictions(tmp / "gen.json", preds)
+    runs = [["--predictions", str(tmp / name), "--protocol", protocol, "--output",
+             str(tmp / f"{name}.{protocol}.json")]
+            for name in ("p.npz", "p.jsonl", "gen.json") for protocol in ("python", "official")]
+    code = ("import sys\nfrom openhoi.cli import main\n"
+            f"runs = {runs!r}\n"
+            "rc = [main(['evaluate', '--dataset', 'synthetic', '--annotations', "
+            f"{str(tmp / 'test.json')!r}] + r) for r in runs]\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == f"{[0] * len(runs)} []"
+    assert json.loads((tmp / "gen.json.official.json").read_text())["mAP"] > 0
