@@ -11,9 +11,9 @@ from cases import predictions
 from openhoi.cli import main
 from openhoi.data.annotations import read_hoi_annotations
 from openhoi.data.hicodet import read_hicodet
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import DataError
 from openhoi.evaluation.prediction_files import write_gen_vlkt_predictions, write_predictions
+from openhoi.label_space import load_label_space
 
 HICO = load_label_space("hicodet")
 H, B = [0, 0, 99, 99], [200, 200, 249, 249]

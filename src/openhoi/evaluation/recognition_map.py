@@ -43,7 +43,7 @@ FEW_SHOT = (1, 5, 10)
 
 
 class HOIRecognitionEvaluator:
-    """Recognition evaluator: ``reset()``, ``process(image_ids, scores)``, ``evaluate()``.
+    """Recognition evaluator: ``reset()``, ``process(predictions)``, ``evaluate()``.
 
     Args:
         image_ids: ``[N]`` labelled images.
@@ -131,7 +131,7 @@ class HOIRecognitionEvaluator:
             raise OpenHOIError(f"predictions of image {predictions.image_ids[k]!r}: interactions "
                                f"must be in [0, {self.space.num_interactions})")
         np.maximum.at(s, (rec, inter), predictions.scores.astype(np.float64))
-        self.process(list(predictions.image_ids), s)
+        self.process_scores(list(predictions.image_ids), s)
 
     def evaluate(self) -> dict[str, Any]:
         """``mAP`` (Full) and ``mAP_few@k``, fractions; per-class AP and positives."""
