@@ -137,7 +137,7 @@ def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], 
 
 
 def _vcoco(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
-    from openhoi.data.annotations import loads_json
+    from openhoi.data.json_io import loads_json
     from openhoi.errors import PredictionFileError
     from openhoi.evaluation import (
         VCOCOEvaluator,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from openhoi.data.annotations import loads_json, paused_gc
+from openhoi.data.json_io import loads_json, paused_gc
 from openhoi.data.label_arrays import interaction_table
 from openhoi.errors import PredictionFileError
 from openhoi.evaluation.prediction_arrays import PredictionArrays, check_record

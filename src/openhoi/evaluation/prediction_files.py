@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from openhoi.data.annotations import loads_json
+from openhoi.data.json_io import loads_json
 from openhoi.errors import PredictionFileError
 from openhoi.evaluation.gen_vlkt_files import GenVLKTLabels, gen_vlkt_arrays
 from openhoi.evaluation.prediction_arrays import FIELDS as _FIELDS

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from openhoi.data.annotations import loads_json
+from openhoi.data.json_io import loads_json
 from openhoi.errors import DataError, PredictionFileError
 
 
