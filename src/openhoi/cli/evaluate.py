@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="with --checkpoint")
     parser.add_argument("--predictions",
                         help="predictions file: .json/.jsonl/.npz (openhoi or GEN-VLKT/HOICLIP/"
-                             "PPDM records); V-COCO also a vsrl_eval .pkl")
+                             "PPDM records); V-COCO also a vsrl_eval .pkl or GEN-VLKT's "
+                             "per-query .json")
     parser.add_argument("--task", choices=["detection", "recognition"], default="detection")
     parser.add_argument("--annotations", help="ground truth (test_hico.json format)")
     parser.add_argument("--protocol", choices=["python", "official"], default="python",

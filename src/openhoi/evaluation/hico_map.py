@@ -91,7 +91,8 @@ Rules shared by both protocols
       image labels from anno.mat; by default an image "contains" o when it has a ground-truth
       pair with object o. Pass ``known_objects`` (e.g. from
       :func:`~openhoi.evaluation.hico_files.read_hico_known_objects`) for anno.mat's labels,
-      which also count HOIs whose boxes are invisible.
+      which also count HOIs whose boxes are invisible; ``read_hico_bbox_mat`` gives the objects
+      of every HOI of ``anno_bbox.mat``, invisible ones included, the nearest stand-in.
 
 Ground truth from json or from ``anno_bbox.mat``
   - The MATLAB code reads ``anno_bbox.mat``; from test_hico.json each ``hoi_annotation`` entry

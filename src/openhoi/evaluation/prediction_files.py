@@ -18,6 +18,9 @@ openhoi format, version 1 — one record per image, fields named as in ``HOIPred
   milliseconds whatever the size; use it for large prediction sets.
 
 The header's ``label_space`` fingerprint must match the label space the file is read with.
+:func:`read_prediction_arrays` returns every format as one ``PredictionArrays`` (flat numpy,
+no torch: what ``openhoi evaluate`` scores); :func:`read_predictions` as ``HOIPredictions``.
+The other repositories' layouts are read in :mod:`~openhoi.evaluation.gen_vlkt_files`.
 
 GEN-VLKT / HOICLIP format (``HICOEvaluator`` writes it with ``json.dumps(str({'preds': ...,
 'gts': ...}))``; PPDM writes a plain JSON list): per image ``{"filename" | "file_name": str,
