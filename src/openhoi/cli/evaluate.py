@@ -110,7 +110,8 @@ def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
         gt = _read_gt(args, space, args.annotations)
     if args.anno_mat:
         known = read_hico_known_objects(args.anno_mat, space)
-    preds = read_prediction_arrays(args.predictions, space, labels=args.labels)
+    preds = read_prediction_arrays(args.predictions, space, labels=args.labels,
+                                   box_labels=False)
     t0 = time.perf_counter()
     ev = HICODetEvaluator(gt, space, protocol=args.protocol, zero_shot=args.zero_shot,
                           known_objects=known)

@@ -98,9 +98,9 @@ def is_vcoco_layout(records: list) -> bool:
 # ------------------------------------------------------------------------------------------
 # HICO-DET triplet records
 # ------------------------------------------------------------------------------------------
-def _fast(recs: list) -> tuple | None:
+def _fast(recs: list, box_labels: bool) -> tuple | None:
     """All records at once (C-speed list comprehensions); None on any irregularity, which
-    the record-by-record path then names."""
+    the record-by-record path then names. Box categories are read if ``box_labels``."""
     try:
         with paused_gc():
             names = tuple(r.get("filename", r.get("file_name")) for r in recs)
@@ -110,7 +110,8 @@ def _fast(recs: list) -> tuple | None:
                     and all(type(h) is list for h in hoi_lists)):
                 return None
             bbox = [b["bbox"] for bl in box_lists for b in bl]
-            cats = np.array([b.get("category_id", -1) for bl in box_lists for b in bl])
+            cats = np.array([b.get("category_id", -1) for bl in box_lists for b in bl]
+                            if box_labels else [])
             get = itemgetter(*_HOI_KEYS)
             # one flat list of numbers converts several times faster than a list of lists
             boxes = np.array(list(chain.from_iterable(bbox)))
@@ -121,6 +122,8 @@ def _fast(recs: list) -> tuple | None:
         return None
     box_counts = np.fromiter(map(len, box_lists), np.int64, len(recs))
     tri_counts = np.fromiter(map(len, hoi_lists), np.int64, len(recs))
+    if not box_labels:
+        cats = np.full(int(box_counts.sum()), -1, dtype=np.int64)
     if (boxes.size and boxes.dtype.kind not in "iuf" or boxes.size != 4 * box_counts.sum()
             or hois.size and hois.dtype.kind not in "iuf" or hois.size != 4 * tri_counts.sum()
             or cats.dtype.kind not in "iu" and cats.size):
@@ -210,13 +213,17 @@ def _verbs_to_interactions(arrays: PredictionArrays, labels: GenVLKTLabels, spac
 
 
 def gen_vlkt_arrays(doc: Any, path: Path, space: LabelSpace,
-                    labels: GenVLKTLabels = "interaction") -> PredictionArrays:
-    """HICO-DET triplet records of a loaded GEN-VLKT / HOICLIP / PPDM file (see above)."""
+                    labels: GenVLKTLabels = "interaction",
+                    box_labels: bool = True) -> PredictionArrays:
+    """HICO-DET triplet records of a loaded GEN-VLKT / HOICLIP / PPDM file (see above).
+
+    ``box_labels=False`` skips the boxes' ``category_id`` where ``labels`` does not need it
+    (labels -1): the evaluators never read them."""
     recs = gen_vlkt_records(doc, path)
     if is_vcoco_layout(recs):
         raise PredictionFileError(f"{path}: GEN-VLKT's V-COCO layout (a list of verb scores per "
                                   "query): evaluate it with --dataset vcoco")
-    fast = _fast(recs)
+    fast = _fast(recs, box_labels or labels != "interaction")
     if fast is None:
         rows = [_record(r, f"{path}: record {k}") for k, r in enumerate(recs)]
         for k, row in enumerate(rows):

@@ -228,7 +228,8 @@ def _read_jsonl(path: Path, space: LabelSpace) -> PredictionArrays:
 
 # ------------------------------------------------------------------------------------------
 def read_prediction_arrays(path: str | Path, label_space: LabelSpace,
-                           labels: GenVLKTLabels = "interaction") -> PredictionArrays:
+                           labels: GenVLKTLabels = "interaction",
+                           box_labels: bool = True) -> PredictionArrays:
     """Read a predictions file of any supported format (detected from suffix and content) into
     flat arrays, without torch.
 
@@ -236,6 +237,8 @@ def read_prediction_arrays(path: str | Path, label_space: LabelSpace,
         path: ``.npz``, ``.jsonl`` or ``.json`` (openhoi, GEN-VLKT, HOICLIP or PPDM records).
         label_space: the label space the predictions use.
         labels: meaning of GEN-VLKT-style ``category_id`` (see the module docstring).
+        box_labels: read the box categories of GEN-VLKT-style files (``False``: -1, faster;
+            the evaluators do not need them).
 
     Raises:
         PredictionFileError: naming the file, the record and the field at fault.
@@ -257,7 +260,7 @@ def read_prediction_arrays(path: str | Path, label_space: LabelSpace,
             raise PredictionFileError(f"{path}: missing list field 'images'")
         return _openhoi_records(doc["images"], [f"{path}: images[{k}]" for k in range(len(
             doc["images"]))], label_space, path)
-    return gen_vlkt_arrays(doc, path, label_space, labels)
+    return gen_vlkt_arrays(doc, path, label_space, labels, box_labels)
 
 
 def read_predictions(path: str | Path, label_space: LabelSpace,
