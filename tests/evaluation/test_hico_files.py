@@ -1,7 +1,5 @@
 """``anno_bbox.mat`` reading and the official protocol's frame (rule O1 of ``hico_map``)."""
 
-import json
-
 import numpy as np
 import pytest
 from cases import predictions
@@ -100,4 +98,3 @@ def test_anno_bbox_mat_errors(tmp_path):
         read_hico_bbox_mat(tmp_path / "c.mat", HICO)
     with pytest.raises(DataError, match="file not found"):
         read_hico_bbox_mat(tmp_path / "none.mat", HICO)
-    assert json.dumps(_json_gt())  # the json twin above stays serialisable
