@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
-    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic"], required=True)
+    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "custom"],
+                        required=True, help="custom: your own dataset (HICO-DET-style mAP on "
+                        "its classes; give --label-space unless --checkpoint)")
     parser.add_argument("--checkpoint", help="a trained openhoi checkpoint / .safetensors: "
                         "predict the test split with it instead of reading --predictions")
     parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
@@ -80,7 +82,7 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 def _read_gt(args: argparse.Namespace, space: Any, path: str) -> Any:
     from openhoi.data.annotations import read_hoi_annotations
 
-    return read_hoi_annotations(path, space, allow_no_object=args.dataset == "vcoco",
+    return read_hoi_annotations(path, space, allow_no_object=args.dataset in ("vcoco", "custom"),
                                 skip_invalid=args.skip_invalid)
 
 
@@ -118,7 +120,10 @@ def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
     ev.process(preds)
     res = ev.evaluate()
     log.info("evaluated in %.2f s (after reading the files)", time.perf_counter() - t0)
-    return res, _train_counts(args, space)
+    counts = _train_counts(args, space)
+    if counts is None and "train_counts" in space.extra:  # `openhoi label-space build` stores them
+        counts = space.extra["train_counts"]
+    return res, counts
 
 
 def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
@@ -246,6 +251,9 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         space, preds = _predict_with_checkpoint(args)
         args.predictions = str(preds)
+    elif args.dataset == "custom" and not args.label_space:
+        raise ConfigError("--dataset custom needs --label-space (your label_space.json) or "
+                          "--checkpoint")
     else:
         space = load_label_space(args.label_space or args.dataset)
     if args.dataset == "vcoco":
@@ -256,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
         title = "HOI recognition mAP (%)"
     else:
         res, counts = _hico(args, space)
-        title = (f"HICO-DET mAP (%), {args.protocol} protocol: {res['num_images']} images, "
+        title = (f"{'HICO-DET-style' if args.dataset == 'custom' else 'HICO-DET'} mAP (%), "
+                 f"{args.protocol} protocol: {res['num_images']} images, "
                  f"{res['num_gt']} ground-truth instances, {res['num_detections']} detections")
     print_table(res, title)
     default = Path(args.checkpoint or args.predictions).with_suffix(".eval.json")
