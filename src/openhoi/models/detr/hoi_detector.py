@@ -38,6 +38,7 @@ from torch.nn import functional as F
 
 from openhoi.config import ClipConfig, DetectionModelConfig
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import global_adapter_loss
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
 from openhoi.models.clip.feature_mimic import feature_mimic_loss
 from openhoi.models.clip.text_classifier import (
@@ -81,6 +82,8 @@ class HOIDetector(HOIModel):
             enhancement, the mimic loss); when False those extras are absent. A head that
             reads CLIP always has them.
         interaction_template, object_template: prompts of new classes (``retarget``).
+        global_adapter: CLIP-Adapter on V_g before the zero-shot scorer and the mimic loss
+            (``openhoi.models.clip.adapter``), or None.
     """
 
     task = "detection"
@@ -95,8 +98,10 @@ class HOIDetector(HOIModel):
         clip_extras: bool = True,
         interaction_template: str = ClipConfig.interaction_template,
         object_template: str = ClipConfig.object_template,
+        global_adapter: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        self.global_adapter = global_adapter
         self.clip_extras = clip_extras
         self.detector = detector
         self.clip = clip
@@ -112,6 +117,9 @@ class HOIDetector(HOIModel):
         det = self.detector(batch)
         run_clip = self.head.reads_clip or self.clip_extras
         feats = self.clip(batch) if run_clip else None
+        if feats is not None and self.global_adapter is not None:
+            feats = dataclasses.replace(feats, global_feature=self.global_adapter(
+                feats.global_feature))  # CLIP-Adapter on V_g
         out = self.head.interact(det, feats, self.clip)
         layer_extras = {"interaction_features": out.features}  # [L, B, Q, E]
         extras = {}
@@ -207,6 +215,7 @@ def assemble(
     *,
     detr_weights: str | Path | None = None,
     detr_extra: list[nn.Module] | None = None,
+    global_adapter: nn.Module | None = None,
 ) -> HOIDetector:
     """The ``HOIDetector`` of a family's ``head``: builds the detector, loads DETR's weights
     (into the detector and the ``detr_extra`` decoders), freezes what the config fixes."""
@@ -217,7 +226,8 @@ def assemble(
         log.info("DETR weights from %s: %s", detr_weights, report.summary())
     model = HOIDetector(detector, clip, head, ZeroShotScorer(interaction_text),
                         interaction_template=cfg.clip.interaction_template,
-                        object_template=cfg.clip.object_template)
+                        object_template=cfg.clip.object_template,
+                        global_adapter=global_adapter)
     if cfg.freeze_text_classifiers:
         for name, p in model.named_parameters():
             if name.startswith(CLIP_SIDE):
@@ -237,6 +247,10 @@ def build_hoi_criterion(cfg: DetectionModelConfig, label_space: LabelSpace,
         interaction_columns: ``[I']`` interactions the losses see (the seen ones of a
             zero-shot split); None for all.
     """
+    if "global" in cfg.adapter.where:
+        extra_terms = {"adapter_global": (cfg.adapter.global_loss,
+                                          global_adapter_loss(interaction_columns)),
+                       **(extra_terms or {})}
     terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss),
              "centre": (cfg.loss.centre, centre_heatmap_loss), **(extra_terms or {})}
     return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.contract import Architecture
 from openhoi.models.detr.hoi_detector import (
     HOIDetector,
@@ -49,8 +50,10 @@ def build_model(
                        interaction_classifier(cfg, inter_text), cfg.interaction.init_temperature)
     if detr_weights is None and pretrained:
         detr_weights = cfg.detector.detr_checkpoint
+    adapters = build_adapters(cfg.adapter, {"global": clip.embed_dim})
     return assemble(cfg, label_space, clip, head, inter_text, obj_text,
-                    detr_weights=detr_weights, detr_extra=[head.decoder])
+                    detr_weights=detr_weights, detr_extra=[head.decoder],
+                    global_adapter=adapters["global"] if "global" in adapters else None)
 
 
 ARCHITECTURE = Architecture(

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.contract import Architecture
 from openhoi.models.detr.hoi_detector import (
     HOIDetector,
@@ -102,17 +103,20 @@ def build_model(
             verb_representations(cfg, label_space, embed_dim, verb_repr, pretrained),
             label_space.verb_to_interaction, icfg.verb_adapter_layers,
             trainable_repr=not icfg.freeze_verb_repr)
+    adapters = build_adapters(cfg.adapter, {"interaction": embed_dim, "global": embed_dim})
     head = HOICLIPHead(
         build_query_builder(icfg.query_builder, cfg.detector.hidden_dim, width),
         DetectorMemoryProjection(cfg.detector.hidden_dim, width),
         InteractionDecoder(width, icfg.num_layers, icfg.num_heads, icfg.dim_feedforward,
                            icfg.dropout, icfg.shared_cross_attention),
         interaction_classifier(cfg, inter_text), verb_adapter, icfg.verb_weight,
-        icfg.init_temperature, icfg.mask_detector_padding)
+        icfg.init_temperature, icfg.mask_detector_padding,
+        adapters["interaction"] if "interaction" in adapters else None)
     if detr_weights is None and pretrained:
         detr_weights = cfg.detector.detr_checkpoint
     return assemble(cfg, label_space, clip, head, inter_text, obj_text,
-                    detr_weights=detr_weights)
+                    detr_weights=detr_weights,
+                    global_adapter=adapters["global"] if "global" in adapters else None)
 
 
 ARCHITECTURE = Architecture(
