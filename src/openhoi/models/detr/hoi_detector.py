@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.config import ClipConfig, DetectionModelConfig
+from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.adapter import global_adapter_loss
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
@@ -47,6 +48,8 @@ from openhoi.models.clip.text_classifier import (
     object_prompts,
     text_embeddings,
 )
+from openhoi.models.clip.vild import build_vild_head, vild_image_loss
+from openhoi.models.clip.vild_crops import CropLookup
 from openhoi.models.clip.zero_shot import ZeroShotEnhancement, ZeroShotScorer
 from openhoi.models.contract import HOIModel
 from openhoi.models.detr.criterion import LossTerm, SetCriterion, build_criterion
@@ -216,10 +219,17 @@ def assemble(
     detr_weights: str | Path | None = None,
     detr_extra: list[nn.Module] | None = None,
     global_adapter: nn.Module | None = None,
+    pretrained: bool = True,
 ) -> HOIDetector:
-    """The ``HOIDetector`` of a family's ``head``: builds the detector, loads DETR's weights
-    (into the detector and the ``detr_extra`` decoders), freezes what the config fixes."""
-    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
+    """The ``HOIDetector`` of a family's ``head``: builds the detector (with ViLD's object head
+    when the config asks; its text rows are placeholders without ``pretrained``), loads DETR's
+    weights (into the detector and the ``detr_extra`` decoders), freezes what the config
+    fixes."""
+    obj_head = None
+    if cfg.detector.obj_head == "vild":
+        obj_head = build_vild_head(cfg.vild, label_space.objects, cfg.detector.hidden_dim, clip,
+                                   pretrained=pretrained)
+    detector = build_detector(cfg.detector, label_space.num_objects, object_text, obj_head)
     if detr_weights is not None:
         report = load_detr_checkpoint(detector, detr_weights, label_space.object_ids,
                                       detr_extra or [])
@@ -251,9 +261,33 @@ def build_hoi_criterion(cfg: DetectionModelConfig, label_space: LabelSpace,
         extra_terms = {"adapter_global": (cfg.adapter.global_loss,
                                           global_adapter_loss(interaction_columns)),
                        **(extra_terms or {})}
+    unseen_objects, pair_extras = None, None
+    if cfg.detector.obj_head == "vild":
+        unseen_objects = vild_unseen_objects(label_space, interaction_columns)
+        if cfg.vild.image_weight > 0:
+            if cfg.vild.crop_embeddings is None:
+                raise ConfigError("model.vild.image_weight > 0 needs model.vild.crop_embeddings "
+                                  "(the file `openhoi vild-crops` writes)")
+            pair_extras = CropLookup(cfg.vild.crop_embeddings)
+            extra_terms = {"vild_image": (cfg.vild.image_weight, vild_image_loss),
+                           **(extra_terms or {})}
     terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss),
              "centre": (cfg.loss.centre, centre_heatmap_loss), **(extra_terms or {})}
-    return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms)
+    return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms,
+                           unseen_objects, pair_extras)
+
+
+def vild_unseen_objects(label_space: LabelSpace, interaction_columns: Tensor | None
+                        ) -> Tensor | None:
+    """``[O]`` bool: objects of no trained interaction (ViLD leaves them out of the
+    softmax); None when every interaction is trained. The human class is always seen."""
+    if interaction_columns is None:
+        return None
+    seen = torch.zeros(label_space.num_objects, dtype=torch.bool)
+    obj = label_space.interaction_object[interaction_columns.long()]
+    seen[obj[obj >= 0]] = True
+    seen[label_space.human_label] = True
+    return ~seen
 
 
 def build_hoi_postprocessor(cfg: DetectionModelConfig, label_space: LabelSpace

@@ -53,7 +53,8 @@ def build_model(
     adapters = build_adapters(cfg.adapter, {"global": clip.embed_dim})
     return assemble(cfg, label_space, clip, head, inter_text, obj_text,
                     detr_weights=detr_weights, detr_extra=[head.decoder],
-                    global_adapter=adapters["global"] if "global" in adapters else None)
+                    global_adapter=adapters["global"] if "global" in adapters else None,
+                    pretrained=pretrained)
 
 
 ARCHITECTURE = Architecture(

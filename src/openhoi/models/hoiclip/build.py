@@ -116,7 +116,8 @@ def build_model(
         detr_weights = cfg.detector.detr_checkpoint
     return assemble(cfg, label_space, clip, head, inter_text, obj_text,
                     detr_weights=detr_weights,
-                    global_adapter=adapters["global"] if "global" in adapters else None)
+                    global_adapter=adapters["global"] if "global" in adapters else None,
+                    pretrained=pretrained)
 
 
 ARCHITECTURE = Architecture(
