@@ -249,3 +249,21 @@ def test_minilm_rows_are_close_for_related_names(synthetic_space, tiny_cfg):
     cup, mug, chair = vild_class_embeddings("minilm", cfg.vild.templates,
                                             ["cup", "mug", "chair"], None)
     assert cup @ mug > cup @ chair + 0.1
+
+
+def test_cli_vild_crops_writes_then_reuses(tmp_path, capsys):
+    from openhoi.cli import main
+
+    data = tmp_path / "sem"
+    generate_synthetic(data, 8, seed=1, semantic=True)
+    args = ["vild-crops", "--config", "synthetic_semantic_vild_image", "--set",
+            f"data.root={data}", "--set", "data.zero_shot=uo", "--cache-dir",
+            str(tmp_path / "crops")]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("wrote ") and "--set model.vild.crop_embeddings=" in first
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("reused ")
+    assert main(["vild-crops", "--config", "synthetic_semantic_tiny", "--set",
+                 f"data.root={data}", "--cache-dir", str(tmp_path / "c")]) == 2
+    assert "not 'vild'" in capsys.readouterr().err
