@@ -22,6 +22,7 @@ from torch import Tensor
 from openhoi.config import DataConfig
 from openhoi.data.annotations import SKIP_HINT, DatasetLayout, out_of_image, read_hoi_annotations
 from openhoi.data.hicodet import hicodet_layout
+from openhoi.data.image_io import load_image
 from openhoi.data.label_space import LabelSpace, load_label_space
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.transforms import Transform, build_transforms, select_instances
@@ -43,16 +44,14 @@ _IMAGE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.Decompressio
 
 
 def read_image(path: str | Path) -> Image.Image:
-    """Decode a dataset image as RGB; an unreadable or corrupt file is a ``DataError`` naming it.
+    """Decode a dataset image as RGB with the decoder prediction uses
+    (``openhoi.data.image_io.load_image``: 16-bit scaled, transparency on white); an
+    unreadable or corrupt file is a ``DataError`` naming it.
 
-    Unlike ``openhoi.data.image_io.load_image`` (user photos) no EXIF rotation is applied:
-    benchmark boxes are in the stored pixels, as GEN-VLKT/HOICLIP read them.
+    No EXIF rotation is applied: benchmark boxes are in the stored pixels, as GEN-VLKT/HOICLIP
+    read them.
     """
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except _IMAGE_ERRORS as err:
-        raise DataError(f"{path}: cannot read image ({err})") from None
+    return load_image(path, apply_exif=False)
 
 
 def read_image_size(path: str | Path) -> tuple[int, int]:

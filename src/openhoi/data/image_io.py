@@ -1,5 +1,8 @@
 """Reading any photo a user has into an RGB ``PIL.Image``, with errors that name the file.
 
+The one decoder of openhoi: training and evaluation (``data.dataset``) and prediction read
+pixels through ``load_image``, so a 16-bit or transparent image looks the same to all three.
+
 JPEG, PNG, WebP, BMP, TIFF, GIF (first frame); grayscale, palette, 16-bit and CMYK are converted
 to RGB; transparency is composited onto white (a transparent background would otherwise turn
 black and change what the model sees); the EXIF orientation tag is applied, so boxes are in the
@@ -47,8 +50,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | Path) -> Image.Image:
-    """Open ``path`` as an RGB image, EXIF orientation applied.
+def load_image(path: str | Path, apply_exif: bool = True) -> Image.Image:
+    """Open ``path`` as an RGB image (``to_rgb``), EXIF orientation applied.
+
+    Args:
+        apply_exif: rotate by the EXIF orientation tag; dataset images pass False, since
+            benchmark boxes are in the stored pixels (as GEN-VLKT/HOICLIP read them).
 
     Raises:
         DataError: the file is missing, is not an image, or is truncated/corrupt; the message
@@ -66,12 +73,13 @@ def load_image(path: str | Path) -> Image.Image:
                         f"{path}: image of {image.width}x{image.height} pixels exceeds the "
                         f"limit of {MAX_PIXELS} pixels")
                 image.load()  # decode now: a truncated file fails here, not later
-                image = ImageOps.exif_transpose(image)
+                if apply_exif:
+                    image = ImageOps.exif_transpose(image)
                 return to_rgb(image)
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombWarning) as err:
+            Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
         raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
 
 
