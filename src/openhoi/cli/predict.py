@@ -122,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_line(out, result) -> None:
+    out.write(json.dumps(result.to_json()) + "\n")
+    out.flush()
+
+
 def _write_results(args: argparse.Namespace, predictor, paths: list[Path],
                    pictures: list[Path]) -> int:
     """Predict, draw, write the JSON lines; returns how many images failed."""
@@ -150,8 +155,7 @@ def _write_results(args: argparse.Namespace, predictor, paths: list[Path],
                         atomic_write(pictures[k], lambda t, pic=picture: pic.save(
                             t, format="JPEG", quality=92))
                         result.drawing = str(pictures[k])
-                    out.write(json.dumps(result.to_json()) + "\n")
-                    out.flush()
+                    _write_line(out, result)
             finally:
                 if out is not sys.stdout:
                     out.close()
