@@ -155,6 +155,8 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
                 image, targets = self.load((idx + k) % len(self))
                 break
             except DataError as err:
+                if not self.skip_invalid:
+                    raise DataError(f"{err}{SKIP_HINT}") from None
                 if k == tries - 1:
                     raise
                 logger.warning("%s; using image %d instead", err, (idx + k + 1) % len(self))
