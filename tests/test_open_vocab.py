@@ -58,3 +58,13 @@ def test_list_file_and_comments(tmp_path):
 def test_bad_lists_are_clear_errors(hico, spec, match):
     with pytest.raises(InteractionListError, match=match):
         open_vocab_label_space(read_interaction_list(spec), hico)
+
+
+def test_entry_with_two_colons_is_an_error_naming_it(hico):
+    with pytest.raises(InteractionListError, match="'sit on:park:bench' has 2 colons"):
+        split_entry("sit on:park:bench", hico)
+
+
+def test_empty_list_says_how_to_fix_it():
+    with pytest.raises(InteractionListError, match="is empty: give entries like"):
+        read_interaction_list("")

@@ -4,12 +4,13 @@ with exit 2 and earlier files intact, --skip-invalid, and the --epochs/--batch-s
 shortcuts."""
 
 import json
+import os
 
 import pytest
 import torch
 
 from openhoi.cli import main
-from openhoi.config import load_config, replace, save_config
+from openhoi.config import load_config, save_config
 from openhoi.data.dataset import resolve_label_space
 from openhoi.data.synthetic import generate_synthetic
 from openhoi.engine.checkpoint import load_checkpoint, make_checkpoint, rng_state, save_checkpoint
@@ -139,11 +140,21 @@ def test_skip_invalid_trains_past_an_unreadable_image(syn_root, tmp_path, capsys
     assert load_config(run / "config.yaml").data.skip_invalid
 
 
-def test_epochs_batch_size_seed_shortcuts(syn_root, tmp_path):
+def test_shortcuts_and_every_run_file_is_0644(syn_root, tmp_path):
+    """--epochs/--batch-size/--seed set the config; checkpoints, weights and run.json used to
+    be 0600 (mkstemp) next to a 0644 config.yaml."""
     run = tmp_path / "run"
-    assert _train(*_sets(syn_root), "--output", str(run), "--epochs", "1", "--batch-size", "3",
-                  "--seed", "7") == 0
+    old = os.umask(0o022)
+    try:
+        assert _train(*_sets(syn_root), "--output", str(run), "--epochs", "1",
+                      "--batch-size", "3", "--seed", "7") == 0
+    finally:
+        os.umask(old)
     config = load_config(run / "config.yaml")
     assert (config.train.epochs, config.train.batch_size, config.train.seed) == (1, 3, 7)
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6 // 3
-    assert replace(config, {"train.seed": 0}).train.seed == 0
+    files = [p for p in run.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"config.yaml", "run.json", "last.pt", "model.safetensors",
+                                       "metrics.jsonl", "train.log"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {
+        p.name: "0o644" for p in files}

@@ -1,6 +1,6 @@
 """Export a trained checkpoint's model as one safetensors file (weights + config + label space).
 
-  openhoi export runs/tiny/checkpoints/best.pt runs/tiny/best.safetensors
+  openhoi export runs/tiny/checkpoints/last.pt runs/tiny/last.safetensors
 
 The file is all ``predict`` and ``evaluate`` need; it holds no optimizer state and loads without
 pickle.

@@ -1,7 +1,7 @@
 """Detect human-object interactions in your own images with a trained checkpoint.
 
   openhoi predict photo.jpg --checkpoint runs/tiny/model.safetensors
-  openhoi predict photos/ --checkpoint runs/tiny/checkpoints/best.pt --out preds.jsonl \\
+  openhoi predict photos/ --checkpoint runs/tiny/checkpoints/last.pt --out preds.jsonl \\
       --draw pictures/ --min-score 0.5
   openhoi predict photos/ --checkpoint runs/tiny/model.safetensors \\
       --interactions "ride bicycle,hold umbrella" --set model.postprocess.use_nms=false
