@@ -18,11 +18,11 @@ import open_clip
 import torch
 from PIL import Image
 
-from openhoi.data.label_space import load_label_space
-from openhoi.models.clip_knowledge import ClipKnowledge
-from openhoi.models.clip_loading import load_clip_model
-from openhoi.models.region_features import extract_pair_features
-from openhoi.models.text_classifier import interaction_prompts
+from openhoi.label_space import load_label_space
+from openhoi.models.clip.clip_knowledge import ClipKnowledge
+from openhoi.models.clip.clip_loading import load_clip_model
+from openhoi.models.clip.region_features import extract_pair_features
+from openhoi.models.clip.text_classifier import interaction_prompts
 from openhoi.structures import HOITargets, ImageBatch
 
 

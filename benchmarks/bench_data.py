@@ -23,9 +23,9 @@ from PIL import Image
 from openhoi.config import DataConfig
 from openhoi.data.annotations import read_hoi_annotations
 from openhoi.data.dataset import HOIDetectionDataset
-from openhoi.data.label_space import LabelSpace, label_space_from_dict
 from openhoi.data.synthetic import generate_synthetic
 from openhoi.data.transforms import build_transforms
+from openhoi.label_space import LabelSpace, label_space_from_dict
 
 COCO_IDS = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
 NUM_VERBS = 117

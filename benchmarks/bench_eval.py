@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from eval_cases import make_hico_case, make_vcoco_case
 
-from openhoi.data.label_space import load_label_space
 from openhoi.evaluation import (
     HICODetEvaluator,
     read_vcoco_ground_truth,
@@ -46,6 +45,7 @@ from openhoi.evaluation.prediction_files import (
     write_predictions,
 )
 from openhoi.evaluation.vcoco_ap import evaluate_vsrl
+from openhoi.label_space import load_label_space
 
 ROOT = Path(__file__).resolve().parents[1]
 

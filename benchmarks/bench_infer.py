@@ -11,7 +11,7 @@ between calls; every forward runs under ``torch.inference_mode``.
 Implementations (``--impls``):
 
 * ``openhoi``: the model as evaluation and prediction run it,
-  ``openhoi.models.inference.inference_model(model)``.
+  ``openhoi.models.detr.inference.inference_model(model)``.
 * ``openhoi-module``: the ``HOIDetector`` module as built for training.
 * ``reference``: the official model classes from ``--reference-root DIR`` (unmodified
   checkouts ``DIR/HOICLIP``, ``DIR/gen-vlkt``; see ``reference_models.py``), same recipe, same
@@ -41,9 +41,10 @@ from infer_measure import LoadMonitor, count_flops, matmul_peak, native_bf16_cpu
 from PIL import Image
 
 from openhoi.config import load_config
-from openhoi.data.label_space import load_label_space
-from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector, build_hoi_postprocessor
-from openhoi.models.hoiclip_head import HOICLIPHead
+from openhoi.label_space import load_label_space
+from openhoi.models.build import build_model, build_postprocess
+from openhoi.models.detr.hoi_detector import HOIDetector
+from openhoi.models.hoiclip.head import HOICLIPHead
 from openhoi.structures import ImageBatch
 
 RECIPES = {"hoiclip": "hicodet_hoiclip", "gen_vlkt": "hicodet_gen_vlkt"}
@@ -57,12 +58,12 @@ def build(arch: str, device: torch.device) -> tuple[HOIDetector, bool]:
     space = load_label_space("hicodet")
     torch.manual_seed(0)
     e = 512  # ViT-B/32 embedding size; the text embeddings are random stand-ins
-    model = build_hoi_detector(
-        cfg, space, load_clip_weights=False,
+    model = build_model(
+        cfg, space, pretrained=False,
         verb_repr=torch.randn(space.num_verbs, e),
         interaction_text=torch.randn(space.num_interactions, e),
         object_text=torch.randn(space.num_objects + 1, e))
-    post = build_hoi_postprocessor(cfg, space)
+    post = build_postprocess(cfg, space)
     model = model.to(device).eval().requires_grad_(False)  # inference only, as the reference
     return model, getattr(post, "reads_extras", True)
 
@@ -168,7 +169,7 @@ def our_models(arch: str, device: torch.device, impls: list[str]) -> dict[str, H
     if "openhoi-module" in impls:
         out["openhoi-module"] = model
     if "openhoi" in impls:  # as ``openhoi.engine.evaluate.predict_loader`` runs it
-        from openhoi.models.inference import inference_model
+        from openhoi.models.detr.inference import inference_model
 
         out["openhoi"] = inference_model(model, clip_extras=reads_extras)
     return out

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from openhoi.data.hicodet import read_hicodet
-from openhoi.data.label_space import LabelSpace, interaction_names, load_label_space
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.synthetic import generate_synthetic
+from openhoi.label_space import LabelSpace, interaction_names, load_label_space
 
 
 def pair_features(ann: HOIAnnotations, space: LabelSpace) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIPredictions, HOITargets
 
 

@@ -70,7 +70,7 @@ def main() -> None:
     device = torch.device("cpu")
     model, reads_extras = build(args.arch, device)
     if args.impl == "openhoi":
-        from openhoi.models.inference import inference_model
+        from openhoi.models.detr.inference import inference_model
 
         model = inference_model(model, clip_extras=reads_extras)
     h, w = (int(x) for x in args.size.split("x"))

@@ -1,4 +1,6 @@
-"""Fault injection shared by the reliability tests."""
+"""Root of the test tree: pytest puts this folder on ``sys.path``, so shared helpers
+(``engine_toys``) import from any sub-folder. Also fault injection shared by the reliability
+tests (``read_only``)."""
 
 from __future__ import annotations
 

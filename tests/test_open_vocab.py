@@ -1,6 +1,6 @@
 import pytest
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.open_vocab import (
     InteractionListError,
     ing_form,

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from openhoi.config import RECIPE_DIR, load_config, to_dict
-from openhoi.data.label_space import load_label_space
-from openhoi.models.hoi_detector import HOIDetector, build_hoi_detector
+from openhoi.label_space import load_label_space
+from openhoi.models.build import build_model
+from openhoi.models.detr.hoi_detector import HOIDetector
 
 RECIPES = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
 TINY_CLIP = "openhoi-tiny"
@@ -29,7 +30,7 @@ def _build(cfg, space) -> HOIDetector:
     if key not in _BUILT:
         if cfg.model.clip.arch == TINY_CLIP:
             torch.manual_seed(0)
-            _BUILT[key] = build_hoi_detector(cfg.model, space)
+            _BUILT[key] = build_model(cfg.model, space)
         else:
             _BUILT[key] = _build_meta(cfg, space)
     return _BUILT[key]
@@ -39,8 +40,8 @@ def _build_meta(cfg, space) -> HOIDetector:
     """The recipe's model with every tensor on the meta device (no memory, no weights)."""
     import open_clip
 
-    from openhoi.models.clip_knowledge import ClipKnowledge
-    from openhoi.models.clip_loading import register_openhoi_configs
+    from openhoi.models.clip.clip_knowledge import ClipKnowledge
+    from openhoi.models.clip.clip_loading import register_openhoi_configs
 
     register_openhoi_configs()
     arch = cfg.model.clip.arch
@@ -48,7 +49,7 @@ def _build_meta(cfg, space) -> HOIDetector:
         clip = ClipKnowledge(open_clip.create_model(arch, device="meta"),
                              open_clip.get_tokenizer(arch), arch=arch)
         e = clip.embed_dim
-        return build_hoi_detector(
+        return build_model(
             cfg.model, space, clip=clip, verb_repr=torch.empty(space.num_verbs, e),
             interaction_text=torch.empty(space.num_interactions, e),
             object_text=torch.empty(space.num_objects + 1, e))

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from openhoi.data.label_space import load_label_space  # noqa: E402
+from openhoi.label_space import load_label_space  # noqa: E402
 
 FAILED: list[str] = []
 

@@ -1,4 +1,4 @@
-"""Build ``src/openhoi/data/label_spaces/{hicodet,vcoco}.json`` from the lists in label_lists.py.
+"""Build ``src/openhoi/label_spaces/{hicodet,vcoco}.json`` from the lists in label_lists.py.
 
     python tools/make_label_spaces.py          # rewrite both files; review and commit the diff
     python tools/make_label_spaces.py --check  # exit 1 if the shipped files differ from a rebuild

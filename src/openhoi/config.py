@@ -123,7 +123,7 @@ class DataConfig:
 class ClipConfig:
     """The CLIP model that provides knowledge (open_clip architecture + local weights).
 
-    See ``openhoi.models.clip_knowledge`` for what is taken from CLIP and how the image is fed.
+    See ``openhoi.models.clip.clip_knowledge`` for what is taken from CLIP and how the image is fed.
     """
 
     arch: str = "ViT-B-32-quickgelu"
@@ -197,7 +197,7 @@ class DetectorConfig:
     spatial_prior: bool = False
     """Give every instance-decoder query a learned centre and width that bias its
     cross-attention (a Gaussian, SMCA-style) and predict its boxes relative to the centre
-    (``openhoi.models.spatial_prior``). Not part of HOICLIP/GEN-VLKT (off in their recipes);
+    (``openhoi.models.detr.spatial_prior``). Not part of HOICLIP/GEN-VLKT (off in their recipes);
     on in the synthetic recipes, which train every weight from scratch."""
     spatial_prior_sigma: float = 0.12
     """Initial width of the spatial prior, as a fraction of the image side."""
@@ -216,7 +216,7 @@ class DetectorConfig:
     """With ``spatial_prior``: take every query pair's centre (and starting content) from the
     top peaks of a human-centre heat map predicted on the encoder memory, trained with its own
     focal loss (``loss.centre``), instead of learned fixed centres: two-stage query selection
-    (``openhoi.models.query_selection``). Not part of HOICLIP/GEN-VLKT; on in the synthetic
+    (``openhoi.models.detr.query_selection``). Not part of HOICLIP/GEN-VLKT; on in the synthetic
     recipes."""
     hidden_dim: int = 256
     """Transformer width (``--hidden_dim 256``, DETR / GEN-VLKT / HOICLIP main.py)."""
@@ -245,7 +245,7 @@ class DetectorConfig:
     """Initial value of the learnable log logit scale, ``log(1 / 0.07)`` (HOICLIP/GEN-VLKT)."""
     detr_checkpoint: str | None = None
     """Official DETR checkpoint (``detr-r50-e632da11.pth``) to initialise from at the start of
-    training; see ``openhoi.models.detr_checkpoint``. Never defaulted."""
+    training; see ``openhoi.models.detr.detr_checkpoint``. Never defaulted."""
 
     def __post_init__(self) -> None:
         if self.hidden_dim % self.num_heads:
@@ -321,8 +321,8 @@ class InteractionConfig:
     MLP(E, E // 2, E, 3)``)."""
     verb_repr: Literal["hoiclip", "paper", "variant_a"] = "hoiclip"
     """Rule that made the verb representations E_v the model loads (HOICLIP eq. 6; see
-    ``openhoi.models.verb_repr``): ``hoiclip`` = the released code's arithmetic (the reference's
-    ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
+    ``openhoi.models.hoiclip.verb_repr``): ``hoiclip`` = the released code's arithmetic (the
+    reference's ``verb.pth``), ``paper`` = the formula as printed (union minus object region),
     ``variant_a`` = variant (a), subtracting the human region as well. Checked against the
     rule recorded in an ``openhoi verb-repr`` file when the builder loads one."""
     verb_repr_init: Literal["file", "random"] = "file"
@@ -453,10 +453,21 @@ class PostprocessConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The HOI model: one architecture name plus the configs of its parts."""
+    """Base of every model config. ``architecture`` names the model family; the ``model:``
+    section of a recipe is read into that family's own config class (its sections only), which
+    the family registers in ``openhoi.models.build.ARCHITECTURES``, the one table of families.
+    """
 
-    architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
-    """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    architecture: str = "hoiclip"
+    """Model family: ``hoiclip`` (Ning et al., CVPR 2023), ``gen_vlkt`` (Liao et al., CVPR
+    2022), or any other name of ``openhoi.models.build.ARCHITECTURES``."""
+
+
+@dataclass(frozen=True)
+class DetectionModelConfig(ModelConfig):
+    """A one-stage HOI detector with CLIP knowledge (the HOICLIP and GEN-VLKT families): the
+    configs of its parts."""
+
     freeze_text_classifiers: bool = True
     """Keep the CLIP-text-initialised interaction and object classifiers fixed: HOICLIP's
     ``--fix_clip`` (``scripts/train_hico.sh``) freezes every parameter named
@@ -469,13 +480,17 @@ class ModelConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
-    def __post_init__(self) -> None:
-        n_inter, n_dec = self.interaction.num_layers, self.detector.num_decoder_layers
-        if self.architecture == "hoiclip" and n_inter not in (1, n_dec):
-            raise ConfigError(
-                f"interaction.num_layers {n_inter} must be 1 or equal detector."
-                f"num_decoder_layers {n_dec}: each auxiliary output pairs one interaction "
-                "layer with one instance-decoder layer (HOICLIP's _set_aux_loss_triplet)")
+
+def model_config_class(architecture: str) -> type[ModelConfig]:
+    """The config class of a model family (read from the build table, imported lazily: the
+    table imports the families, which import this module)."""
+    from openhoi.models.build import architecture_entry
+
+    return architecture_entry(architecture).config
+
+
+def _default_model_config() -> ModelConfig:
+    return model_config_class(ModelConfig.architecture)()
 
 
 @dataclass(frozen=True)
@@ -552,7 +567,7 @@ class Config:
     """A whole run: data, model, training, evaluation."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=_default_model_config)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -632,6 +647,12 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         data: mapping of field name to value; missing fields keep their defaults.
         prefix: dotted path of ``data`` inside the root config, used in error messages.
     """
+    if cls is ModelConfig:  # the family's own config class, chosen by its architecture
+        architecture = data.get("architecture", ModelConfig.architecture)
+        if not isinstance(architecture, str):
+            raise ConfigError(f"{prefix or 'model'}.architecture: expected a name, "
+                              f"got {architecture!r}")
+        cls = model_config_class(architecture)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}

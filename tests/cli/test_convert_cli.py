@@ -18,8 +18,8 @@ from reference_layouts import (  # noqa: E402
 
 
 def test_convert_gen_vlkt_end_to_end(tmp_path, capsys):
-    from openhoi.data.label_space import load_label_space
-    from openhoi.engine.checkpoint import checkpoint_config, load_checkpoint
+    from openhoi.checkpoint import checkpoint_config, load_checkpoint
+    from openhoi.label_space import load_label_space
 
     space = load_label_space("hicodet")
     ref = tmp_path / "gen_vlkt.pth"

@@ -2,10 +2,10 @@ import torch
 
 from openhoi.cli import main
 from openhoi.config import ClipConfig
-from openhoi.data.label_space import load_label_space
-from openhoi.models.class_text_embeddings import load_class_text_embeddings
-from openhoi.models.clip_knowledge import build_clip_knowledge
-from openhoi.models.text_classifier import text_embeddings
+from openhoi.label_space import load_label_space
+from openhoi.models.clip.class_text_embeddings import load_class_text_embeddings
+from openhoi.models.clip.clip_knowledge import build_clip_knowledge
+from openhoi.models.clip.text_classifier import text_embeddings
 
 
 def test_embed_text_writes_checked_file(tmp_path, capsys):

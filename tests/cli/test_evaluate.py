@@ -11,11 +11,11 @@ from cases import predictions  # noqa: E402
 from vcoco_cases import write_files, write_pickle  # noqa: E402
 
 from openhoi.cli import main  # noqa: E402
-from openhoi.data.label_space import load_label_space  # noqa: E402
 from openhoi.evaluation.prediction_files import (  # noqa: E402
     write_gen_vlkt_predictions,
     write_predictions,
 )
+from openhoi.label_space import load_label_space  # noqa: E402
 
 S = load_label_space("synthetic")
 H, B = [0, 0, 99, 99], [200, 200, 249, 249]
@@ -178,18 +178,18 @@ def test_evaluate_a_checkpoint_on_the_test_split(tmp_path, capsys):
     from --data-root; the same numbers as scoring the written predictions file."""
     import torch
 
+    from openhoi.checkpoint import make_checkpoint, save_checkpoint
     from openhoi.config import load_config
-    from openhoi.data.label_space import load_label_space
     from openhoi.data.synthetic import generate_synthetic
-    from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
-    from openhoi.engine.run import build_model_parts
+    from openhoi.label_space import load_label_space
+    from openhoi.models.build import build_model_parts
 
     root = tmp_path / "syn"
     summary = generate_synthetic(root, 12, seed=3)
     torch.manual_seed(0)
     cfg = load_config("synthetic_tiny", ["data.root=/nonexistent"])
     space = load_label_space("synthetic")
-    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(ckpt, make_checkpoint(model=model, config=cfg, label_space=space))
     out = tmp_path / "res.json"

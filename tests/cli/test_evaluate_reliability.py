@@ -8,13 +8,13 @@ import json
 import pytest
 import torch
 
+from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.cli import main
 from openhoi.config import load_config
-from openhoi.data.label_space import load_label_space
 from openhoi.data.synthetic import generate_synthetic
-from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
-from openhoi.engine.run import build_model_parts
 from openhoi.evaluation.prediction_files import read_predictions, write_predictions
+from openhoi.label_space import load_label_space
+from openhoi.models.build import build_model_parts
 
 S = load_label_space("synthetic")
 
@@ -23,7 +23,7 @@ def _save(path, nan=False):
     torch.manual_seed(0)
     cfg = load_config("synthetic_tiny", ["data.root=/nonexistent", "data.test_scale=64",
                                          "data.max_size=80"])
-    model, _, _ = build_model_parts(cfg, S, torch.device("cpu"))
+    model = build_model_parts(cfg, S, torch.device("cpu")).model
     if nan:
         with torch.no_grad():
             next(model.parameters()).fill_(float("nan"))

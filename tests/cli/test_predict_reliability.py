@@ -15,19 +15,19 @@ import skimage.data
 import torch
 from PIL import Image
 
+from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.cli import main
 from openhoi.cli import predict as predict_cli
 from openhoi.config import load_config
-from openhoi.data.label_space import load_label_space
-from openhoi.engine.checkpoint import make_checkpoint, save_checkpoint
-from openhoi.engine.run import build_model_parts
+from openhoi.label_space import load_label_space
+from openhoi.models.build import build_model_parts
 
 
 def _save(path, nan=False):
     torch.manual_seed(0)
     cfg = load_config("synthetic_tiny")
     space = load_label_space("synthetic")
-    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
     if nan:
         with torch.no_grad():
             next(model.parameters()).fill_(float("nan"))

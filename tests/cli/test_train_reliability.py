@@ -9,13 +9,13 @@ import os
 import pytest
 import torch
 
+from openhoi.checkpoint import load_checkpoint, make_checkpoint, rng_state, save_checkpoint
 from openhoi.cli import main
 from openhoi.config import load_config, save_config
 from openhoi.data.dataset import resolve_label_space
 from openhoi.data.synthetic import generate_synthetic
-from openhoi.engine.checkpoint import load_checkpoint, make_checkpoint, rng_state, save_checkpoint
 from openhoi.engine.optim import build_optimizer, build_scheduler
-from openhoi.engine.run import build_model_parts
+from openhoi.models.build import build_model_parts
 
 TINY = {"data.train_scales": "[64]", "data.test_scale": 64, "data.max_size": 80,
         "data.crop_prob": 0.0, "data.val_size": 0, "train.eval_test": "false",
@@ -45,7 +45,7 @@ def test_nan_weights_stop_with_exit_3_epoch_step_images_and_checkpoint(syn_root,
     overrides = [f"{k}={v}" for k, v in {"data.root": str(syn_root), **TINY}.items()]
     config = load_config("synthetic_tiny", overrides)
     space = resolve_label_space(config.data)
-    model, _, _ = build_model_parts(config, space, torch.device("cpu"))
+    model = build_model_parts(config, space, torch.device("cpu")).model
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
     opt = build_optimizer(model, config)

@@ -6,9 +6,9 @@ import torch
 from openhoi.cli import main
 from openhoi.config import DataConfig
 from openhoi.data.dataset import build_dataset
-from openhoi.data.label_space import load_label_space
 from openhoi.data.synthetic import generate_synthetic
-from openhoi.models.verb_repr import load_verb_representations
+from openhoi.label_space import load_label_space
+from openhoi.models.hoiclip.verb_repr import load_verb_representations
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from openhoi.data.label_space import LabelSpace, load_label_space
 from openhoi.data.synthetic import generate_synthetic
+from openhoi.label_space import LabelSpace, load_label_space
 
 
 @pytest.fixture(scope="session")

@@ -214,7 +214,7 @@ def test_correspondence_file(tmp_path, space):
 def test_hicodet_ids_map_to_the_official_interaction(space):
     """PPDM's trainval_hico.json (PPDM issue #57/#12 samples): verb 73 'race' on COCO object 4
     'motorcycle' has hoi_category_id 153."""
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
 
     hico = load_label_space("hicodet")
     entry = hico_entry("HICO_train2015_00000001.jpg", [([207, 32, 426, 299], 1),
@@ -230,7 +230,7 @@ def test_hicodet_ids_map_to_the_official_interaction(space):
 
 
 def test_vcoco_ids_and_objectless_roles():
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
 
     vcoco = load_label_space("vcoco")
     entry = hico_entry("COCO_val2014_000000000042.jpg", [([0, 0, 50, 90], 1),

@@ -155,7 +155,7 @@ def test_real_hicodet_annotations_read_strictly():
     from pathlib import Path
 
     from openhoi.data.hicodet import read_hicodet
-    from openhoi.data.label_space import load_label_space
+    from openhoi.label_space import load_label_space
 
     base = os.environ.get("OPENHOI_DATA")
     roots = [Path(base), Path(base) / "hico_20160224_det"] if base else []

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from openhoi.data.label_space import load_label_space
 from openhoi.data.splits import low_data_subset
 from openhoi.errors import ConfigError, DataError
+from openhoi.label_space import load_label_space
 
 # PPDM's trainval_hico.json, which GEN-VLKT and HOICLIP train on, lists 37,633 images
 IDS = [f"HICO_train2015_{i:08d}.jpg" for i in range(1, 37634)]

@@ -1,8 +1,8 @@
 import torch
 import torch.multiprocessing as mp
-from engine_toys import run_toy, toy_config
 
-from openhoi.engine.checkpoint import load_checkpoint
+from engine_toys import run_toy, toy_config
+from openhoi.checkpoint import load_checkpoint
 from openhoi.engine.distributed import (
     DistEnv,
     InferenceSampler,

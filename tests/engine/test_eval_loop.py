@@ -1,7 +1,7 @@
 import pytest
 import torch
-from engine_toys import ToyDataset, ToyEvaluator, ToyModel, collate, toy_postprocess
 
+from engine_toys import ToyDataset, ToyEvaluator, ToyModel, collate, toy_postprocess
 from openhoi.engine.evaluate import evaluate, evaluate_variants, outputs_to_float, scalar_results
 from openhoi.engine.loaders import eval_loader
 from openhoi.structures import HOIRawOutput
@@ -58,17 +58,17 @@ def test_hoi_detector_runs_as_its_inference_view_without_unread_clip_extras():
     """predict_loader runs an HOIDetector as ``inference_model``: predictions as the module's
     to float rounding; GEN-VLKT with a post-processor that reads no extras skips CLIP."""
     from openhoi.config import load_config
-    from openhoi.data.label_space import load_label_space
-    from openhoi.models.hoi_detector import build_hoi_detector, build_hoi_postprocessor
+    from openhoi.label_space import load_label_space
+    from openhoi.models.build import build_model, build_postprocess
     from openhoi.structures import HOITargets, ImageBatch
 
     cfg = load_config("synthetic_tiny_gen_vlkt").model
     space = load_label_space("synthetic")
     torch.manual_seed(0)
     e = 32  # openhoi-tiny CLIP's embedding size; random text embeddings (no text tower)
-    model = build_hoi_detector(cfg, space, interaction_text=torch.randn(space.num_interactions, e),
+    model = build_model(cfg, space, interaction_text=torch.randn(space.num_interactions, e),
                                object_text=torch.randn(space.num_objects + 1, e))
-    post = build_hoi_postprocessor(cfg, space)
+    post = build_postprocess(cfg, space)
     assert not post.reads_extras  # the recipe has no zero-shot enhancement
     images = ImageBatch(torch.randn(1, 3, 64, 96), torch.zeros(1, 64, 96, dtype=torch.bool),
                         torch.tensor([[64, 96]]))

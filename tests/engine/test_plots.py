@@ -1,7 +1,7 @@
 import pytest
-from engine_toys import run_toy, toy_config
 from PIL import Image
 
+from engine_toys import run_toy, toy_config
 from openhoi.cli import main
 from openhoi.engine.metrics import MetricsLog
 from openhoi.engine.plots import plot_run, score_keys

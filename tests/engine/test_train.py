@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+
 from engine_toys import (
     ToyCriterion,
     ToyDataset,
@@ -10,8 +11,7 @@ from engine_toys import (
     run_toy,
     toy_config,
 )
-
-from openhoi.engine.checkpoint import load_checkpoint
+from openhoi.checkpoint import load_checkpoint
 from openhoi.engine.loaders import train_loader
 from openhoi.engine.metrics import read_metrics
 from openhoi.engine.train import NonFiniteLossError, TrainState, fit, train_one_epoch
@@ -116,7 +116,7 @@ def test_nan_loss_stops_with_step_images_and_last_checkpoint(tmp_path):
     model = ToyModel()
     from openhoi.engine.optim import build_optimizer, build_scheduler
 
-    opt = build_optimizer(model, config)
+    opt = build_optimizer(model, config.train, {"clip": config.model.clip.lr})
     loader = train_loader(ToyDataset(8), 4, collate, seed=0)
     with pytest.raises(NonFiniteLossError) as err:
         fit(model, _NaNAt(step=4), lambda *a: [], opt, build_scheduler(opt, config.train),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIPredictions, HOITargets
 
 

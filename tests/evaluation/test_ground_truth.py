@@ -8,10 +8,10 @@ import torch
 from cases import annotation_json, random_case, targets
 
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation import HICODetEvaluator
 from openhoi.evaluation.flat import FlatGroundTruth
+from openhoi.label_space import load_label_space
 
 S = load_label_space("synthetic")
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 from cases import predictions, targets
 
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation import HICODetEvaluator
+from openhoi.label_space import load_label_space
 
 S = load_label_space("synthetic")
 H = [0, 0, 99, 99]

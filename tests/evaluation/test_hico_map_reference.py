@@ -15,8 +15,8 @@ from cases import annotation_json, random_case
 from loop_reference import hico_official, hico_python
 
 from openhoi.data.annotations import parse_hoi_annotations
-from openhoi.data.label_space import load_label_space
 from openhoi.evaluation import HICODetEvaluator
+from openhoi.label_space import load_label_space
 
 SPACE = load_label_space("synthetic")
 SOURCES = ["targets", "annotations"]

@@ -8,13 +8,13 @@ import pytest
 import torch
 from cases import predictions
 
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import PredictionFileError
 from openhoi.evaluation.prediction_files import (
     read_predictions,
     write_gen_vlkt_predictions,
     write_predictions,
 )
+from openhoi.label_space import load_label_space
 
 S = load_label_space("synthetic")
 HICO = load_label_space("hicodet")

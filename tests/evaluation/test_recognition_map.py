@@ -6,11 +6,11 @@ import torch
 from cases import predictions, targets
 from scipy.io import savemat
 
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import DataError, OpenHOIError
 from openhoi.evaluation import HICODetEvaluator
 from openhoi.evaluation.hico_files import read_hico_classification, read_hico_known_objects
 from openhoi.evaluation.recognition_map import HOIRecognitionEvaluator
+from openhoi.label_space import load_label_space
 
 S = load_label_space("synthetic")
 NUM_I = S.num_interactions
@@ -24,7 +24,7 @@ def _run(labels0, scores0, names=NAMES, train_counts=None, scored=None):
     scores[:, 0] = scores0
     ev = HOIRecognitionEvaluator(NAMES, labels, S, train_counts)
     keep = [k for k, n in enumerate(NAMES) if scored is None or n in scored]
-    ev.process([NAMES[k] for k in keep], scores[keep])
+    ev.process_scores([NAMES[k] for k in keep], scores[keep])
     return ev.evaluate()
 
 
@@ -75,7 +75,7 @@ def test_bad_shapes_and_scores():
         HOIRecognitionEvaluator(NAMES, np.zeros((4, 3)), S)
     ev = HOIRecognitionEvaluator(NAMES, np.zeros((4, NUM_I)), S)
     with pytest.raises(OpenHOIError, match="'b' are not all finite"):
-        ev.process(["a", "b"], torch.tensor([[0.0] * NUM_I, [float("nan")] * NUM_I]))
+        ev.process_scores(["a", "b"], torch.tensor([[0.0] * NUM_I, [float("nan")] * NUM_I]))
 
 
 def _anno_mat(path, space, test_names, test_labels, train_labels):

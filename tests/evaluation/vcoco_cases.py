@@ -9,7 +9,7 @@ import pickle
 
 import numpy as np
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 
 VCOCO = load_label_space("vcoco")
 ACTIONS = [(a["name"], a["roles"]) for a in VCOCO.extra["vcoco_official"]["actions"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 import open_clip
 import torch
 
-from openhoi.models.clip_loading import TINY_ARCH, arch_config, register_openhoi_configs
+from openhoi.models.clip.clip_loading import TINY_ARCH, arch_config, register_openhoi_configs
 
 
 def tiny_open_clip(seed: int = 0, **overrides) -> torch.nn.Module:

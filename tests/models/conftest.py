@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from openhoi.config import DetectorConfig, ModelConfig, from_dict, merge
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.structures import HOITargets, ImageBatch
 
 TINY_MODEL: dict[str, Any] = {

@@ -44,12 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.data.label_space import load_label_space
-    from openhoi.models.class_text_embeddings import (
+    from openhoi.label_space import load_label_space
+    from openhoi.models.clip.class_text_embeddings import (
         compute_class_text_embeddings,
         save_class_text_embeddings,
     )
-    from openhoi.models.clip_knowledge import build_clip_knowledge
+    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
 
     cfg = clip_config_from_args(args)
     space = load_label_space(args.label_space)

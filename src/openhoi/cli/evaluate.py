@@ -212,19 +212,15 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     from openhoi.config import replace
     from openhoi.data.dataset import LAYOUTS, build_dataset
     from openhoi.data.loader import collate
-    from openhoi.engine.checkpoint import load_weights_file
     from openhoi.engine.evaluate import predict_loader
     from openhoi.engine.loaders import eval_loader
     from openhoi.evaluation import write_predictions
-    from openhoi.finite import check_finite_weights
     from openhoi.inference_settings import apply_inference_overrides
-    from openhoi.model_io import build_model_from_checkpoint
-    from openhoi.models.hoi_detector import build_hoi_postprocessor
+    from openhoi.models.build import build_postprocess, load_model
 
-    checkpoint = load_weights_file(args.checkpoint)
-    check_finite_weights(checkpoint["model"], args.checkpoint)
-    model, config, space = build_model_from_checkpoint(checkpoint, where=args.checkpoint)
-    config = apply_inference_overrides(config, args.overrides)
+    loaded = load_model(args.checkpoint)
+    model, space = loaded.model, loaded.label_space
+    config = apply_inference_overrides(loaded.config, args.overrides)
     if args.data_root:
         config = replace(config, {"data.root": args.data_root})
     if args.skip_invalid:
@@ -235,7 +231,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
         args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
-    post = build_hoi_postprocessor(config.model, space)
+    post = build_postprocess(config.model, space)  # --set may have changed its settings
     preds = predict_loader(model.to(device), {"": post}, loader, device, progress=True,
                            desc="test")[""]
     preds = _drop_substitutes(preds, test)
@@ -246,9 +242,9 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.data.label_space import load_label_space
     from openhoi.errors import ConfigError
     from openhoi.fileio import atomic_write_text, check_writable_dir
+    from openhoi.label_space import load_label_space
 
     if bool(args.checkpoint) == bool(args.predictions):
         raise ConfigError("give either --predictions FILE or --checkpoint CKPT")

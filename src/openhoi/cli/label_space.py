@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.data.label_space import interaction_names, load_label_space
+    from openhoi.label_space import interaction_names, load_label_space
 
     space = load_label_space(args.name)
     print(f"label space {space.fingerprint}")

@@ -1,9 +1,10 @@
 """Compute verb representations E_v by visual semantic arithmetic (HOICLIP Sec. 3.4).
 
 CLIP encodes the union, human and object regions of every annotated pair of the training split;
-E_v per verb follows ``--rule`` (see ``openhoi.models.verb_repr``). In a zero-shot setting the
-pairs showing unseen classes are left out; ``--include-unseen`` keeps them, reproducing HOICLIP,
-whose released verb.pth was computed on the full training set (which leaks unseen classes).
+E_v per verb follows ``--rule`` (see ``openhoi.models.hoiclip.verb_repr``). In a zero-shot
+setting the pairs showing unseen classes are left out; ``--include-unseen`` keeps them,
+reproducing HOICLIP, whose released verb.pth was computed on the full training set (which
+leaks unseen classes).
 Writes a safetensors file with E_v [V, E], per-verb sample counts and what produced them.
 """
 
@@ -49,7 +50,7 @@ def _region_features(args: argparse.Namespace, clip: Any, cfg: Any, space: Any, 
                      annotation_file: Any) -> Any:
     """Pair region features from ``--cache`` when it matches, else computed (and cached)."""
     from openhoi.errors import CheckpointError
-    from openhoi.models.region_features import (
+    from openhoi.models.clip.region_features import (
         extract_pair_features,
         load_pair_features,
         save_pair_features,
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     from openhoi.config import DataConfig
     from openhoi.data.dataset import LAYOUTS, build_dataset, resolve_label_space
     from openhoi.errors import ConfigError
-    from openhoi.models.clip_knowledge import build_clip_knowledge
-    from openhoi.models.verb_repr import (
+    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
+    from openhoi.models.hoiclip.verb_repr import (
         exclude_unseen,
         save_verb_representations,
         verb_representations,

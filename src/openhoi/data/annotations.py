@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace
 
 logger = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from openhoi.config import DataConfig
 from openhoi.data.annotations import SKIP_HINT, DatasetLayout, out_of_image, read_hoi_annotations
 from openhoi.data.hicodet import hicodet_layout
 from openhoi.data.image_io import load_image
-from openhoi.data.label_space import LabelSpace, load_label_space
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.transforms import Transform, build_transforms, select_instances
 from openhoi.data.vcoco import vcoco_layout
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace, load_label_space
 from openhoi.structures import HOITargets
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 from openhoi.data.annotations import DatasetLayout, read_hoi_annotations
-from openhoi.data.label_space import LabelSpace
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace
 
 Split = Literal["train", "test"]
 

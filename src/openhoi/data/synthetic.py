@@ -32,7 +32,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from openhoi.data.hicodet import CORRESPONDENCE_FILE, SPLITS
-from openhoi.data.label_space import LabelSpace, load_label_space
 from openhoi.data.synthetic_scene import (
     SKIN,
     Entity,
@@ -46,6 +45,7 @@ from openhoi.data.synthetic_scene import (
     random_color,
 )
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace, load_label_space
 
 EXTRA_VERBS = {("drink_with", "cup"): ("hold",)}
 """Verbs that always accompany an interaction's pose (the drinking hand holds the cup)."""

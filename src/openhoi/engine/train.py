@@ -22,9 +22,8 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from openhoi import checkpoint as ckpt_io
 from openhoi.config import Config
-from openhoi.data.label_space import LabelSpace
-from openhoi.engine import checkpoint as ckpt_io
 from openhoi.engine.distributed import (
     all_gather_object,
     all_reduce_sum,
@@ -46,6 +45,7 @@ from openhoi.engine.evaluate import (
 )
 from openhoi.engine.metrics import MetricsLog, RunningMean
 from openhoi.errors import CheckpointError, ConfigError
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)

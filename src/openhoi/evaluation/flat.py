@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError, PredictionFileError
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIPredictions, HOITargets
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import DataError
+from openhoi.label_space import LabelSpace
 
 
 def _load(path: str | Path, space: LabelSpace, split: str) -> tuple[list[str], np.ndarray]:

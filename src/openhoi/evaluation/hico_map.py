@@ -107,13 +107,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from openhoi.data.label_space import LabelSpace, interaction_names
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatDetections, FlatGroundTruth
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_gen_vlkt, iou_matlab, round_half_away
+from openhoi.label_space import LabelSpace, interaction_names
 from openhoi.structures import HOIPredictions, HOITargets
 
 log = logging.getLogger(__name__)

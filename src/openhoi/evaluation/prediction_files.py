@@ -50,9 +50,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import PredictionFileError
 from openhoi.fileio import atomic_write, atomic_write_text
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIPredictions
 
 log = logging.getLogger(__name__)

@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from openhoi.data.label_space import LabelSpace, interaction_names
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import precision_recall, voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatGroundTruth
-from openhoi.structures import HOIPredictions, HOITargets
+from openhoi.label_space import LabelSpace, interaction_names
+from openhoi.structures import HOIPredictions, HOITargets, RecognitionPredictions
 
 FEW_SHOT = (1, 5, 10)
 
@@ -80,7 +80,20 @@ class HOIRecognitionEvaluator:
         self.scores = np.full(self.labels.shape, -np.inf)
         self._seen = np.zeros(len(self.image_ids), dtype=bool)
 
-    def process(self, image_ids: Sequence[str], scores: np.ndarray | torch.Tensor) -> None:
+    def process(self, predictions: Sequence[RecognitionPredictions | HOIPredictions]) -> None:
+        """Store the predictions of some images (the engine's evaluator interface):
+        ``RecognitionPredictions`` give image-level scores; a detector's ``HOIPredictions``
+        give, per class, their best triplet score (else 0)."""
+        detections = [p for p in predictions if isinstance(p, HOIPredictions)]
+        scored = [p for p in predictions if not isinstance(p, HOIPredictions)]
+        if scored:
+            self.process_scores([p.image_id for p in scored],
+                                torch.stack([p.scores.detach().cpu().float() for p in scored]))
+        if detections:
+            self.process_detections(detections)
+
+    def process_scores(self, image_ids: Sequence[str], scores: np.ndarray | torch.Tensor
+                       ) -> None:
         """Store ``[B, I]`` image-level scores of ``image_ids`` (the first score of an image is
         kept; unlabelled images are ignored, R5)."""
         if isinstance(scores, torch.Tensor):
@@ -102,7 +115,7 @@ class HOIRecognitionEvaluator:
         for p in predictions:
             s = np.zeros((1, self.space.num_interactions))
             np.maximum.at(s[0], p.interactions.cpu().numpy(), p.scores.cpu().double().numpy())
-            self.process([p.image_id], s)
+            self.process_scores([p.image_id], s)
 
     def evaluate(self) -> dict[str, Any]:
         """``mAP`` (Full) and ``mAP_few@k``, fractions; per-class AP and positives."""

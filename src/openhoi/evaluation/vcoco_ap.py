@@ -47,12 +47,12 @@ from typing import Any
 
 import numpy as np
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.evaluation.ap import descending_order
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_vsrl
 from openhoi.evaluation.vcoco_files import VCOCOGroundTruth, VsrlDetections
+from openhoi.label_space import LabelSpace
 from openhoi.structures import HOIPredictions
 
 log = logging.getLogger(__name__)

@@ -186,7 +186,7 @@ def tiny_clip_state() -> dict[str, torch.Tensor]:
     """A random openhoi-tiny CLIP state dict (OpenAI key layout), as a CLIP weight file."""
     import open_clip
 
-    from openhoi.models.clip_loading import register_openhoi_configs
+    from openhoi.models.clip.clip_loading import register_openhoi_configs
 
     register_openhoi_configs()
     torch.manual_seed(0)

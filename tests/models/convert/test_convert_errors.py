@@ -7,8 +7,8 @@ import pytest
 import torch
 from reference_layouts import CLIP_W, hoiclip_layout, hoiclip_verb2hoi, random_state, release
 
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import CheckpointError
+from openhoi.label_space import load_label_space
 from openhoi.models.convert import convert_checkpoint
 from openhoi.models.convert.reader import read_reference_checkpoint
 
@@ -99,7 +99,7 @@ def test_files_that_need_code_to_load_are_refused(tmp_path):
 def test_corrupt_files_are_not_reported_as_unsafe(tmp_path):
     """A file that is no checkpoint at all is unreadable, not a refused type; the DETR reader
     shares the loader, so it refuses code the same way."""
-    from openhoi.models.detr_checkpoint import read_state_dict
+    from openhoi.models.detr.detr_checkpoint import read_state_dict
 
     bad = tmp_path / "bad.pth"
     bad.write_text("not a checkpoint")

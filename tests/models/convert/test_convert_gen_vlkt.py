@@ -11,8 +11,8 @@ from reference_layouts import (
     tiny_clip_state,
 )
 
-from openhoi.data.label_space import load_label_space
 from openhoi.errors import CheckpointError
+from openhoi.label_space import load_label_space
 from openhoi.models.convert import convert_checkpoint
 
 ARGS = dict(dataset_file="hico", nheads=4, clip_model="ViT-B/32", zero_shot_type="default",

@@ -14,7 +14,7 @@ from reference_layouts import (
     release,
 )
 
-from openhoi.data.label_space import load_label_space
+from openhoi.label_space import load_label_space
 from openhoi.models.convert import convert_checkpoint
 
 HICO_ARGS = dict(dataset_file="hico", nheads=2, dropout=0.0, verb_weight=0.5, fix_clip=True,
@@ -142,7 +142,7 @@ def test_every_tensor_is_accounted_for(hico_converted):
 
 
 def test_zero_shot_text_is_clips_text_tower(hico_converted, hico):
-    from openhoi.models.text_classifier import interaction_prompts, text_embeddings
+    from openhoi.models.clip.text_classifier import interaction_prompts, text_embeddings
 
     conv, _ = hico_converted
     expected = text_embeddings(conv.model.clip, interaction_prompts(hico, "a photo of {}"))

@@ -12,9 +12,9 @@ of GEN-VLKT), ``hum_bbox_embed`` / ``obj_bbox_embed`` (3-layer MLPs), and the CL
 
 from __future__ import annotations
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import CheckpointError
-from openhoi.models.clip_loading import suggest_arch
+from openhoi.label_space import LabelSpace
+from openhoi.models.clip.clip_loading import suggest_arch
 from openhoi.models.convert.infer import clip_arch_from_args, object_rows
 from openhoi.models.convert.mapping import Rule, TensorMap
 from openhoi.models.convert.reader import ReferenceCheckpoint

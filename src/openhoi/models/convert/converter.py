@@ -3,7 +3,7 @@
 Steps: read the file safely; check its layout; infer the label space and the architecture
 (shapes, then ``args``, then the shipped recipe, then the user's ``--set``); build CLIP from the
 checkpoint (HOICLIP) or the given CLIP file (GEN-VLKT); build the model with
-``build_hoi_detector``; map every reference tensor onto it strictly (``mapping``); load.
+``openhoi.models.build``; map every reference tensor onto it strictly (``mapping``); load.
 ``save_converted`` writes an openhoi checkpoint that ``predict``/``evaluate`` load with no model
 flags (resolved config + label-space fingerprint + weights).
 """
@@ -20,8 +20,9 @@ import torch
 import yaml
 
 from openhoi.config import Config, load_config, merge
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import ConfigError
+from openhoi.label_space import LabelSpace
+from openhoi.models.clip.text_classifier import interaction_prompts, text_embeddings
 from openhoi.models.convert import common, gen_vlkt, hoiclip
 from openhoi.models.convert.infer import (
     ARGS_TO_CONFIG,
@@ -33,8 +34,7 @@ from openhoi.models.convert.infer import (
 from openhoi.models.convert.mapping import assemble_state
 from openhoi.models.convert.reader import ReferenceCheckpoint, read_reference_checkpoint
 from openhoi.models.convert.report import ConversionReport
-from openhoi.models.hoi_detector import HOIDetector
-from openhoi.models.text_classifier import interaction_prompts, text_embeddings
+from openhoi.models.detr.hoi_detector import HOIDetector
 
 SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt}
 """``--from`` name -> module with ``check_layout``, ``interaction_rows``, ``verb_rows``,
@@ -83,8 +83,8 @@ def _config(architecture: str, space: LabelSpace, label_space: str | None,
 
 def _build_clip(config: Config, clip_sd: dict[str, torch.Tensor], where: Path):
     """``ClipKnowledge`` of ``config`` holding the reference's CLIP weights."""
-    from openhoi.models.clip_knowledge import build_clip_knowledge
-    from openhoi.models.clip_loading import ClipWeights, check_weights_fit
+    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
+    from openhoi.models.clip.clip_loading import ClipWeights, check_weights_fit
 
     clip = build_clip_knowledge(config.model.clip, device="cpu", load_weights=False)
     weights = ClipWeights(clip_sd, where, "", "state_dict", quick_gelu=True)
@@ -95,13 +95,9 @@ def _build_clip(config: Config, clip_sd: dict[str, torch.Tensor], where: Path):
 def _build_model(config: Config, space: LabelSpace, clip) -> HOIDetector:
     """The model of ``config`` around ``clip``; classifiers, E_v and the zero-shot text start
     at zero (every one of them is overwritten), so CLIP's text tower does not run here."""
-    from openhoi.models.hoi_detector import build_hoi_detector
+    from openhoi.models.build import build_model
 
-    embed = clip.embed_dim
-    return build_hoi_detector(
-        config.model, space, clip=clip, verb_repr=torch.zeros(space.num_verbs, embed),
-        interaction_text=torch.zeros(space.num_interactions, embed),
-        object_text=torch.zeros(space.num_objects + 1, embed))
+    return build_model(config.model, space, clip=clip, pretrained=False)
 
 
 def _text_check(model: HOIDetector, ckpt: ReferenceCheckpoint, report: ConversionReport) -> None:
@@ -155,7 +151,7 @@ def convert_checkpoint(
     clip_sd, clip_from = common.clip_state(ckpt), ckpt.path
     clip_file = None if clip_weights is None else str(clip_weights)
     if not clip_sd and clip_weights is not None:
-        from openhoi.models.clip_loading import read_clip_weights
+        from openhoi.models.clip.clip_loading import read_clip_weights
 
         clip_sd, clip_from = read_clip_weights(clip_weights).state_dict, Path(clip_weights)
     tree = merge(settings_from_args(ckpt, report, ARGS_TO_CONFIG),
@@ -182,7 +178,7 @@ def convert_checkpoint(
 def save_converted(converted: ConvertedModel, out: str | Path) -> Path:
     """Write ``converted`` as an openhoi checkpoint (``.safetensors``: weights + metadata;
     any other suffix: the engine's ``torch.save`` checkpoint format)."""
-    from openhoi.engine import checkpoint as ckpt_io
+    from openhoi import checkpoint as ckpt_io
 
     fingerprint = converted.label_space.fingerprint
     if Path(out).suffix == ".safetensors":

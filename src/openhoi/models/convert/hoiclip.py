@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import torch
 
-from openhoi.data.label_space import LabelSpace
 from openhoi.errors import CheckpointError
+from openhoi.label_space import LabelSpace
 from openhoi.models.convert import common
 from openhoi.models.convert.infer import infer_detector, set_dotted
 from openhoi.models.convert.mapping import Rule, TensorMap, apply_rules

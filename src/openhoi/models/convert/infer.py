@@ -13,11 +13,11 @@ from typing import Any
 
 import torch
 
-from openhoi.data.label_space import LabelSpace, available_label_spaces, load_label_space
 from openhoi.errors import CheckpointError
-from openhoi.models.backbone import RESNETS, Backbone
+from openhoi.label_space import LabelSpace, available_label_spaces, load_label_space
 from openhoi.models.convert.reader import ReferenceCheckpoint
 from openhoi.models.convert.report import ConversionReport
+from openhoi.models.detr.backbone import RESNETS, Backbone
 
 BACKBONE = "backbone.0.body."
 ENCODER = "transformer.encoder.layers."

@@ -18,7 +18,7 @@ from typing import Any
 from torch import Tensor
 
 from openhoi.errors import CheckpointError
-from openhoi.models.detr_checkpoint import load_weights_only
+from openhoi.models.detr.detr_checkpoint import load_weights_only
 
 
 @dataclass
