@@ -155,6 +155,8 @@ def match_triplets(det: FlatDetections, order: np.ndarray, gt: FlatGroundTruth,
         iou_o = iou_matlab(round_half_away(o.astype(np.float64)) + 1.0, gt.o_boxes[gt_of])
     best_ov, best_pos = segment_first_argmax(np.minimum(iou_h, iou_o), det_of, len(det))
     matched = best_ov >= IOU_THRESHOLD
+    if not len(gt_of):  # no detection shares an (image, class) with the ground truth
+        return np.zeros(len(det), dtype=bool)
     best_gt = np.where(matched, gt_of[np.maximum(best_pos, 0)], -1)
     return matched & first_in_group(best_gt, order)
 
