@@ -45,10 +45,11 @@ def test_nan_weights_stop_with_exit_3_epoch_step_images_and_checkpoint(syn_root,
     overrides = [f"{k}={v}" for k, v in {"data.root": str(syn_root), **TINY}.items()]
     config = load_config("synthetic_tiny", overrides)
     space = resolve_label_space(config.data)
-    model = build_model_parts(config, space, torch.device("cpu")).model
+    parts = build_model_parts(config, space, torch.device("cpu"))
+    model = parts.model
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
-    opt = build_optimizer(model, config)
+    opt = build_optimizer(model, config.train, parts.group_lrs)
     sched = build_scheduler(opt, config.train)
     run = tmp_path / "run"
     save_config(config, run / "config.yaml")
