@@ -560,6 +560,22 @@ class EvalConfig:
     """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``: ``python`` is what
     GEN-VLKT / HOICLIP report during training, ``official`` the HICO-DET MATLAB evaluation
     (adds the Known-Object setting)."""
+    vcoco_coco_file: str | None = None
+    """V-COCO's official COCO instances file (``instances_vcoco_all_2014.json``) for scoring
+    the test split with ``vsrl_eval``'s protocol; a relative path is under ``data.root``.
+    Without the three official files the test split is scored against its annotation json
+    (``openhoi.evaluation.vcoco_targets``); validation always is."""
+    vcoco_test_file: str | None = None
+    """V-COCO's official test annotations (``vcoco_test.json``); relative: under ``data.root``."""
+    vcoco_test_ids: str | None = None
+    """V-COCO's test image ids (``vcoco_test.ids``); relative: under ``data.root``."""
+
+    def __post_init__(self) -> None:
+        given = [f is not None for f in (self.vcoco_coco_file, self.vcoco_test_file,
+                                         self.vcoco_test_ids)]
+        if any(given) and not all(given):
+            raise ConfigError("eval.vcoco_coco_file, eval.vcoco_test_file and "
+                              "eval.vcoco_test_ids go together: give all three or none")
 
 
 @dataclass(frozen=True)

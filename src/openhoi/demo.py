@@ -75,7 +75,7 @@ def evaluate_untrained(config: Config, device: torch.device) -> dict[str, Any]:
     seed_everything(config.train.seed)  # the same initial weights training starts from
     parts = build_model_parts(config, space, device)
     test = build_dataset(config.data, "test", space)
-    evaluator = build_evaluator(config, ground_truth(test), space, parts.model.task)
+    evaluator = build_evaluator(config, ground_truth(test), space, parts.model.task, "test")
     loader = eval_loader(test, per_process_batch(config), collate, config.data.num_workers)
     return evaluate(parts.model, parts.postprocess, loader, evaluator, device,
                     desc="untrained")

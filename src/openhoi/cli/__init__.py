@@ -21,6 +21,7 @@ from openhoi.cli import (
     label_space,
     make_synthetic,
     predict,
+    serve,
     verb_repr,
 )
 from openhoi.cli import plot as plot_cmd
@@ -32,6 +33,7 @@ from openhoi.fileio import describe_write_error
 COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("demo", demo, "the whole job in minutes: synthetic data, train, evaluate, predict"),
     ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
+    ("serve", serve, "a local web page and JSON API: drop a photo, see its interactions"),
     ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
     ("evaluate", evaluate, "score predictions or a checkpoint (HICO-DET, V-COCO, recognition)"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),

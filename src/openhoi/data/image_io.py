@@ -1,7 +1,7 @@
 """Reading any photo a user has into an RGB ``PIL.Image``, with errors that name the file.
 
-The one decoder of openhoi: training and evaluation (``data.dataset``) and prediction read
-pixels through ``load_image``, so a 16-bit or transparent image looks the same to all three.
+The one decoder of openhoi: training and evaluation (``data.dataset``), prediction and serving
+read pixels through ``decode_image``, so a 16-bit or transparent image looks the same to all.
 
 JPEG, PNG, WebP, BMP, TIFF, GIF (first frame); grayscale, palette, 16-bit and CMYK are converted
 to RGB; transparency is composited onto white (a transparent background would otherwise turn
@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -50,7 +51,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | Path, apply_exif: bool = True) -> Image.Image:
+class ImageTooLargeError(DataError):
+    """An image has more pixels than allowed (a decompression bomb guard)."""
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS,
+               apply_exif: bool = True) -> Image.Image:
     """Open ``path`` as an RGB image (``to_rgb``), EXIF orientation applied.
 
     Args:
@@ -60,27 +66,39 @@ def load_image(path: str | Path, apply_exif: bool = True) -> Image.Image:
     Raises:
         DataError: the file is missing, is not an image, or is truncated/corrupt; the message
             names the file.
+        ImageTooLargeError: the image has more than ``max_pixels`` pixels.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: image file not found")
+    return decode_image(path, str(path), max_pixels, apply_exif)
+
+
+def decode_image(source: str | Path | BinaryIO, name: str,
+                 max_pixels: int = MAX_PIXELS, apply_exif: bool = True) -> Image.Image:
+    """Decode an image file or binary stream (an upload) as ``load_image`` does; errors name
+    ``name``. The size is checked from the header, before any pixel is decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise DataError(
-                        f"{path}: image of {image.width}x{image.height} pixels exceeds the "
-                        f"limit of {MAX_PIXELS} pixels")
+            with Image.open(source) as image:
+                if image.width * image.height > max_pixels:
+                    raise ImageTooLargeError(
+                        f"{name}: image of {image.width}x{image.height} pixels exceeds the "
+                        f"limit of {max_pixels} pixels")
                 image.load()  # decode now: a truncated file fails here, not later
                 if apply_exif:
                     image = ImageOps.exif_transpose(image)
                 return to_rgb(image)
     except DataError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-        raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageTooLargeError(f"{name}: {err}") from None
+    except UnidentifiedImageError:  # its message names the path, or a BytesIO object
+        raise DataError(f"{name}: cannot read image (UnidentifiedImageError: not an image "
+                        "format Pillow can read)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{name}: cannot read image ({type(err).__name__}: {err})") from None
 
 
 def list_images(inputs: list[str | Path]) -> list[Path]:

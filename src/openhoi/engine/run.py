@@ -167,10 +167,10 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
         _write_run_json(run_dir, config, label_space, device, data.summary, resume)
         if data.val is not None:
             val_eval = build_evaluator(config, ground_truth(data.val), label_space,
-                                       model.task)
+                                       model.task, "val")
         if data.test is not None:
             test_eval = build_evaluator(config, ground_truth(data.test), label_space,
-                                        model.task)
+                                        model.task, "test")
     state = None
     if checkpoint is not None:
         _check_resume_config(config, checkpoint, str(last))
