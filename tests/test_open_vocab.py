@@ -75,3 +75,13 @@ def test_object_vocabulary_entries():
     assert mixed == ["hold cup", "fly:kite", "hold:kite", "no interaction:kite"]
     with pytest.raises(InteractionListError, match="human"):
         object_vocabulary_entries(["person"], syn)
+
+
+def test_entry_with_two_colons_is_an_error_naming_it(hico):
+    with pytest.raises(InteractionListError, match="'sit on:park:bench' has 2 colons"):
+        split_entry("sit on:park:bench", hico)
+
+
+def test_empty_list_says_how_to_fix_it():
+    with pytest.raises(InteractionListError, match="is empty: give entries like"):
+        read_interaction_list("")

@@ -40,3 +40,28 @@ def test_small_image_is_upscaled_and_empty_predictions_give_plain_image():
     assert out.size == (512, 384) == output_size((64, 48), 0)
     out = draw_triplets(small, [Triplet((1, 1, 30, 40), None, "", "stand", 0, 0.4)])
     assert out.height == 384 and out.width > 512
+
+
+def test_human_box_solid_object_box_dashed_and_tagged_h_o(monkeypatch):
+    """One can tell the person from the object: solid 'H1' box, dashed 'O1' box, a legend
+    line saying so."""
+    from PIL import ImageDraw
+
+    texts = []
+    original = ImageDraw.ImageDraw.text
+
+    def record(self, xy, text, *a, **k):
+        texts.append(text)
+        return original(self, xy, text, *a, **k)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)
+    plain = Image.new("RGB", (400, 400), (128, 128, 128))
+    out = np.asarray(draw_triplets(plain, [Triplet((40.0, 40.0, 200.0, 360.0),
+                                                   (240.0, 120.0, 360.0, 240.0),
+                                                   "cup", "hold", 7, 0.9)])).astype(int)
+    painted = np.abs(out - 128).sum(-1) > 0
+    assert painted[150:350, 40].all()  # human box left edge: solid
+    edge = painted[120, 260:360]  # object box top edge (past its tag): dashes and gaps
+    assert 0.3 < edge.mean() < 0.8
+    assert {"H1", "O1"} <= set(texts)
+    assert any("solid: human" in t and "dashed: object" in t for t in texts)

@@ -26,11 +26,8 @@ A safetensors weight file holds the model ``state_dict`` with the same ``format`
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,36 +39,11 @@ from torch import Tensor, nn
 from openhoi import __version__
 from openhoi.config import Config, from_dict, to_dict
 from openhoi.errors import CheckpointError, ConfigError, OpenHOIError
+from openhoi.fileio import atomic_copy, atomic_write  # noqa: F401  (re-exported)
 from openhoi.label_space import LabelSpace, label_space_from_dict, load_label_space
 
 FORMAT = "openhoi-checkpoint"
 FORMAT_VERSION = 1
-
-
-# ---- atomic writes ---------------------------------------------------------------------------
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, fsync it, then rename it onto
-    ``path``: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def atomic_copy(src: str | Path, dst: str | Path) -> Path:
-    """Copy ``src`` onto ``dst`` atomically."""
-    return atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 # ---- RNG states as tensors -------------------------------------------------------------------

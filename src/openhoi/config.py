@@ -875,4 +875,6 @@ def replace(cfg: T, updates: Mapping[str, Any]) -> T:
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (loadable again with ``load_config``)."""
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    from openhoi.fileio import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))

@@ -24,3 +24,8 @@ class CheckpointError(OpenHOIError):
 
 class PredictionFileError(OpenHOIError):
     """A predictions file given to an evaluator is malformed."""
+
+
+class OutputError(OpenHOIError):
+    """An output cannot be written: no space left, a read-only or missing folder, or a file
+    that exists and may not be overwritten."""

@@ -69,13 +69,19 @@ def read_interaction_list(spec: str) -> list[str]:
     entries = [e.strip() for e in re.split(r"[,\n]", text)]
     entries = [e for e in entries if e and not e.startswith("#")]
     if not entries:
-        raise InteractionListError(f"interaction list {spec!r} is empty")
+        raise InteractionListError(
+            f"interaction list {spec!r} is empty: give entries like 'ride horse,hold umbrella' "
+            "(or leave --interactions out to use the trained classes)")
     return entries
 
 
 def split_entry(entry: str, base: LabelSpace) -> tuple[str, str]:
     """``(verb, object)`` names of one entry (see the module docstring for the rules)."""
     if ":" in entry:
+        if entry.count(":") > 1:
+            raise InteractionListError(
+                f"interaction {entry!r} has {entry.count(':')} colons: write VERB:OBJECT with "
+                "one colon (e.g. 'sit on:park bench')")
         verb, obj = (_norm(x) for x in entry.split(":", 1))
     else:
         words = _norm(entry).split()

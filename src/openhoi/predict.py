@@ -41,6 +41,7 @@ class ImageResult:
         width, height: size of the image as shown (EXIF rotation applied), in pixels.
         triplets: detections, best first.
         error: why the image was skipped, else None.
+        drawing: the picture drawn of this result (``openhoi predict --draw``), else None.
     """
 
     image: str
@@ -48,6 +49,7 @@ class ImageResult:
     height: int = 0
     triplets: list[Triplet] = field(default_factory=list)
     error: str | None = None
+    drawing: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-lines record ``openhoi predict`` writes (boxes xyxy, image pixels)."""
@@ -57,6 +59,7 @@ class ImageResult:
             "image": self.image,
             "width": self.width,
             "height": self.height,
+            **({"drawing": self.drawing} if self.drawing is not None else {}),
             "triplets": [
                 {
                     "human_box": [round(v, 2) for v in t.h_box_xyxy],
@@ -163,6 +166,16 @@ class HOIPredictor:
             predictor.set_interactions(interactions)
         return predictor
 
+    def apply_settings(self, overrides: Sequence[str]) -> Config:
+        """Change inference-only settings (``model.postprocess.*`` pair NMS and top-k,
+        ``model.interaction.zero_shot_topk``, ``data.test_scale`` / ``data.max_size``) with
+        ``KEY=VALUE`` strings; see ``openhoi.inference_settings``. Returns the new config."""
+        from openhoi.inference_settings import apply_inference_overrides
+
+        self.config = apply_inference_overrides(self.config, overrides)
+        self.postprocess = build_postprocess(self.config.model, self.label_space)
+        return self.config
+
     def set_interactions(self, entries: Sequence[str]) -> LabelSpace:
         """Score ``entries`` (``"ride horse"``...) instead of the training interactions.
 
@@ -184,6 +197,7 @@ class HOIPredictor:
         ``data.test_scale``, longer at most ``data.max_size``), as in evaluation."""
         data = self.config.data
         h, w = resize_shape((image.height, image.width), data.test_scale, data.max_size)
+        h, w = max(h, 1), max(w, 1)  # a 3x2000 strip would round its short side to 0
         if (h, w) != (image.height, image.width):
             image = TF.resize(image, [h, w])
         return TF.normalize(TF.to_tensor(image), list(data.pixel_mean), list(data.pixel_std))
@@ -208,7 +222,8 @@ class HOIPredictor:
                 progress: bool = False) -> Iterator[ImageResult]:
         """Predict on image files, yielding one ``ImageResult`` per file in order.
 
-        An unreadable file yields a result with ``error`` set (and a warning); the rest go on.
+        An unreadable file, or one the model fails on (a batch that fails is retried image
+        by image), yields a result with ``error`` set (and a warning); the rest go on.
         """
         from tqdm import tqdm
 
@@ -224,8 +239,23 @@ class HOIPredictor:
                     log.warning("skipping %s", err)
                     failed[str(p)] = str(err)
             results = {r.image: r for r in
-                       (self.predict_images(loaded, names, top_k, min_score) if loaded else [])}
+                       self._predict_isolated(loaded, names, top_k, min_score)}
             for p in chunk:
                 yield results.get(str(p)) or ImageResult(str(p), error=failed[str(p)])
             bar.update(len(chunk))
         bar.close()
+
+    def _predict_isolated(self, images: list[Image.Image], names: list[str],
+                          top_k: int | None, min_score: float) -> list[ImageResult]:
+        """``predict_images``, with an image the model fails on reported, not raised."""
+        if not images:
+            return []
+        try:
+            return self.predict_images(images, names, top_k, min_score)
+        except (RuntimeError, ValueError) as err:
+            if len(images) == 1:
+                msg = f"{names[0]}: prediction failed ({type(err).__name__}: {err})"
+                log.warning("skipping %s", msg)
+                return [ImageResult(names[0], images[0].width, images[0].height, error=msg)]
+        return [r for im, n in zip(images, names)
+                for r in self._predict_isolated([im], [n], top_k, min_score)]

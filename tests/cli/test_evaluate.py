@@ -47,7 +47,7 @@ def test_hico_python_protocol_table_json_and_plot(hico_files, capsys):
     assert "python protocol: 2 images, 2 ground-truth instances, 2 detections" in out
     # class 0 ranked a (.9, TP), b (.8, object box misses, FP): rec .5, prec 1 -> AP 6/11
     assert "Default" in out and "54.5455" in out
-    res = json.loads((tmp / "p.eval.json").read_text())
+    res = json.loads((tmp / "p.npz.eval.json").read_text())
     assert res["per_class"]["ap"][0] == pytest.approx(6 / 11)
     assert res["mAP"] == pytest.approx(6 / 11)  # the only class with ground truth
     assert (tmp / "ap.png").stat().st_size > 1000
@@ -132,7 +132,7 @@ def test_recognition_from_annotations(hico_files, capsys):
     write_predictions(tmp / "p.json", preds, S)
     assert main(["evaluate", "--dataset", "synthetic", "--task", "recognition", "--annotations",
                  str(tmp / "test.json"), "--predictions", str(tmp / "p.json")]) == 0
-    res = json.loads((tmp / "p.eval.json").read_text())
+    res = json.loads((tmp / "p.json.eval.json").read_text())
     assert res["per_class"]["ap"][0] == pytest.approx(1.0)  # both images rank class 0 first
 
 
@@ -145,7 +145,7 @@ def test_recognition_few_shot_counts_training_images(hico_files, capsys):
     assert main(["evaluate", "--dataset", "synthetic", "--task", "recognition", "--annotations",
                  str(tmp / "test.json"), "--predictions", str(tmp / "p.json"),
                  "--train-annotations", str(tmp / "train.json")]) == 0
-    res = json.loads((tmp / "p.eval.json").read_text())
+    res = json.loads((tmp / "p.json.eval.json").read_text())
     assert res["per_class"]["train_count"][:2] == [2, 0]  # 2 images, not 7 entries
     # Few@5 = every class (all have <= 5 training images): only class 0 has AP 1 -> 1/13
     assert res["mAP_few@5"] == pytest.approx(1 / 13)

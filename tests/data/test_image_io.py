@@ -106,3 +106,30 @@ def test_list_images_expands_folders_and_globs(tmp_path):
         list_images([tmp_path / "missing"])
     with pytest.raises(DataError, match="matches no image"):
         list_images([str(tmp_path / "*.webp")])
+
+
+def _sixteen_bit_and_rgba(folder):
+    """A 16-bit grayscale PNG (values up to 65535) and an RGBA PNG with half-transparent
+    pixels, from real photos."""
+    camera = skimage.data.camera().astype(np.uint16) * 257  # full 16-bit range
+    Image.fromarray(camera).save(folder / "camera16.png")
+    chelsea = skimage.data.chelsea()
+    alpha = np.full(chelsea.shape[:2], 128, np.uint8)
+    alpha[:, : chelsea.shape[1] // 2] = 255
+    Image.fromarray(np.dstack([chelsea, alpha]), "RGBA").save(folder / "chelsea_rgba.png")
+    return folder / "camera16.png", folder / "chelsea_rgba.png"
+
+
+def test_training_and_prediction_decode_16_bit_and_rgba_identically(tmp_path):
+    """One decoder: the dataset reader (training, evaluation) gives the pixels prediction
+    sees; a 16-bit PNG keeps its picture (it used to turn all white in training)."""
+    from openhoi.data.dataset import read_image
+
+    sixteen, rgba = _sixteen_bit_and_rgba(tmp_path)
+    for path in (sixteen, rgba):
+        assert np.array_equal(np.asarray(read_image(path)), np.asarray(load_image(path)))
+    arr = np.asarray(read_image(sixteen))
+    assert (arr[..., 0] == skimage.data.camera()).all()  # 65535 -> 255, not clipped white
+    out = np.asarray(read_image(rgba)).astype(int)
+    half = skimage.data.chelsea()[:, 300:].astype(int)  # alpha 128 composited on white
+    assert np.abs(out[:, 300:] - (half * 128 + 255 * 127) / 255).max() <= 1

@@ -240,3 +240,13 @@ def test_empty_predictions_tensor_shapes_are_accepted():
     ev.process([predictions("a", np.zeros((0, 4)), [])])
     assert ev.evaluate()["mAP"] == 0.0
     assert torch.is_tensor(predictions("a", [H], []).scores)
+
+
+@pytest.mark.parametrize("protocol", ["python", "official"])
+def test_no_detection_shares_an_image_and_class_with_the_ground_truth(protocol):
+    """Every detection is of a class the ground truth has only in another image: nothing to
+    match (this used to index an empty array and raise IndexError)."""
+    gts = [("a", [H, B], [0, 1], [(0, 1, 0)]), ("b", [H, B], [0, 2], [(0, 1, 4)])]
+    preds = [("a", [H, B], [(0, 1, 4, 0.9)]), ("b", [H, B], [(0, 1, 0, 0.8)])]
+    res = run(gts, preds, protocol)
+    assert ap(res, 0) == 0.0 and ap(res, 4) == 0.0 and res["num_detections"] == 2

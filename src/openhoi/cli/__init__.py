@@ -30,6 +30,7 @@ from openhoi.cli import (
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
+from openhoi.fileio import describe_write_error
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
@@ -61,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module, help_text in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        # Raw: module docstrings are wrapped by hand and their example lines must stay apart.
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -79,4 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except OpenHOIError as err:
         print(f"openhoi {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a write outside openhoi.fileio: still say what happened
+        message = describe_write_error(err, err.filename or "an output file")
+        if message is None:
+            raise
+        print(f"openhoi {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -9,12 +9,19 @@ HOI recognition: prints a table, writes a JSON with per-class APs, optionally dr
   openhoi evaluate --dataset vcoco --coco instances_vcoco_all_2014.json --vcoco vcoco_test.json \\
       --ids vcoco_test.ids --predictions vcoco.pickle
   openhoi evaluate --dataset hicodet --task recognition --anno-mat anno.mat --predictions p.json
-  openhoi evaluate --dataset hicodet --checkpoint runs/hoiclip/model.safetensors \
-      --data-root hico_20160224_det        # run a trained model on the test split, then score
+  openhoi evaluate --dataset hicodet --checkpoint runs/hoiclip/model.safetensors \\
+      --data-root hico_20160224_det --set model.postprocess.use_nms=false
 
-With --checkpoint, the model, its label space and its preprocessing come from the checkpoint;
-the test split is read from --data-root (default: $OPENHOI_DATA, else the checkpoint's
-data.root) and the predictions are kept next to the results (<output>.predictions.npz).
+With --checkpoint (a run's model.safetensors, checkpoints/best.pt or last.pt), the model runs
+on the test split first, then its predictions are scored. The model, its label space and its
+preprocessing come from the checkpoint; --set changes inference settings only (pair NMS, top-k,
+zero-shot top-k, test scale). The test split is read from --data-root (default:
+$OPENHOI_DATA, else the checkpoint's data.root); --skip-invalid skips unreadable test images
+(they get no detections, so their ground truth counts as missed). The predictions are kept
+next to the results (<output>.predictions.npz).
+
+Results go to --output, by default the predictions file's (or checkpoint's) name plus
+.eval.json (p.json -> p.json.eval.json, so p.json, p.jsonl and p.npz never share one).
 """
 
 from __future__ import annotations
@@ -35,8 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "custom"],
                         required=True, help="custom: your own dataset (HICO-DET-style mAP on "
                         "its classes; give --label-space unless --checkpoint)")
-    parser.add_argument("--checkpoint", help="a trained openhoi checkpoint / .safetensors: "
-                        "predict the test split with it instead of reading --predictions")
+    parser.add_argument("--checkpoint", help="a trained model (a run's model.safetensors, "
+                        "checkpoints/best.pt...): predict the test split with it instead of "
+                        "reading --predictions")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="with --checkpoint, an inference setting (repeatable): "
+                             "model.postprocess.use_nms / nms_threshold / top_k, "
+                             "model.interaction.zero_shot_topk, data.test_scale, data.max_size")
     parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
                         help="with --checkpoint: dataset folder (default: $OPENHOI_DATA, else "
                              "the checkpoint's data.root)")
@@ -65,10 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="meaning of category_id in GEN-VLKT-style records")
     parser.add_argument("--train-annotations", help="training annotations: per-class training "
                         "counts for the plot (instances; recognition: images, for Few@k)")
-    parser.add_argument("--output", help="result JSON (default: <predictions>.eval.json)")
+    parser.add_argument("--output", help="result JSON (default: <predictions or checkpoint "
+                        "file name>.eval.json)")
     parser.add_argument("--plot", help="write a per-class AP figure here (.png, .pdf...)")
     parser.add_argument("--skip-invalid", action="store_true",
-                        help="drop invalid ground-truth records instead of failing")
+                        help="drop invalid ground-truth records (and with --checkpoint skip "
+                             "unreadable test images) instead of failing")
 
 
 def _need(args: argparse.Namespace, *names: str) -> None:
@@ -209,6 +224,28 @@ def print_table(res: dict[str, Any], title: str) -> None:
         print(f"  {name:16}" + "".join(f"{_pct(res[key + suf]):>10}" for _, suf in splits))
 
 
+def _output_path(args: argparse.Namespace) -> Path:
+    """--output, else the input's full name plus ``.eval.json`` (distinct for x.json, x.jsonl
+    and x.npz)."""
+    if args.output:
+        return Path(args.output)
+    source = Path(args.checkpoint or args.predictions)
+    return source.with_name(source.name + ".eval.json")
+
+
+def _drop_substitutes(preds: list[Any], dataset: Any) -> list[Any]:
+    """Under --skip-invalid the dataset stands in the next readable image for an unreadable
+    one: keep one prediction per image id and report the images that got none."""
+    seen: set[str] = set()
+    out = [p for p in preds if not (p.image_id in seen or seen.add(p.image_id))]
+    if len(out) < len(preds):
+        log.warning("%d test images could not be read and were skipped (named above): they "
+                    "have no detections, so their ground truth counts as missed",
+                    len(preds) - len(out))
+    del dataset
+    return out
+
+
 def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     """Run ``--checkpoint`` over the test split; returns its label space and the predictions
     file written (openhoi ``.npz``)."""
@@ -220,23 +257,27 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     from openhoi.engine.evaluate import predict_loader
     from openhoi.engine.loaders import eval_loader
     from openhoi.evaluation import write_predictions
-    from openhoi.models.build import load_model
+    from openhoi.inference_settings import apply_inference_overrides
+    from openhoi.models.build import build_postprocess, load_model
 
     loaded = load_model(args.checkpoint)
-    model, config, space = loaded.model, loaded.config, loaded.label_space
+    model, space = loaded.model, loaded.label_space
+    config = apply_inference_overrides(loaded.config, args.overrides)
     if args.data_root:
         config = replace(config, {"data.root": args.data_root})
+    if args.skip_invalid:
+        config = replace(config, {"data.skip_invalid": True})
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     test = build_dataset(config.data, "test", space)
     if not args.annotations and not args.anno_bbox_mat and args.dataset != "vcoco":
         args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
-    post = loaded.parts.postprocess
+    post = build_postprocess(config.model, space)  # --set may have changed its settings
     preds = predict_loader(model.to(device), {"": post}, loader, device, progress=True,
                            desc="test")[""]
-    base = Path(args.output or Path(args.checkpoint).with_suffix(".eval.json"))
-    path = base.with_suffix(".predictions.npz")
+    preds = _drop_substitutes(preds, test)
+    path = _output_path(args).with_suffix(".predictions.npz")
     write_predictions(path, preds, space)
     log.info("%d images predicted -> %s", len(preds), path)
     return space, path
@@ -244,10 +285,16 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
 
 def run(args: argparse.Namespace) -> int:
     from openhoi.errors import ConfigError
+    from openhoi.fileio import atomic_write_text, check_writable_dir
     from openhoi.label_space import load_label_space
 
     if bool(args.checkpoint) == bool(args.predictions):
         raise ConfigError("give either --predictions FILE or --checkpoint CKPT")
+    if args.overrides and not args.checkpoint:
+        raise ConfigError("--set changes how --checkpoint predicts; a --predictions file is "
+                          "scored as it is")
+    out = _output_path(args)
+    check_writable_dir(out.parent, "--output")
     if args.checkpoint:
         space, preds = _predict_with_checkpoint(args)
         args.predictions = str(preds)
@@ -268,9 +315,7 @@ def run(args: argparse.Namespace) -> int:
                  f"{args.protocol} protocol: {res['num_images']} images, "
                  f"{res['num_gt']} ground-truth instances, {res['num_detections']} detections")
     print_table(res, title)
-    default = Path(args.checkpoint or args.predictions).with_suffix(".eval.json")
-    out = Path(args.output or default)
-    out.write_text(json.dumps(res, indent=1))
+    atomic_write_text(out, json.dumps(res, indent=1))
     print(f"per-class results: {out}")
     if args.plot:
         if args.dataset == "vcoco":

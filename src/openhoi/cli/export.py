@@ -1,5 +1,7 @@
 """Export a trained checkpoint's model as one safetensors file (weights + config + label space).
 
+  openhoi export runs/tiny/checkpoints/last.pt runs/tiny/last.safetensors
+
 The file is all ``predict`` and ``evaluate`` need; it holds no optimizer state and loads without
 pickle.
 """
@@ -10,7 +12,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="openhoi training checkpoint (.pth)")
+    parser.add_argument("checkpoint", help="openhoi training checkpoint (a run's "
+                        "checkpoints/last.pt or best.pt, or `openhoi convert` output)")
     parser.add_argument("out", help="output file (.safetensors)")
 
 

@@ -23,6 +23,7 @@ from openhoi.config import DataConfig
 from openhoi.data.annotations import SKIP_HINT, DatasetLayout, out_of_image, read_hoi_annotations
 from openhoi.data.custom import custom_label_space_path, custom_layout
 from openhoi.data.hicodet import hicodet_layout
+from openhoi.data.image_io import load_image
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.transforms import Transform, build_transforms, select_instances
 from openhoi.data.vcoco import vcoco_layout
@@ -45,16 +46,14 @@ _IMAGE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.Decompressio
 
 
 def read_image(path: str | Path) -> Image.Image:
-    """Decode a dataset image as RGB; an unreadable or corrupt file is a ``DataError`` naming it.
+    """Decode a dataset image as RGB with the decoder prediction uses
+    (``openhoi.data.image_io.load_image``: 16-bit scaled, transparency on white); an
+    unreadable or corrupt file is a ``DataError`` naming it.
 
-    Unlike ``openhoi.data.image_io.load_image`` (user photos) no EXIF rotation is applied:
-    benchmark boxes are in the stored pixels, as GEN-VLKT/HOICLIP read them.
+    No EXIF rotation is applied: benchmark boxes are in the stored pixels, as GEN-VLKT/HOICLIP
+    read them.
     """
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except _IMAGE_ERRORS as err:
-        raise DataError(f"{path}: cannot read image ({err})") from None
+    return load_image(path, apply_exif=False)
 
 
 def read_image_size(path: str | Path) -> tuple[int, int]:
@@ -158,6 +157,8 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
                 image, targets = self.load((idx + k) % len(self))
                 break
             except DataError as err:
+                if not self.skip_invalid:
+                    raise DataError(f"{err}{SKIP_HINT}") from None
                 if k == tries - 1:
                     raise
                 logger.warning("%s; using image %d instead", err, (idx + k + 1) % len(self))

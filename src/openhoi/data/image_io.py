@@ -1,5 +1,8 @@
 """Reading any photo a user has into an RGB ``PIL.Image``, with errors that name the file.
 
+The one decoder of openhoi: training and evaluation (``data.dataset``), prediction and serving
+read pixels through ``decode_image``, so a 16-bit or transparent image looks the same to all.
+
 JPEG, PNG, WebP, BMP, TIFF, GIF (first frame); grayscale, palette, 16-bit and CMYK are converted
 to RGB; transparency is composited onto white (a transparent background would otherwise turn
 black and change what the model sees); the EXIF orientation tag is applied, so boxes are in the
@@ -52,8 +55,13 @@ class ImageTooLargeError(DataError):
     """An image has more pixels than allowed (a decompression bomb guard)."""
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open ``path`` as an RGB image, EXIF orientation applied.
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS,
+               apply_exif: bool = True) -> Image.Image:
+    """Open ``path`` as an RGB image (``to_rgb``), EXIF orientation applied.
+
+    Args:
+        apply_exif: rotate by the EXIF orientation tag; dataset images pass False, since
+            benchmark boxes are in the stored pixels (as GEN-VLKT/HOICLIP read them).
 
     Raises:
         DataError: the file is missing, is not an image, or is truncated/corrupt; the message
@@ -63,11 +71,11 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: image file not found")
-    return decode_image(path, str(path), max_pixels)
+    return decode_image(path, str(path), max_pixels, apply_exif)
 
 
 def decode_image(source: str | Path | BinaryIO, name: str,
-                 max_pixels: int = MAX_PIXELS) -> Image.Image:
+                 max_pixels: int = MAX_PIXELS, apply_exif: bool = True) -> Image.Image:
     """Decode an image file or binary stream (an upload) as ``load_image`` does; errors name
     ``name``. The size is checked from the header, before any pixel is decoded."""
     try:
@@ -79,7 +87,8 @@ def decode_image(source: str | Path | BinaryIO, name: str,
                         f"{name}: image of {image.width}x{image.height} pixels exceeds the "
                         f"limit of {max_pixels} pixels")
                 image.load()  # decode now: a truncated file fails here, not later
-                image = ImageOps.exif_transpose(image)
+                if apply_exif:
+                    image = ImageOps.exif_transpose(image)
                 return to_rgb(image)
     except DataError:
         raise

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from openhoi.engine.distributed import is_main_process
+from openhoi.fileio import atomic_write_text, output_errors
 
 
 def _clean(value: Any) -> Any:
@@ -43,7 +44,7 @@ class MetricsLog:
         if not is_main_process():
             return
         record = {"kind": kind, "epoch": epoch, "time": round(time.time(), 3), **fields}
-        with open(self.path, "a") as f:
+        with output_errors(self.path), open(self.path, "a") as f:
             f.write(json.dumps(_clean(record)) + "\n")
 
     def truncate_from_epoch(self, epoch: int) -> int:
@@ -54,7 +55,7 @@ class MetricsLog:
             return 0
         records = read_metrics(self.path)
         keep = [r for r in records if r.get("epoch", 0) < epoch]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in keep))
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
         return len(records) - len(keep)
 
 

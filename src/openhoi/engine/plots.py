@@ -9,6 +9,7 @@ from typing import Any
 
 from openhoi.engine.metrics import read_metrics
 from openhoi.errors import OpenHOIError
+from openhoi.fileio import atomic_write
 
 
 def _numbers(record: dict[str, Any], keys: Sequence[str]) -> dict[str, float]:
@@ -99,6 +100,7 @@ def _save(fig: Any, ax: Any, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"  # the temp name has no image suffix
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120))
     plt.close(fig)
     return path

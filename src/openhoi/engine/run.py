@@ -42,7 +42,7 @@ from openhoi.engine.distributed import get_rank, get_world_size, is_main_process
 from openhoi.engine.loaders import eval_loader, train_loader
 from openhoi.engine.optim import build_optimizer, build_scheduler
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
-from openhoi.errors import ConfigError
+from openhoi.errors import ConfigError, DataError
 from openhoi.evaluation.build import build_evaluator
 from openhoi.label_space import LabelSpace
 from openhoi.models.build import build_model_parts
@@ -159,6 +159,7 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     data = build_run_data(config, label_space)
     loaders = _loaders(config, data, device)
+    _check_steps(config, data, len(loaders["train"]))  # before the run folder is written
     val_eval = test_eval = None
     if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -181,6 +182,21 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
                device=device, val_loader=loaders.get("val"), val_evaluator=val_eval,
                test_loader=loaders.get("test"), test_evaluator=test_eval, scaler=scaler,
                state=state, progress=progress)
+
+
+def _check_steps(config: Config, data: RunData, num_batches: int) -> None:
+    """A run whose training set fills no optimizer step is a ``DataError`` naming the file."""
+    cfg = config.train
+    if num_batches >= cfg.grad_accum_steps:
+        return
+    source = data.train.annotations.source
+    skipped = " (images without pairs are dropped: data.train_skip_empty)" if (
+        config.data.train_skip_empty) else ""
+    held = f", {len(data.val)} held out for validation (data.val_size)" if data.val else ""
+    raise DataError(
+        f"{source}: {len(data.train)} training images with usable pairs{skipped}{held}; "
+        f"train.batch_size={cfg.batch_size} needs at least {cfg.batch_size} for one optimizer "
+        "step. Add annotated images, or lower --batch-size / data.val_size")
 
 
 def _loaders(config: Config, data: RunData, device: torch.device) -> dict[str, DataLoader]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from openhoi.fileio import atomic_write
+
 
 def plot_per_class_ap(result: dict[str, Any], path: str | Path,
                       train_counts: Sequence[int] | None = None, title: str = "") -> None:
@@ -55,5 +57,6 @@ def plot_per_class_ap(result: dict[str, Any], path: str | Path,
     if rare.any():
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"  # the temp name has no image suffix
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt))
     plt.close(fig)

@@ -55,6 +55,7 @@ from openhoi.errors import PredictionFileError
 from openhoi.evaluation.gen_vlkt_files import GenVLKTLabels, gen_vlkt_arrays
 from openhoi.evaluation.prediction_arrays import FIELDS as _FIELDS
 from openhoi.evaluation.prediction_arrays import PredictionArrays, check_record
+from openhoi.fileio import atomic_write, atomic_write_text
 from openhoi.label_space import LabelSpace
 
 if TYPE_CHECKING:
@@ -85,22 +86,25 @@ def write_predictions(path: str | Path, predictions: Sequence[HOIPredictions],
     path = Path(path)
     if path.suffix == ".npz":
         cat = {f: [getattr(p, f).detach().cpu() for p in predictions] for f in _FIELDS}
-        np.savez(
-            path,
+        arrays = dict(
             header=np.array(json.dumps(_header(label_space))),
             image_ids=np.array([p.image_id for p in predictions], dtype=str),
             box_counts=np.array([len(b) for b in cat["boxes_xyxy"]], dtype=np.int64),
             triplet_counts=np.array([len(s) for s in cat["scores"]], dtype=np.int64),
             **{f: (torch.cat(v) if v else torch.zeros(0)).numpy() for f, v in cat.items()},
         )
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as fh:  # a file object: np.savez would append ".npz" to tmp
+                np.savez(fh, **arrays)
+
+        atomic_write(path, write)
     elif path.suffix == ".jsonl":
-        with path.open("w") as fh:
-            fh.write(json.dumps(_header(label_space)) + "\n")
-            for p in predictions:
-                fh.write(json.dumps(_record(p)) + "\n")
+        lines = [json.dumps(_header(label_space))] + [json.dumps(_record(p)) for p in predictions]
+        atomic_write_text(path, "".join(line + "\n" for line in lines))
     elif path.suffix == ".json":
         doc = {**_header(label_space), "images": [_record(p) for p in predictions]}
-        path.write_text(json.dumps(doc))
+        atomic_write_text(path, json.dumps(doc))
     else:
         raise PredictionFileError(f"{path}: unknown prediction file suffix (use .json, .jsonl "
                                   "or .npz)")
@@ -120,7 +124,7 @@ def write_gen_vlkt_predictions(path: str | Path, predictions: Sequence[HOIPredic
                                                        p.interactions.tolist(),
                                                        p.scores.tolist())],
         })
-    Path(path).write_text(json.dumps(out))
+    atomic_write_text(path, json.dumps(out))
 
 
 # ------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from openhoi.checkpoint import (
 )
 from openhoi.config import Config, ModelConfig
 from openhoi.errors import ConfigError
+from openhoi.finite import check_finite_weights
 from openhoi.label_space import LabelSpace
 from openhoi.models.contract import Architecture, HOIModel, ModelParts, PostProcess
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
@@ -111,6 +112,7 @@ def load_model(source: str | Path | Mapping[str, Any], where: str | None = None)
         where = where or str(source)
         source = load_weights_file(source)
     where = where or "checkpoint"
+    check_finite_weights(source["model"], where)  # a diverged run's weights predict nothing
     config = checkpoint_config(source, where)
     space = checkpoint_label_space(source, config, where)
     parts = build_model_parts(config, space, pretrained=False)

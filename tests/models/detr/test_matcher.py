@@ -158,3 +158,15 @@ def test_pairs_without_object_target_objectless_interactions(make_targets):
     (pt,) = build_pair_targets([t], space)
     assert pt.interactions.tolist() == [[0.0, 1.0], [1.0, 0.0]]
     assert pt.obj_labels.tolist() == [2, 1]  # no object -> the no-object column O
+
+
+def test_non_finite_outputs_are_matched_not_raised(synthetic_space, make_targets):
+    """scipy refuses NaN/inf costs ("matrix contains invalid numeric entries"); the matcher
+    still assigns, so the loss (NaN too) reaches the engine's NaN stop."""
+    t = _random_targets(synthetic_space, make_targets, 3, seed=1)
+    raw = _random_raw(2, 5, synthetic_space, seed=2)
+    raw.interaction_logits[0, 1] = float("nan")
+    raw.h_boxes_cxcywh[1] = float("inf")
+    indices = HungarianMatcher(synthetic_space)(raw, [t, t])
+    assert [len(r) for r, _ in indices] == [3, 3]
+    assert all(sorted(c.tolist()) == [0, 1, 2] for _, c in indices)

@@ -8,8 +8,6 @@ Writes are atomic (temporary file + rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 from torch import Tensor
 
 from openhoi.errors import CheckpointError
+from openhoi.fileio import atomic_write
 
 
 def save_tensor_file(path: str | Path, kind: str, tensors: Mapping[str, Tensor],
@@ -24,19 +23,10 @@ def save_tensor_file(path: str | Path, kind: str, tensors: Mapping[str, Tensor],
     """Write ``tensors`` with JSON-encoded ``metadata`` (plus ``format: kind``) atomically."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {k: json.dumps(v) for k, v in metadata.items()}
     meta["format"] = json.dumps(kind)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
-                  metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    state = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def load_tensor_file(path: str | Path, kind: str,

@@ -4,6 +4,10 @@ The cost is QPIC/GEN-VLKT/HOICLIP's ``HungarianMatcherHOI`` (``models/matcher.py
 class, interaction class, and the worse (max) of the human and object L1 / GIoU box costs, with
 object-box terms ignored for pairs without an object. Costs are computed for the whole batch at
 once; each image is then assigned with ``scipy.optimize.linear_sum_assignment``.
+
+Non-finite costs (a diverged model's NaN/inf outputs) are replaced by finite stand-ins before
+the assignment, which scipy would refuse: the loss of such outputs is non-finite too, and the
+engine's NaN stop (epoch, step, image ids, last checkpoint) reports it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from openhoi.ops.boxes import box_cxcywh_to_xyxy, box_xyxy_to_cxcywh, generalize
 from openhoi.structures import HOIRawOutput, HOITargets
 
 Indices = list[tuple[Tensor, Tensor]]
+
+_UNUSABLE = 1e8
+"""Stand-in for a non-finite cost: worse than any real one (real costs are below ~10)."""
 
 
 @dataclass
@@ -155,6 +162,8 @@ class HungarianMatcher:
     def match(self, outputs: HOIRawOutput, targets: Sequence[PairTargets]) -> Indices:
         """Per image, ``(pred_idx [K], gt_idx [K])`` int64 CPU tensors, ``K = min(Q, M_i)``."""
         cost = self.cost_matrix(outputs, targets).cpu()  # [B, Q, M_total]
+        if not torch.isfinite(cost).all():  # see the module docstring
+            cost = torch.nan_to_num(cost, nan=_UNUSABLE, posinf=_UNUSABLE, neginf=-_UNUSABLE)
         sizes = [len(t) for t in targets]
         indices = []
         for i, c in enumerate(cost.split(sizes, dim=-1)):
