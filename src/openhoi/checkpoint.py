@@ -40,7 +40,7 @@ import yaml
 from torch import Tensor, nn
 
 from openhoi import __version__
-from openhoi.config import Config, from_dict, to_dict
+from openhoi.config import Config, config_from_dict, to_dict
 from openhoi.errors import CheckpointError, ConfigError
 from openhoi.label_space import LabelSpace
 
@@ -184,7 +184,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def checkpoint_config(checkpoint: Mapping[str, Any], where: str = "checkpoint") -> Config:
     """The resolved ``Config`` stored in a checkpoint (or safetensors metadata)."""
     try:
-        return from_dict(Config, yaml.safe_load(checkpoint["config"]) or {})
+        return config_from_dict(yaml.safe_load(checkpoint["config"]) or {})
     except (KeyError, yaml.YAMLError, ConfigError) as err:
         raise CheckpointError(f"{where}: stored config is unusable ({err})") from None
 

@@ -42,8 +42,10 @@ RECIPE_DIR = Path(__file__).parent / "configs"
 class DataConfig:
     """Dataset, splits, transforms and loading."""
 
-    dataset: Literal["hicodet", "vcoco", "synthetic"] = "hicodet"
-    """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout)."""
+    dataset: Literal["hicodet", "vcoco", "synthetic", "hico"] = "hicodet"
+    """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout;
+    ``hico`` is HICO's image-level classification release ``hico_20150920``, for recognition
+    models only)."""
     root: str | None = None
     """Dataset root folder. Never defaulted: give it in the recipe, with ``--set data.root=``,
     or through the CLI's documented ``OPENHOI_DATA`` variable."""
@@ -99,6 +101,10 @@ class DataConfig:
     is never used to choose a checkpoint."""
     val_seed: int = 0
     """Seed of the validation hold-out draw (independent of ``train.seed``)."""
+    rare_cap: int | None = None
+    """Recognition few-shot experiments: keep at most this many training images showing each
+    of the label space's rare interactions (the others are dropped, first images in file
+    order kept), so that Few@k classes exist on small benchmarks. ``None``: no cap."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.flip_prob <= 1.0 or not 0.0 <= self.crop_prob <= 1.0:
@@ -117,6 +123,8 @@ class DataConfig:
             raise ConfigError(f"data.fraction must lie in (0, 1], got {self.fraction}")
         if self.val_size < 0:
             raise ConfigError(f"data.val_size must be >= 0, got {self.val_size}")
+        if self.rare_cap is not None and self.rare_cap < 1:
+            raise ConfigError(f"data.rare_cap must be >= 1, got {self.rare_cap}")
 
 
 @dataclass(frozen=True)
@@ -502,6 +510,12 @@ class TrainConfig:
     ``scripts/train_hico.sh``: ``--lr_drop 60``, a one-milestone ``MultiStepLR``)."""
     lr_drop_gamma: float = 0.1
     """Factor of the learning-rate drop (HOICLIP ``main.py``: ``--lr_drop_gamma``)."""
+    scheduler: Literal["multistep", "cosine_restarts"] = "multistep"
+    """``multistep``: the ``lr_drop`` milestone; ``cosine_restarts``: DEFR's
+    ``CosineAnnealingWarmRestarts(T_0=restart_epochs, T_mult=1)``, stepped once per epoch
+    (DEFR steps it every iteration with a fractional epoch)."""
+    restart_epochs: int = 5
+    """``T_0`` of ``cosine_restarts`` (DEFR ``configs/scheduler/CosineAnnealingWarmRestarts``)."""
     clip_max_norm: float = 0.1
     """Gradient clipping max L2 norm over all parameters; 0 disables (HOICLIP ``main.py``)."""
     grad_accum_steps: int = 1
@@ -525,7 +539,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "grad_accum_steps", "lr_drop", "eval_every",
-                     "log_every"):
+                     "log_every", "restart_epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm"):
@@ -740,7 +754,19 @@ def load_config(
     if data:
         merged = merge(merged, data)
     merged = merge(merged, parse_overrides(overrides))
-    return from_dict(Config, merged)
+    return config_from_dict(merged)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> Config:
+    """``from_dict(Config, data)``, with ``model`` parsed by the recognition family's own
+    dataclass when ``model.architecture`` is ``defr`` (until the model-family table lands)."""
+    model = data.get("model")
+    if isinstance(model, Mapping) and model.get("architecture") == "defr":
+        from openhoi.models.defr.config import DefrModelConfig  # lazy: models import config
+
+        cfg = from_dict(Config, {k: v for k, v in data.items() if k != "model"})
+        return dataclasses.replace(cfg, model=from_dict(DefrModelConfig, model, "model"))
+    return from_dict(Config, data)
 
 
 def replace(cfg: T, updates: Mapping[str, Any]) -> T:
@@ -748,7 +774,8 @@ def replace(cfg: T, updates: Mapping[str, Any]) -> T:
     nested: dict[str, Any] = {}
     for dotted, value in updates.items():
         _set_dotted(nested, dotted, value)
-    return from_dict(type(cfg), merge(to_dict(cfg), nested))
+    merged = merge(to_dict(cfg), nested)
+    return config_from_dict(merged) if isinstance(cfg, Config) else from_dict(type(cfg), merged)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -171,3 +171,57 @@ class Triplet:
     verb_name: str
     interaction: int
     score: float
+
+
+# ---- image-level recognition (detection-free, DEFR) ------------------------------------------
+@dataclass
+class ImageLabels:
+    """Image-level interaction labels of one image (HICO classification layout).
+
+    Attributes:
+        image_id: the image's file name.
+        orig_size: ``(height, width)`` of the image on disk.
+        labels: ``[I]`` float32 over ``LabelSpace.interactions``: 1 positive, -1 negative,
+            0 ambiguous (ignored by the loss and the metric).
+    """
+
+    image_id: str
+    orig_size: tuple[int, int]
+    labels: Tensor
+
+    @property
+    def num_pairs(self) -> int:
+        """The engine's per-step normaliser counts one unit per image (the recognition
+        criterion averages over images itself, as DEFR's ``loss.mean()``)."""
+        return 1
+
+    def to(self, device: torch.device | str) -> ImageLabels:
+        return replace(self, labels=self.labels.to(device))
+
+
+@dataclass
+class RecognitionRawOutput:
+    """Raw output of an image-level recognition model.
+
+    Attributes:
+        logits: ``[B, I]`` interaction logits (scaled cosine similarities for DEFR's cosine
+            classifier).
+    """
+
+    logits: Tensor
+
+
+@dataclass
+class RecognitionPredictions:
+    """Image-level interaction scores of one image.
+
+    Attributes:
+        image_id: the image's file name.
+        scores: ``[I]`` float32, sigmoid of the logits, over ``LabelSpace.interactions``.
+    """
+
+    image_id: str
+    scores: Tensor
+
+    def to(self, device: torch.device | str) -> RecognitionPredictions:
+        return replace(self, scores=self.scores.to(device))

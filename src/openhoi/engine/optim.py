@@ -65,7 +65,9 @@ def build_optimizer(model: nn.Module, config: Config) -> torch.optim.AdamW:
     ``train.lr_backbone`` for the backbone, ``model.clip.lr`` for CLIP's weights where they
     train (``model.clip.trainable``); ``train.weight_decay`` on every group."""
     cfg = config.train
-    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone, "clip": config.model.clip.lr}
+    clip = getattr(config.model, "clip", None)  # a recognition family has no CLIP section
+    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone,
+           "clip": clip.lr if clip is not None else cfg.lr}
     groups = param_groups(model, lrs)
     params = [p for g in groups for p in g["params"]]
     # The fused kernel (CPU and CUDA) is several times faster than the per-tensor loop.
@@ -74,8 +76,12 @@ def build_optimizer(model: nn.Module, config: Config) -> torch.optim.AdamW:
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer,
-                    cfg: TrainConfig) -> torch.optim.lr_scheduler.MultiStepLR:
+                    cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-epoch schedule: rates x ``lr_drop_gamma`` from epoch ``lr_drop`` on (0-based), as
-    HOICLIP's ``MultiStepLRWarmup(optimizer, [lr_drop], warmup_iter=0)``."""
+    HOICLIP's ``MultiStepLRWarmup(optimizer, [lr_drop], warmup_iter=0)``; or DEFR's cosine
+    annealing with warm restarts every ``restart_epochs`` (``train.scheduler``)."""
+    if cfg.scheduler == "cosine_restarts":
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            optimizer, T_0=cfg.restart_epochs, T_mult=1)
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[cfg.lr_drop],
                                                 gamma=cfg.lr_drop_gamma)

@@ -33,7 +33,7 @@ from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import precision_recall, voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatGroundTruth
 from openhoi.label_space import LabelSpace, interaction_names
-from openhoi.structures import HOIPredictions, HOITargets
+from openhoi.structures import HOIPredictions, HOITargets, RecognitionPredictions
 
 FEW_SHOT = (1, 5, 10)
 
@@ -80,9 +80,23 @@ class HOIRecognitionEvaluator:
         self.scores = np.full(self.labels.shape, -np.inf)
         self._seen = np.zeros(len(self.image_ids), dtype=bool)
 
-    def process(self, image_ids: Sequence[str], scores: np.ndarray | torch.Tensor) -> None:
+    def process(self, image_ids: Sequence[str] | Sequence[RecognitionPredictions],
+                scores: np.ndarray | torch.Tensor | None = None) -> None:
         """Store ``[B, I]`` image-level scores of ``image_ids`` (the first score of an image is
-        kept; unlabelled images are ignored, R5)."""
+        kept; unlabelled images are ignored, R5).
+
+        The engine's form is ``process(predictions)`` with a list of ``RecognitionPredictions``
+        (the evaluator interface); ``process(image_ids, scores)`` stays for direct use.
+        """
+        if scores is None:
+            preds = list(image_ids)
+            if not preds:
+                return
+            if isinstance(preds[0], HOIPredictions):
+                self.process_detections(preds)
+                return
+            image_ids = [p.image_id for p in preds]
+            scores = torch.stack([p.scores.detach().cpu().double() for p in preds])
         if isinstance(scores, torch.Tensor):
             scores = scores.detach().cpu().float().numpy()
         scores = np.asarray(scores, dtype=np.float64)
