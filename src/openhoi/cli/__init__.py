@@ -20,7 +20,9 @@ from openhoi.cli import (
     export,
     label_space,
     make_synthetic,
+    plot_embeddings,
     predict,
+    recognize,
     verb_repr,
 )
 from openhoi.cli import plot as plot_cmd
@@ -31,14 +33,16 @@ from openhoi.errors import OpenHOIError
 COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("demo", demo, "the whole job in minutes: synthetic data, train, evaluate, predict"),
     ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
-    ("train", train_cmd, "train an HOI detector (fresh or --resume), evaluate, checkpoint"),
+    ("recognize", recognize, "list the interactions in whole images (recognition models, DEFR)"),
+    ("train", train_cmd, "train an HOI detector or recognizer (fresh or --resume), evaluate"),
     ("evaluate", evaluate, "score predictions or a checkpoint (HICO-DET, V-COCO, recognition)"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
     ("export", export, "write a checkpoint's model as one safetensors file"),
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
     ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
-    ("embed-text", embed_text, "write CLIP text embeddings of a label space's prompts"),
+    ("embed-text", embed_text, "write (or reuse) text embeddings of a label space's prompts"),
+    ("plot-embeddings", plot_embeddings, "t-SNE map of class text embeddings by verb/object"),
     ("label-space", label_space, "print a label space's classes and splits"),
 ]
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
-    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic"], required=True)
+    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "hico"],
+                        required=True)
     parser.add_argument("--checkpoint", help="a trained openhoi checkpoint / .safetensors: "
                         "predict the test split with it instead of reading --predictions")
     parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
@@ -60,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "counts for the plot (instances; recognition: images, for Few@k)")
     parser.add_argument("--output", help="result JSON (default: <predictions>.eval.json)")
     parser.add_argument("--plot", help="write a per-class AP figure here (.png, .pdf...)")
+    parser.add_argument("--config", metavar="RECIPE",
+                        help="recognition: evaluate this recipe's untrained model (zero-shot "
+                             "CLIP baseline), with --set overrides")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="with --config: dotted override, repeatable")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="drop invalid ground-truth records instead of failing")
 
@@ -203,12 +209,52 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     return space, path
 
 
+def _recognition_model(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Results of a recognition checkpoint or ``--config`` recipe run on its test split, or
+    None when ``--checkpoint`` is a detector."""
+    import torch
+
+    from openhoi.checkpoint import checkpoint_config, load_weights_file
+    from openhoi.config import load_config, replace
+    from openhoi.data.dataset import resolve_label_space
+    from openhoi.engine.recognition import (
+        evaluate_recognition,
+        is_recognition,
+        load_recognition_model,
+    )
+    from openhoi.errors import ConfigError
+    from openhoi.models.defr.build import build_defr
+
+    if args.config:
+        config = load_config(args.config, args.overrides)
+        if not is_recognition(config):
+            raise ConfigError(f"--config {args.config}: not a recognition recipe")
+        space = resolve_label_space(config.data)
+        parts = build_defr(config.model, space, pretrained=True)
+    else:
+        ckpt = load_weights_file(args.checkpoint)
+        if not is_recognition(checkpoint_config(ckpt, args.checkpoint)):
+            return None
+        parts, config, space = load_recognition_model(ckpt, args.checkpoint)
+    if args.data_root:
+        config = replace(config, {"data.root": args.data_root})
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return evaluate_recognition(config, parts, space, device, args.batch_size, progress=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from openhoi.errors import ConfigError
     from openhoi.label_space import load_label_space
 
-    if bool(args.checkpoint) == bool(args.predictions):
-        raise ConfigError("give either --predictions FILE or --checkpoint CKPT")
+    if (bool(args.checkpoint) + bool(args.predictions) + bool(args.config)) != 1:
+        raise ConfigError("give one of --predictions FILE, --checkpoint CKPT or --config RECIPE")
+    rec = _recognition_model(args) if args.checkpoint or args.config else None
+    if rec is not None:
+        print_table(rec, "HOI recognition mAP (%), test split")
+        out = Path(args.output or Path(args.checkpoint or "recognition").with_suffix(".eval.json"))
+        out.write_text(json.dumps(rec, indent=1))
+        print(f"per-class results: {out}")
+        return 0
     if args.checkpoint:
         space, preds = _predict_with_checkpoint(args)
         args.predictions = str(preds)

@@ -122,3 +122,19 @@ def load_recognition_model(checkpoint: Mapping[str, Any], where: str = "checkpoi
     load_model_weights(parts.model, checkpoint, space.fingerprint, where=where)
     parts.model.eval()
     return parts, config, space
+
+
+def evaluate_recognition(config: Config, parts: DefrParts, space: LabelSpace,
+                         device: torch.device, batch_size: int = 8,
+                         progress: bool = False) -> dict[str, Any]:
+    """Score ``parts`` on the test split of ``config.data`` (Few@k from the training split's
+    counts after ``data.rare_cap``): a trained checkpoint, or an untrained zero-shot model."""
+    from openhoi.engine.evaluate import evaluate
+
+    data = build_recognition_data(config.data, space, with_test=True)
+    model = parts.model.to(device)
+    loader = eval_loader(RecognitionDataset(data.test, model_transform(model, config, False)),
+                         batch_size, recognition_collate, config.data.num_workers)
+    ev = recognition_evaluator(data.test, space, data.train_counts)
+    return evaluate(model, parts.postprocess, loader, ev, device, progress=progress,
+                    desc="test")

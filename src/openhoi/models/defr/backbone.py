@@ -16,7 +16,7 @@ from openhoi.errors import CheckpointError, ConfigError
 
 log = logging.getLogger(__name__)
 
-TORCHVISION_ARCHS = ("resnet18", "resnet50", "vit_b_16")
+TORCHVISION_ARCHS = ("resnet18", "resnet50", "vit_b_16", "mobilenet_v3_small")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -106,6 +106,9 @@ def build_torchvision_backbone(arch: str, weights: str | None, image_size: int,
         if state is not None:
             state = interpolate_embeddings(image_size, 16, state)
         out_dim = model.hidden_dim
+    elif arch == "mobilenet_v3_small":  # synthetic recipes: trains from scratch on a CPU
+        model = torchvision.models.mobilenet_v3_small(weights=None)
+        out_dim = model.classifier[0].in_features
     else:
         model = getattr(torchvision.models, arch)(weights=None)
         out_dim = model.fc.in_features
@@ -116,6 +119,8 @@ def build_torchvision_backbone(arch: str, weights: str | None, image_size: int,
             raise CheckpointError(f"{weights}: does not fit torchvision {arch} ({err})") from None
     if arch == "vit_b_16":
         model.heads = nn.Identity()
+    elif arch == "mobilenet_v3_small":
+        model.classifier = nn.Identity()
     else:
         model.fc = nn.Identity()
     return TorchvisionBackbone(model, out_dim)

@@ -1,0 +1,93 @@
+import json
+
+import pytest
+import torch
+
+from openhoi import checkpoint as ckpt_io
+from openhoi.cli import main
+from openhoi.config import load_config
+from openhoi.data.synthetic import generate_synthetic
+from openhoi.label_space import load_label_space
+from openhoi.models.defr.build import build_defr
+
+TINY = ["model.backbone.image_size=32", "model.classifier.init=random",
+        "model.backbone.arch=resnet18"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rec")
+    data = root / "data"
+    generate_synthetic(data, 12, seed=3)
+    config = load_config("synthetic_defr", TINY + [f"data.root={data}"])
+    space = load_label_space("synthetic")
+    torch.manual_seed(0)
+    parts = build_defr(config.model, space)
+    with torch.no_grad():  # a recognisable bias: class 4 always wins
+        parts.model.classifier.weight.zero_()
+        parts.model.classifier.weight[4, 0] = 1.0
+        parts.model.neck.weight.zero_()
+        parts.model.neck.weight[0] = 1.0
+    path = root / "model.pt"
+    ckpt_io.save_checkpoint(path, ckpt_io.make_checkpoint(model=parts.model, config=config,
+                                                          label_space=space))
+    return path, data, space
+
+
+def test_recognize_writes_json_lines_and_pictures(checkpoint, tmp_path, capsys):
+    path, data, space = checkpoint
+    images = sorted((data / "images" / "test2015").glob("*.jpg"))[:2]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "rec.jsonl"
+    draw = tmp_path / "draw"
+    assert main(["recognize", *map(str, images), str(bad), "--checkpoint", str(path),
+                 "--out", str(out), "--draw", str(draw), "--top-k", "3", "--device",
+                 "cpu"]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["image"] for x in lines[:2]] == [str(p) for p in images]
+    first = lines[0]["interactions"]
+    assert len(first) == 3 and first[0]["interaction"] == 4
+    assert first[0]["verb"] == space.verbs[space.interactions[4][0]]
+    assert first[0]["score"] >= first[1]["score"] >= first[2]["score"]
+    assert "error" in lines[2] and "broken.jpg" in lines[2]["error"]
+    assert len(list(draw.glob("*.jpg"))) == 2
+    assert "1 of 3 images could not be read" in capsys.readouterr().err
+
+
+def test_recognize_refuses_a_missing_checkpoint(tmp_path, capsys):
+    img = tmp_path / "x.jpg"
+    from PIL import Image
+
+    Image.new("RGB", (20, 20)).save(img)
+    assert main(["recognize", str(img), "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "none.pt" in capsys.readouterr().err
+
+
+def test_evaluate_recognition_checkpoint_through_the_cli(checkpoint, tmp_path, capsys):
+    path, data, _ = checkpoint
+    out = tmp_path / "res.json"
+    assert main(["evaluate", "--dataset", "synthetic", "--task", "recognition", "--checkpoint",
+                 str(path), "--data-root", str(data), "--device", "cpu", "--output",
+                 str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert 0 <= res["mAP"] <= 1 and res["num_images_scored"] == res["num_images"] > 0
+    assert "mAP_few@1" in res and "HOI recognition mAP" in capsys.readouterr().out
+
+
+def test_plot_embeddings_by_verb_and_object(tmp_path, capsys):
+    for by in ("verb", "object"):
+        out = tmp_path / f"tsne_{by}.png"
+        assert main(["plot-embeddings", "--sentence-model", "packaged", "--label-space",
+                     "synthetic", "--color-by", by, "--out", str(out)]) == 0
+        assert out.stat().st_size > 5000 and out.read_bytes()[:4] == b"\x89PNG"
+    assert "coloured by object" in capsys.readouterr().out
+
+
+def test_plot_embeddings_checks_the_label_space(tmp_path, capsys):
+    emb = tmp_path / "e.safetensors"
+    assert main(["embed-text", "--encoder", "sentence", "--label-space", "synthetic",
+                 "--templates", "phrase", "--out", str(emb)]) == 0
+    assert main(["plot-embeddings", "--embeddings", str(emb), "--label-space", "vcoco",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "label_space" in capsys.readouterr().err
