@@ -72,12 +72,19 @@ class _OpenClipText:
 
 
 def _load_open_clip(arch: str, weights: str | None, load: bool) -> tuple[nn.Module, Any]:
+    import open_clip
+
     from openhoi.models.clip.clip_loading import load_clip_model, register_openhoi_configs
 
     register_openhoi_configs()
-    if load and weights is None:
+    if load and weights is not None:
+        return load_clip_model(arch, weights, "fp32", "cpu")
+    if load:
         log.warning("CLIP %s: random initialisation (no weight file)", arch)
-    return load_clip_model(arch, weights if load else None, "fp32", "cpu")
+    # on the default device: "cpu", or "meta" when only shapes are wanted (recipe tests)
+    model = open_clip.create_model(arch, pretrained=None, device=torch.get_default_device(),
+                                   pretrained_text=False)
+    return model.eval(), None
 
 
 def _vit_projection(visual: nn.Module) -> Tensor | None:

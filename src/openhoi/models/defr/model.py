@@ -101,8 +101,9 @@ class DefrModel(nn.Module):
         return RecognitionRawOutput(self.classifier(self.features(batch.images)))  # [B, I]
 
     def parameter_group(self, name: str) -> str:
-        """``backbone`` for the image tower, ``rest`` for neck and classifier."""
-        return "backbone" if name.startswith("backbone.") else "rest"
+        """``rest`` (``train.lr``) for the classifier, ``backbone`` (``train.lr_backbone``)
+        for the image tower and the neck that feeds the classifier."""
+        return "rest" if name.startswith("classifier.") else "backbone"
 
 
 class DefrCriterion(nn.Module):
