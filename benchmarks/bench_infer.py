@@ -42,11 +42,8 @@ from PIL import Image
 
 from openhoi.config import load_config
 from openhoi.label_space import load_label_space
-from openhoi.models.detr.hoi_detector import (
-    HOIDetector,
-    build_hoi_detector,
-    build_hoi_postprocessor,
-)
+from openhoi.models.build import build_model, build_postprocess
+from openhoi.models.detr.hoi_detector import HOIDetector
 from openhoi.models.hoiclip.head import HOICLIPHead
 from openhoi.structures import ImageBatch
 
@@ -61,12 +58,12 @@ def build(arch: str, device: torch.device) -> tuple[HOIDetector, bool]:
     space = load_label_space("hicodet")
     torch.manual_seed(0)
     e = 512  # ViT-B/32 embedding size; the text embeddings are random stand-ins
-    model = build_hoi_detector(
-        cfg, space, load_clip_weights=False,
+    model = build_model(
+        cfg, space, pretrained=False,
         verb_repr=torch.randn(space.num_verbs, e),
         interaction_text=torch.randn(space.num_interactions, e),
         object_text=torch.randn(space.num_objects + 1, e))
-    post = build_hoi_postprocessor(cfg, space)
+    post = build_postprocess(cfg, space)
     model = model.to(device).eval().requires_grad_(False)  # inference only, as the reference
     return model, getattr(post, "reads_extras", True)
 

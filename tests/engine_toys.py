@@ -84,6 +84,9 @@ class ToyModel(nn.Module):
         self.box_head = nn.Linear(hidden, 8)
         self.inter_head = nn.Linear(hidden, NUM_INTERACTIONS)
 
+    def parameter_group(self, name: str) -> str:
+        return name.split(".")[0] if name.startswith(("backbone.", "clip.")) else "rest"
+
     def forward(self, batch: ImageBatch) -> HOIRawOutput:
         f = self.backbone(batch.images).relu()  # [B, C, H, W]
         valid = (~batch.mask).unsqueeze(1).float()  # [B, 1, H, W]
@@ -199,7 +202,7 @@ def run_toy(run_dir, config, *, world_size: int = 1, dropout: float = 0.0, model
     torch.manual_seed(model_seed)
     cfg = config.train
     model = ToyModel(dropout=dropout)
-    optimizer = build_optimizer(model, config)
+    optimizer = build_optimizer(model, config.train, {"clip": config.model.clip.lr})
     scheduler = build_scheduler(optimizer, cfg)
     per_process = cfg.batch_size // (world_size * cfg.grad_accum_steps)
     train_set = ToyDataset(train_size, seed=1, random_flip=random_flip)

@@ -12,10 +12,9 @@ from openhoi.checkpoint import make_checkpoint, save_checkpoint
 from openhoi.cli import main
 from openhoi.config import load_config
 from openhoi.data.loader import pad_images
-from openhoi.engine.run import build_model_parts
 from openhoi.errors import CheckpointError
 from openhoi.label_space import load_label_space
-from openhoi.model_io import export_model
+from openhoi.models.build import build_model_parts, export_model
 from openhoi.predict import HOIPredictor, predictions_to_triplets
 from openhoi.structures import HOIPredictions
 from openhoi.visualize import output_size
@@ -26,7 +25,7 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     cfg = load_config("synthetic_tiny")
     space = load_label_space("synthetic")
-    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
     save_checkpoint(path, make_checkpoint(model=model, config=cfg, label_space=space.fingerprint))
     return path

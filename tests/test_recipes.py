@@ -9,7 +9,8 @@ import torch
 
 from openhoi.config import RECIPE_DIR, load_config, to_dict
 from openhoi.label_space import load_label_space
-from openhoi.models.detr.hoi_detector import HOIDetector, build_hoi_detector
+from openhoi.models.build import build_model
+from openhoi.models.detr.hoi_detector import HOIDetector
 
 RECIPES = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml")
                  if load_config(p).model.architecture != "defr")  # tests/models/defr/
@@ -30,7 +31,7 @@ def _build(cfg, space) -> HOIDetector:
     if key not in _BUILT:
         if cfg.model.clip.arch == TINY_CLIP:
             torch.manual_seed(0)
-            _BUILT[key] = build_hoi_detector(cfg.model, space)
+            _BUILT[key] = build_model(cfg.model, space)
         else:
             _BUILT[key] = _build_meta(cfg, space)
     return _BUILT[key]
@@ -49,7 +50,7 @@ def _build_meta(cfg, space) -> HOIDetector:
         clip = ClipKnowledge(open_clip.create_model(arch, device="meta"),
                              open_clip.get_tokenizer(arch), arch=arch)
         e = clip.embed_dim
-        return build_hoi_detector(
+        return build_model(
             cfg.model, space, clip=clip, verb_repr=torch.empty(space.num_verbs, e),
             interaction_text=torch.empty(space.num_interactions, e),
             object_text=torch.empty(space.num_objects + 1, e))

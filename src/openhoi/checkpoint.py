@@ -40,9 +40,9 @@ import yaml
 from torch import Tensor, nn
 
 from openhoi import __version__
-from openhoi.config import Config, config_from_dict, to_dict
-from openhoi.errors import CheckpointError, ConfigError
-from openhoi.label_space import LabelSpace
+from openhoi.config import Config, from_dict, to_dict
+from openhoi.errors import CheckpointError, ConfigError, OpenHOIError
+from openhoi.label_space import LabelSpace, label_space_from_dict, load_label_space
 
 FORMAT = "openhoi-checkpoint"
 FORMAT_VERSION = 1
@@ -184,12 +184,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def checkpoint_config(checkpoint: Mapping[str, Any], where: str = "checkpoint") -> Config:
     """The resolved ``Config`` stored in a checkpoint (or safetensors metadata)."""
     try:
-        return config_from_dict(yaml.safe_load(checkpoint["config"]) or {})
+        return from_dict(Config, yaml.safe_load(checkpoint["config"]) or {})
     except (KeyError, yaml.YAMLError, ConfigError) as err:
         raise CheckpointError(f"{where}: stored config is unusable ({err})") from None
 
 
 # ---- loading weights into a model ------------------------------------------------------------
+
+
+def checkpoint_label_space(checkpoint: Mapping[str, Any], config: Config,
+                           where: str = "checkpoint") -> LabelSpace:
+    """The label space a checkpoint was trained on: its embedded JSON when present, else the
+    config's named label space, checked against the stored fingerprint."""
+    stored = checkpoint.get("label_space")
+    embedded = checkpoint.get("label_space_json")
+    if embedded:
+        space = label_space_from_dict(json.loads(embedded), where=f"{where}: label_space_json")
+    else:
+        name = config.data.label_space or config.data.dataset
+        try:
+            space = load_label_space(name)
+        except OpenHOIError as err:
+            raise CheckpointError(
+                f"{where}: carries no label space and its config names {name!r}, which cannot "
+                f"be loaded ({err})") from None
+    if stored is not None and space.fingerprint != stored:
+        raise CheckpointError(
+            f"{where}: trained on label space {stored!r} but {space.fingerprint!r} was found "
+            "(the classes or their order differ)")
+    return space
 
 
 def _describe_mismatch(model_state: Mapping[str, Tensor], state: Mapping[str, Tensor]) -> str:

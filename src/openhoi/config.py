@@ -461,10 +461,21 @@ class PostprocessConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The HOI model: one architecture name plus the configs of its parts."""
+    """Base of every model config. ``architecture`` names the model family; the ``model:``
+    section of a recipe is read into that family's own config class (its sections only), which
+    the family registers in ``openhoi.models.build.ARCHITECTURES``, the one table of families.
+    """
 
-    architecture: Literal["hoiclip", "gen_vlkt"] = "hoiclip"
-    """HOICLIP (Ning et al., CVPR 2023) or the GEN-VLKT baseline (Liao et al., CVPR 2022)."""
+    architecture: str = "hoiclip"
+    """Model family: ``hoiclip`` (Ning et al., CVPR 2023), ``gen_vlkt`` (Liao et al., CVPR
+    2022), or any other name of ``openhoi.models.build.ARCHITECTURES``."""
+
+
+@dataclass(frozen=True)
+class DetectionModelConfig(ModelConfig):
+    """A one-stage HOI detector with CLIP knowledge (the HOICLIP and GEN-VLKT families): the
+    configs of its parts."""
+
     freeze_text_classifiers: bool = True
     """Keep the CLIP-text-initialised interaction and object classifiers fixed: HOICLIP's
     ``--fix_clip`` (``scripts/train_hico.sh``) freezes every parameter named
@@ -477,13 +488,17 @@ class ModelConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
-    def __post_init__(self) -> None:
-        n_inter, n_dec = self.interaction.num_layers, self.detector.num_decoder_layers
-        if self.architecture == "hoiclip" and n_inter not in (1, n_dec):
-            raise ConfigError(
-                f"interaction.num_layers {n_inter} must be 1 or equal detector."
-                f"num_decoder_layers {n_dec}: each auxiliary output pairs one interaction "
-                "layer with one instance-decoder layer (HOICLIP's _set_aux_loss_triplet)")
+
+def model_config_class(architecture: str) -> type[ModelConfig]:
+    """The config class of a model family (read from the build table, imported lazily: the
+    table imports the families, which import this module)."""
+    from openhoi.models.build import architecture_entry
+
+    return architecture_entry(architecture).config
+
+
+def _default_model_config() -> ModelConfig:
+    return model_config_class(ModelConfig.architecture)()
 
 
 @dataclass(frozen=True)
@@ -559,6 +574,22 @@ class EvalConfig:
     """HICO-DET mAP protocol; see ``openhoi.evaluation.hico_map``: ``python`` is what
     GEN-VLKT / HOICLIP report during training, ``official`` the HICO-DET MATLAB evaluation
     (adds the Known-Object setting)."""
+    vcoco_coco_file: str | None = None
+    """V-COCO's official COCO instances file (``instances_vcoco_all_2014.json``) for scoring
+    the test split with ``vsrl_eval``'s protocol; a relative path is under ``data.root``.
+    Without the three official files the test split is scored against its annotation json
+    (``openhoi.evaluation.vcoco_targets``); validation always is."""
+    vcoco_test_file: str | None = None
+    """V-COCO's official test annotations (``vcoco_test.json``); relative: under ``data.root``."""
+    vcoco_test_ids: str | None = None
+    """V-COCO's test image ids (``vcoco_test.ids``); relative: under ``data.root``."""
+
+    def __post_init__(self) -> None:
+        given = [f is not None for f in (self.vcoco_coco_file, self.vcoco_test_file,
+                                         self.vcoco_test_ids)]
+        if any(given) and not all(given):
+            raise ConfigError("eval.vcoco_coco_file, eval.vcoco_test_file and "
+                              "eval.vcoco_test_ids go together: give all three or none")
 
 
 @dataclass(frozen=True)
@@ -566,7 +597,7 @@ class Config:
     """A whole run: data, model, training, evaluation."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=_default_model_config)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -646,6 +677,12 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         data: mapping of field name to value; missing fields keep their defaults.
         prefix: dotted path of ``data`` inside the root config, used in error messages.
     """
+    if cls is ModelConfig:  # the family's own config class, chosen by its architecture
+        architecture = data.get("architecture", ModelConfig.architecture)
+        if not isinstance(architecture, str):
+            raise ConfigError(f"{prefix or 'model'}.architecture: expected a name, "
+                              f"got {architecture!r}")
+        cls = model_config_class(architecture)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
@@ -754,19 +791,7 @@ def load_config(
     if data:
         merged = merge(merged, data)
     merged = merge(merged, parse_overrides(overrides))
-    return config_from_dict(merged)
-
-
-def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """``from_dict(Config, data)``, with ``model`` parsed by the recognition family's own
-    dataclass when ``model.architecture`` is ``defr`` (until the model-family table lands)."""
-    model = data.get("model")
-    if isinstance(model, Mapping) and model.get("architecture") == "defr":
-        from openhoi.models.defr.config import DefrModelConfig  # lazy: models import config
-
-        cfg = from_dict(Config, {k: v for k, v in data.items() if k != "model"})
-        return dataclasses.replace(cfg, model=from_dict(DefrModelConfig, model, "model"))
-    return from_dict(Config, data)
+    return from_dict(Config, merged)
 
 
 def replace(cfg: T, updates: Mapping[str, Any]) -> T:
@@ -774,8 +799,7 @@ def replace(cfg: T, updates: Mapping[str, Any]) -> T:
     nested: dict[str, Any] = {}
     for dotted, value in updates.items():
         _set_dotted(nested, dotted, value)
-    merged = merge(to_dict(cfg), nested)
-    return config_from_dict(merged) if isinstance(cfg, Config) else from_dict(type(cfg), merged)
+    return from_dict(type(cfg), merge(to_dict(cfg), nested))
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

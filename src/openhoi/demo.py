@@ -64,20 +64,21 @@ def evaluate_untrained(config: Config, device: torch.device) -> dict[str, Any]:
     from openhoi.engine.evaluate import evaluate
     from openhoi.engine.loaders import eval_loader
     from openhoi.engine.run import (
-        build_evaluator,
-        build_model_parts,
         ground_truth,
         per_process_batch,
         seed_everything,
     )
+    from openhoi.evaluation.build import build_evaluator
+    from openhoi.models.build import build_model_parts
 
     space = resolve_label_space(config.data)
     seed_everything(config.train.seed)  # the same initial weights training starts from
-    model, _, post = build_model_parts(config, space, device)
+    parts = build_model_parts(config, space, device)
     test = build_dataset(config.data, "test", space)
-    evaluator = build_evaluator(config, ground_truth(test), space)
+    evaluator = build_evaluator(config, ground_truth(test), space, parts.model.task, "test")
     loader = eval_loader(test, per_process_batch(config), collate, config.data.num_workers)
-    return evaluate(model, post, loader, evaluator, device, desc="untrained")
+    return evaluate(parts.model, parts.postprocess, loader, evaluator, device,
+                    desc="untrained")
 
 
 def _table(untrained: dict[str, Any], trained: dict[str, Any]) -> str:

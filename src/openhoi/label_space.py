@@ -392,3 +392,24 @@ def interaction_names(space: LabelSpace, indices: Sequence[int] | None = None) -
         v, o = space.interactions[i]
         names.append(f"{space.verbs[v]} {space.objects[o] if o >= 0 else '(no object)'}")
     return names
+
+
+def normalize_name(name: str) -> str:
+    """A class name compared across label spaces: lower case, underscores as spaces, single
+    spaces (``Sit_on`` = ``sit on``)."""
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+def class_index_maps(base: LabelSpace, new: LabelSpace
+                     ) -> tuple[list[int], list[int], list[int]]:
+    """Index in ``base`` of every interaction, object and verb of ``new`` (-1: not in
+    ``base``), names matched with ``normalize_name``."""
+    obj_of = {normalize_name(o): i for i, o in enumerate(base.objects)}
+    verb_of = {normalize_name(v): i for i, v in enumerate(base.verbs)}
+    objects = [obj_of.get(normalize_name(o), -1) for o in new.objects]
+    verbs = [verb_of.get(normalize_name(v), -1) for v in new.verbs]
+    interactions = []
+    for v, o in new.interactions:
+        bv, bo = verbs[v], (objects[o] if o >= 0 else -1)
+        interactions.append(base.interaction_index(bv, bo) if bv >= 0 and bo >= 0 else -1)
+    return interactions, objects, verbs

@@ -1,5 +1,7 @@
 """Open-vocabulary interaction lists (``"ride horse, hold umbrella"``) as a ``LabelSpace``.
 
+Parsing only: a model scores the new space through its own ``HOIModel.retarget``.
+
 A model trained on one label space can be asked about interactions outside it: the new label
 space reuses the training space's verbs and objects where the names match (so their trained
 classifier rows, verb representations and ing forms carry over) and adds the rest; prompts are
@@ -16,13 +18,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
-
-from openhoi.config import ModelConfig
 from openhoi.errors import OpenHOIError
-from openhoi.label_space import LabelSpace, label_space_from_dict
+from openhoi.label_space import LabelSpace, label_space_from_dict, normalize_name
 
 _VOWELS = "aeiou"
 
@@ -31,8 +28,7 @@ class InteractionListError(OpenHOIError):
     """An open-vocabulary interaction list is empty or malformed."""
 
 
-def _norm(name: str) -> str:
-    return " ".join(name.replace("_", " ").lower().split())
+_norm = normalize_name
 
 
 def ing_form(verb: str) -> str:
@@ -141,101 +137,3 @@ def open_vocab_label_space(entries: list[str], base: LabelSpace,
         "interactions": interactions,
     }
     return label_space_from_dict(data, where="--interactions")
-
-
-def _rows(old: Tensor, old_index: list[int], new_rows: Tensor) -> Tensor:
-    """Row i = ``old[old_index[i]]`` where that index is >= 0, else ``new_rows[i]``."""
-    idx = torch.tensor(old_index, dtype=torch.long, device=old.device)
-    known = idx >= 0
-    out = new_rows.to(old.device, old.dtype).clone()
-    out[known] = old[idx[known]]
-    return out
-
-
-def _class_maps(base: LabelSpace, new: LabelSpace) -> tuple[list[int], list[int], list[int]]:
-    """Index in ``base`` of every interaction, object and verb of ``new`` (-1: unknown)."""
-    obj_of = {_norm(o): i for i, o in enumerate(base.objects)}
-    verb_of = {_norm(v): i for i, v in enumerate(base.verbs)}
-    objects = [obj_of.get(_norm(o), -1) for o in new.objects]
-    verbs = [verb_of.get(_norm(v), -1) for v in new.verbs]
-    interactions = []
-    for v, o in new.interactions:
-        bv, bo = verbs[v], (objects[o] if o >= 0 else -1)
-        interactions.append(base.interaction_index(bv, bo) if bv >= 0 and bo >= 0 else -1)
-    return interactions, objects, verbs
-
-
-def retarget_model(model: nn.Module, base: LabelSpace, new: LabelSpace,
-                   cfg: ModelConfig) -> None:
-    """Make ``model`` (trained on ``base``) score the classes of ``new``, in place.
-
-    * Interaction classifier and the zero-shot scorer: rows of interactions known to ``base``
-      keep their trained weights (and bias); new interactions get the normalised CLIP text
-      embedding of their prompt (bias 0).
-    * Object classifier (CLIP-text head): known objects keep their rows, new objects get the
-      text embedding of ``cfg.clip.object_template``; the no-object row is kept.
-    * Verb adapter (HOICLIP): known verbs keep E_v; a new verb has no visual representation,
-      so its row is zero and S_v adds nothing for it (its score comes from S_inter alone).
-
-    Raises:
-        OpenHOIError: the object head is DETR's linear head (it has no text to extend) and the
-            list names an object the model was not trained on.
-    """
-    from openhoi.models.clip.text_classifier import (
-        interaction_prompts,
-        object_prompts,
-        text_embeddings,
-    )
-    from openhoi.models.detr.heads import TextObjectClassifier
-
-    inter_idx, obj_idx, verb_idx = _class_maps(base, new)
-    clip = model.clip
-    inter_text = F.normalize(text_embeddings(
-        clip, interaction_prompts(new, cfg.clip.interaction_template)).float(), dim=-1)
-    head = model.head
-    classifier = head.classifier
-    bias = None if classifier.bias is None else _rows(
-        classifier.bias[:, None], inter_idx, torch.zeros(len(inter_idx), 1))[:, 0]
-    classifier.set_weights(_rows(classifier.weight, inter_idx, inter_text), bias)
-    model.zero_shot.text_embed = inter_text.to(model.zero_shot.text_embed.device)
-
-    obj_head = model.detector.obj_classifier
-    if isinstance(obj_head, TextObjectClassifier):
-        text = F.normalize(text_embeddings(clip, object_prompts(
-            new, cfg.clip.object_template, None)).float(), dim=-1)  # [O', E]
-        lin = obj_head.classifier
-        keep = obj_idx + [lin.weight.shape[0] - 1]  # + the no-object row
-        new_text = torch.cat([text, torch.zeros(1, text.shape[1])])
-        weight = _rows(lin.weight.detach(), keep, new_text)
-        new_lin = nn.Linear(weight.shape[1], weight.shape[0], bias=lin.bias is not None)
-        new_lin = new_lin.to(lin.weight.device)
-        with torch.no_grad():
-            new_lin.weight.copy_(weight)
-            if lin.bias is not None:
-                new_lin.bias.copy_(_rows(lin.bias.detach()[:, None], keep,
-                                         torch.zeros(len(keep), 1))[:, 0])
-        obj_head.classifier = new_lin
-    else:
-        unknown = [new.objects[i] for i, j in enumerate(obj_idx) if j < 0]
-        if unknown:
-            raise InteractionListError(
-                f"objects {unknown} were not in the training classes and this model's object "
-                "head is DETR's linear one (model.detector.obj_head=linear), which has no text "
-                "embedding to extend; list only trained objects")
-        lin = model.detector.obj_classifier.classifier
-        keep = obj_idx + [lin.weight.shape[0] - 1]
-        new_lin = nn.Linear(lin.in_features, len(keep)).to(lin.weight.device)
-        with torch.no_grad():
-            new_lin.weight.copy_(lin.weight[keep])
-            new_lin.bias.copy_(lin.bias[keep])
-        model.detector.obj_classifier.classifier = new_lin
-
-    adapter = getattr(head, "verb_adapter", None)
-    if adapter is not None:
-        old = adapter.verb_classifier.weight.detach()
-        weight = _rows(old, verb_idx, torch.zeros(len(verb_idx), old.shape[1]))
-        adapter.verb_classifier = nn.Linear(old.shape[1], len(verb_idx), bias=False).to(
-            old.device)
-        with torch.no_grad():
-            adapter.verb_classifier.weight.copy_(weight)
-        adapter.verb_to_interaction = new.verb_to_interaction.to(old.device)

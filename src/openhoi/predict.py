@@ -19,16 +19,14 @@ from PIL import Image
 from torchvision.ops import clip_boxes_to_image
 from torchvision.transforms import functional as TF
 
-from openhoi.checkpoint import load_weights_file
 from openhoi.config import Config
 from openhoi.data.image_io import load_image
 from openhoi.data.loader import pad_images
 from openhoi.data.transforms import resize_shape
 from openhoi.errors import OpenHOIError
 from openhoi.label_space import LabelSpace
-from openhoi.model_io import build_model_from_checkpoint
-from openhoi.models.detr.hoi_detector import HOIDetector, build_hoi_postprocessor
-from openhoi.models.detr.inference import inference_model
+from openhoi.models.build import build_postprocess, load_model
+from openhoi.models.contract import HOIModel
 from openhoi.structures import HOIPredictions, Triplet
 
 log = logging.getLogger(__name__)
@@ -113,7 +111,8 @@ class HOIPredictor:
     """Predict HOI triplets on images with a trained model.
 
     Args:
-        model: the HOI detector (any device; it is moved to ``device``).
+        model: a detection model (``HOIModel`` of task ``detection``; any device, it is
+            moved to ``device``).
         config: the resolved config the model was trained with (preprocessing and scoring).
         label_space: the classes the model scores.
         device: where to run; None picks CUDA when available.
@@ -125,21 +124,24 @@ class HOIPredictor:
             print(result.triplets[:5])
     """
 
-    def __init__(self, model: HOIDetector, config: Config, label_space: LabelSpace,
+    def __init__(self, model: HOIModel, config: Config, label_space: LabelSpace,
                  device: str | torch.device | None = None) -> None:
+        if model.task != "detection":
+            raise OpenHOIError(f"HOIPredictor predicts triplets; this model's task is "
+                               f"{model.task!r}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.config = config
         self.label_space = label_space
-        self.postprocess = build_hoi_postprocessor(config.model, label_space)
-        self._fast: HOIDetector | None = None  # inference view, built on first use
+        self.postprocess = build_postprocess(config.model, label_space)
+        self._fast: torch.nn.Module | None = None  # inference view, built on first use
 
     @property
-    def fast_model(self) -> HOIDetector:
-        """``model`` with the backbone's BatchNorm folded and channels-last convolutions
-        (``openhoi.models.detr.inference``): same outputs, less time."""
+    def fast_model(self) -> torch.nn.Module:
+        """``model``'s inference view (``HOIModel.inference_view``: e.g. the backbone's
+        BatchNorm folded, channels-last convolutions): same outputs, less time."""
         if self._fast is None:
-            self._fast = inference_model(self.model)
+            self._fast = self.model.inference_view()
         return self._fast
 
     @classmethod
@@ -147,9 +149,8 @@ class HOIPredictor:
                         interactions: Sequence[str] | None = None) -> HOIPredictor:
         """Load a checkpoint or exported safetensors file; optionally retarget the model to
         an open-vocabulary interaction list (see ``openhoi.open_vocab``)."""
-        checkpoint = load_weights_file(path)
-        model, config, label_space = build_model_from_checkpoint(checkpoint, where=str(path))
-        predictor = cls(model, config, label_space, device)
+        loaded = load_model(path)
+        predictor = cls(loaded.model, loaded.config, loaded.label_space, device)
         if interactions is not None:
             predictor.set_interactions(interactions)
         return predictor
@@ -160,13 +161,13 @@ class HOIPredictor:
         Known classes keep their trained classifier rows; new ones get CLIP text embeddings.
         Returns the new label space.
         """
-        from openhoi.open_vocab import open_vocab_label_space, retarget_model
+        from openhoi.open_vocab import open_vocab_label_space
 
         space = open_vocab_label_space(list(entries), self.label_space)
         with torch.inference_mode(False), torch.no_grad():
-            retarget_model(self.model, self.label_space, space, self.config.model)
+            self.model.retarget(space, self.label_space)
         self.label_space = space
-        self.postprocess = build_hoi_postprocessor(self.config.model, space)
+        self.postprocess = build_postprocess(self.config.model, space)
         self._fast = None  # the view shares the replaced classifiers' parents: rebuild it
         return space
 

@@ -44,19 +44,15 @@ class Recognizer:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None) -> Recognizer:
-        from openhoi.checkpoint import load_weights_file
         from openhoi.data.recognition import recognition_transforms
-        from openhoi.engine.recognition import is_recognition, load_recognition_model
+        from openhoi.models.build import load_model
 
-        ckpt = load_weights_file(path)
-        from openhoi.checkpoint import checkpoint_config
-
-        if not is_recognition(checkpoint_config(ckpt, str(path))):
-            raise CheckpointError(f"{path}: not a recognition model (model.architecture is "
-                                  "not defr); use `openhoi predict` for detectors")
-        parts, _, space = load_recognition_model(ckpt, str(path))
+        loaded = load_model(path)
+        m, space = loaded.model, loaded.label_space
+        if m.task != "recognition":
+            raise CheckpointError(f"{path}: a {m.task} model, not a recognition one; use "
+                                  "`openhoi predict` for detectors")
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        m = parts.model
         tf = recognition_transforms(m.image_size, m.pixel_mean, m.pixel_std, train=False)
         return cls(m.to(dev).eval(), space, tf, dev)
 

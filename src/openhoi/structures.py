@@ -153,6 +153,36 @@ class HOIPredictions:
 
 
 @dataclass
+class RecognitionRawOutput:
+    """Raw output of an image-level recognition model (task ``recognition``).
+
+    Attributes:
+        logits: ``[B, I]`` interaction logits (pre-sigmoid), one row per image.
+        extras: optional named tensors of the model (e.g. ``image_embed`` ``[B, E]``).
+    """
+
+    logits: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class RecognitionPredictions:
+    """Image-level interaction scores of one image (what recognition post-processing gives
+    and the recognition evaluator scores).
+
+    Attributes:
+        scores: ``[I]`` float32 score of every interaction, higher is more confident.
+        image_id: the image's file name.
+    """
+
+    scores: Tensor
+    image_id: str
+
+    def to(self, device: torch.device | str) -> RecognitionPredictions:
+        return RecognitionPredictions(self.scores.to(device), self.image_id)
+
+
+@dataclass
 class Triplet:
     """One <human, verb, object> detection, ready to print or draw (image pixels, xyxy).
 
@@ -197,31 +227,3 @@ class ImageLabels:
 
     def to(self, device: torch.device | str) -> ImageLabels:
         return replace(self, labels=self.labels.to(device))
-
-
-@dataclass
-class RecognitionRawOutput:
-    """Raw output of an image-level recognition model.
-
-    Attributes:
-        logits: ``[B, I]`` interaction logits (scaled cosine similarities for DEFR's cosine
-            classifier).
-    """
-
-    logits: Tensor
-
-
-@dataclass
-class RecognitionPredictions:
-    """Image-level interaction scores of one image.
-
-    Attributes:
-        image_id: the image's file name.
-        scores: ``[I]`` float32, sigmoid of the logits, over ``LabelSpace.interactions``.
-    """
-
-    image_id: str
-    scores: Tensor
-
-    def to(self, device: torch.device | str) -> RecognitionPredictions:
-        return replace(self, scores=self.scores.to(device))

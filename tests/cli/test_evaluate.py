@@ -181,15 +181,15 @@ def test_evaluate_a_checkpoint_on_the_test_split(tmp_path, capsys):
     from openhoi.checkpoint import make_checkpoint, save_checkpoint
     from openhoi.config import load_config
     from openhoi.data.synthetic import generate_synthetic
-    from openhoi.engine.run import build_model_parts
     from openhoi.label_space import load_label_space
+    from openhoi.models.build import build_model_parts
 
     root = tmp_path / "syn"
     summary = generate_synthetic(root, 12, seed=3)
     torch.manual_seed(0)
     cfg = load_config("synthetic_tiny", ["data.root=/nonexistent"])
     space = load_label_space("synthetic")
-    model, _, _ = build_model_parts(cfg, space, torch.device("cpu"))
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(ckpt, make_checkpoint(model=model, config=cfg, label_space=space))
     out = tmp_path / "res.json"

@@ -1,9 +1,13 @@
+import io
+import struct
+import zlib
+
 import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
 
-from openhoi.data.image_io import list_images, load_image
+from openhoi.data.image_io import ImageTooLargeError, decode_image, list_images, load_image
 from openhoi.errors import DataError
 
 
@@ -64,6 +68,33 @@ def test_corrupt_and_missing_files_name_the_file(tmp_path):
         load_image(good)
     with pytest.raises(DataError, match="nope.png"):
         load_image(tmp_path / "nope.png")
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A grayscale PNG header claiming ``width x height`` pixels, with one row of data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1))) + chunk(b"IEND", b""))
+
+
+def test_decompression_bombs_are_refused_from_the_header(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(40000, 40000))  # 1.6 gigapixels in 200 bytes
+    with pytest.raises(ImageTooLargeError, match="bomb.png"):
+        load_image(bomb)
+    with pytest.raises(ImageTooLargeError, match="upload.png: image of 3000x2000 pixels"):
+        decode_image(io.BytesIO(_png_header(3000, 2000)), "upload.png", max_pixels=10**6)
+
+
+def test_decode_image_reads_a_stream_like_load_image(tmp_path):
+    path = tmp_path / "coffee.jpg"
+    Image.fromarray(skimage.data.coffee()).save(path)
+    from_stream = decode_image(io.BytesIO(path.read_bytes()), "coffee.jpg")
+    assert np.array_equal(np.asarray(from_stream), np.asarray(load_image(path)))
 
 
 def test_list_images_expands_folders_and_globs(tmp_path):

@@ -59,16 +59,16 @@ def test_hoi_detector_runs_as_its_inference_view_without_unread_clip_extras():
     to float rounding; GEN-VLKT with a post-processor that reads no extras skips CLIP."""
     from openhoi.config import load_config
     from openhoi.label_space import load_label_space
-    from openhoi.models.detr.hoi_detector import build_hoi_detector, build_hoi_postprocessor
+    from openhoi.models.build import build_model, build_postprocess
     from openhoi.structures import HOITargets, ImageBatch
 
     cfg = load_config("synthetic_tiny_gen_vlkt").model
     space = load_label_space("synthetic")
     torch.manual_seed(0)
     e = 32  # openhoi-tiny CLIP's embedding size; random text embeddings (no text tower)
-    model = build_hoi_detector(cfg, space, interaction_text=torch.randn(space.num_interactions, e),
+    model = build_model(cfg, space, interaction_text=torch.randn(space.num_interactions, e),
                                object_text=torch.randn(space.num_objects + 1, e))
-    post = build_hoi_postprocessor(cfg, space)
+    post = build_postprocess(cfg, space)
     assert not post.reads_extras  # the recipe has no zero-shot enhancement
     images = ImageBatch(torch.randn(1, 3, 64, 96), torch.zeros(1, 64, 96, dtype=torch.bool),
                         torch.tensor([[64, 96]]))

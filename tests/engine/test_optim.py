@@ -8,21 +8,22 @@ from openhoi.engine.optim import build_optimizer, build_scheduler, parameter_gro
 from openhoi.errors import ConfigError
 
 
-def test_parameter_groups_by_name_component_or_the_models_rule():
+def test_parameter_groups_are_the_models_rule():
     model = nn.Linear(1, 1)
-    assert parameter_group(model, "detector.backbone.body.conv1.weight") == "backbone"
-    assert parameter_group(model, "clip.visual.proj") == "clip"
-    assert parameter_group(model, "interaction.backbone_proj.weight") == "rest"  # not a part
+    assert parameter_group(model, "detector.backbone.body.conv1.weight") == "rest"  # no rule
     model.parameter_group = lambda name: "clip" if name.startswith("head.cls") else "rest"
     assert parameter_group(model, "head.cls.weight") == "clip"
     assert parameter_group(model, "detector.backbone.x") == "rest"
+    model.parameter_group = lambda name: "decoder"
+    with pytest.raises(ValueError, match="unknown group 'decoder'"):
+        parameter_group(model, "x")
 
 
 def test_optimizer_groups_and_rates():
     config = replace(Config(), {"train.lr": 1e-4, "train.lr_backbone": 2e-5,
                                 "train.weight_decay": 3e-4})
     model = ToyModel()
-    opt = build_optimizer(model, config)
+    opt = build_optimizer(model, config.train, {"clip": 1e-5})
     groups = {g["name"]: g for g in opt.param_groups}
     assert {k: g["lr"] for k, g in groups.items()} == {"rest": 1e-4, "backbone": 2e-5,
                                                        "clip": 1e-5}
@@ -30,13 +31,13 @@ def test_optimizer_groups_and_rates():
         id(p) for p in model.backbone.parameters()}
     assert all(g["weight_decay"] == 3e-4 for g in opt.param_groups)
     model.clip.requires_grad_(False)  # frozen parameters are left out
-    assert [g["name"] for g in build_optimizer(model, config).param_groups] == [
-        "rest", "backbone"]
+    opt = build_optimizer(model, config.train, {"clip": 1e-5})
+    assert [g["name"] for g in opt.param_groups] == ["rest", "backbone"]
 
 
 def test_step_drop_after_lr_drop_epochs():
     config = replace(Config(), {"train.lr": 1.0, "train.lr_backbone": 0.5})
-    opt = build_optimizer(ToyModel(), config)
+    opt = build_optimizer(ToyModel(), config.train, {"clip": 1e-5})
     sched = build_scheduler(opt, TrainConfig(lr_drop=2, lr_drop_gamma=0.1))
     lrs = []
     for _ in range(4):

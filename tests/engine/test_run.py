@@ -88,7 +88,8 @@ def test_zero_shot_run_data_and_unseen_seen_metrics(syn_root):
                                             torch.from_numpy(ann.pair_verbs).nonzero()[:, 0]]]
         assert not unseen & set(inter.tolist())
     assert data.summary["zero_shot"]["pairs"] < data.summary["input"]["pairs"]
-    from openhoi.engine.run import build_evaluator, ground_truth
+    from openhoi.engine.run import ground_truth
+    from openhoi.evaluation.build import build_evaluator
 
     evaluator = build_evaluator(config, ground_truth(data.test), space)
     evaluator.process([])
@@ -153,12 +154,14 @@ def test_oracle_outputs_score_full_map_through_the_validation_path(syn_root):
     from openhoi.data.loader import collate
     from openhoi.engine.evaluate import evaluate
     from openhoi.engine.loaders import eval_loader
-    from openhoi.engine.run import build_evaluator, build_model_parts, ground_truth
+    from openhoi.engine.run import ground_truth
+    from openhoi.evaluation.build import build_evaluator
+    from openhoi.models.build import build_model_parts
 
     config = load_config("synthetic_tiny", [f"data.root={syn_root}", "data.val_size=4"])
     space = resolve_label_space(config.data)
     data = build_run_data(config, space)
-    _, _, postprocessor = build_model_parts(config, space, torch.device("cpu"))
+    postprocessor = build_model_parts(config, space, torch.device("cpu")).postprocess
 
     class Oracle(torch.nn.Module):
         targets: list = []

@@ -116,7 +116,7 @@ def test_nan_loss_stops_with_step_images_and_last_checkpoint(tmp_path):
     model = ToyModel()
     from openhoi.engine.optim import build_optimizer, build_scheduler
 
-    opt = build_optimizer(model, config)
+    opt = build_optimizer(model, config.train, {"clip": config.model.clip.lr})
     loader = train_loader(ToyDataset(8), 4, collate, seed=0)
     with pytest.raises(NonFiniteLossError) as err:
         fit(model, _NaNAt(step=4), lambda *a: [], opt, build_scheduler(opt, config.train),

@@ -24,7 +24,7 @@ def _run(labels0, scores0, names=NAMES, train_counts=None, scored=None):
     scores[:, 0] = scores0
     ev = HOIRecognitionEvaluator(NAMES, labels, S, train_counts)
     keep = [k for k, n in enumerate(NAMES) if scored is None or n in scored]
-    ev.process([NAMES[k] for k in keep], scores[keep])
+    ev.process_scores([NAMES[k] for k in keep], scores[keep])
     return ev.evaluate()
 
 
@@ -75,7 +75,7 @@ def test_bad_shapes_and_scores():
         HOIRecognitionEvaluator(NAMES, np.zeros((4, 3)), S)
     ev = HOIRecognitionEvaluator(NAMES, np.zeros((4, NUM_I)), S)
     with pytest.raises(OpenHOIError, match="'b' are not all finite"):
-        ev.process(["a", "b"], torch.tensor([[0.0] * NUM_I, [float("nan")] * NUM_I]))
+        ev.process_scores(["a", "b"], torch.tensor([[0.0] * NUM_I, [float("nan")] * NUM_I]))
 
 
 def _anno_mat(path, space, test_names, test_labels, train_labels):

@@ -13,9 +13,9 @@ def test_process_predictions_equals_process_ids_and_scores():
     ids = [f"im{i}" for i in range(6)]
     scores = rng.random((6, space.num_interactions))
     a = HOIRecognitionEvaluator(ids, labels, space, train_counts=[1] * space.num_interactions)
-    a.process(ids, scores)
+    a.process_scores(ids, scores)
     b = HOIRecognitionEvaluator(ids, labels, space, train_counts=[1] * space.num_interactions)
-    b.process([RecognitionPredictions(n, torch.tensor(s)) for n, s in zip(ids, scores)])
+    b.process([RecognitionPredictions(torch.tensor(s), n) for n, s in zip(ids, scores)])
     ra, rb = a.evaluate(), b.evaluate()
     assert ra["mAP"] == rb["mAP"] and ra["mAP_few@1"] == rb["mAP_few@1"]
     assert rb["num_images_scored"] == 6 and 0 < rb["mAP"] < 1

@@ -23,6 +23,7 @@ from openhoi.cli import (
     plot_embeddings,
     predict,
     recognize,
+    serve,
     verb_repr,
 )
 from openhoi.cli import plot as plot_cmd
@@ -34,6 +35,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("demo", demo, "the whole job in minutes: synthetic data, train, evaluate, predict"),
     ("predict", predict, "detect human-object interactions in your images (JSON lines, pictures)"),
     ("recognize", recognize, "list the interactions in whole images (recognition models, DEFR)"),
+    ("serve", serve, "a local web page and JSON API: drop a photo, see its interactions"),
     ("train", train_cmd, "train an HOI detector or recognizer (fresh or --resume), evaluate"),
     ("evaluate", evaluate, "score predictions or a checkpoint (HICO-DET, V-COCO, recognition)"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),

@@ -179,18 +179,16 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     file written (openhoi ``.npz``)."""
     import torch
 
-    from openhoi.checkpoint import load_weights_file
     from openhoi.config import replace
     from openhoi.data.dataset import LAYOUTS, build_dataset
     from openhoi.data.loader import collate
     from openhoi.engine.evaluate import predict_loader
     from openhoi.engine.loaders import eval_loader
     from openhoi.evaluation import write_predictions
-    from openhoi.model_io import build_model_from_checkpoint
-    from openhoi.models.detr.hoi_detector import build_hoi_postprocessor
+    from openhoi.models.build import load_model
 
-    model, config, space = build_model_from_checkpoint(load_weights_file(args.checkpoint),
-                                                       where=args.checkpoint)
+    loaded = load_model(args.checkpoint)
+    model, config, space = loaded.model, loaded.config, loaded.label_space
     if args.data_root:
         config = replace(config, {"data.root": args.data_root})
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -199,7 +197,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
         args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
-    post = build_hoi_postprocessor(config.model, space)
+    post = loaded.parts.postprocess
     preds = predict_loader(model.to(device), {"": post}, loader, device, progress=True,
                            desc="test")[""]
     base = Path(args.output or Path(args.checkpoint).with_suffix(".eval.json"))
@@ -217,25 +215,22 @@ def _recognition_model(args: argparse.Namespace) -> dict[str, Any] | None:
     from openhoi.checkpoint import checkpoint_config, load_weights_file
     from openhoi.config import load_config, replace
     from openhoi.data.dataset import resolve_label_space
-    from openhoi.engine.recognition import (
-        evaluate_recognition,
-        is_recognition,
-        load_recognition_model,
-    )
+    from openhoi.engine.recognition import evaluate_recognition, is_recognition
     from openhoi.errors import ConfigError
-    from openhoi.models.defr.build import build_defr
+    from openhoi.models.build import build_model_parts, load_model
 
     if args.config:
         config = load_config(args.config, args.overrides)
         if not is_recognition(config):
             raise ConfigError(f"--config {args.config}: not a recognition recipe")
         space = resolve_label_space(config.data)
-        parts = build_defr(config.model, space, pretrained=True)
+        parts = build_model_parts(config, space, pretrained=True)
     else:
         ckpt = load_weights_file(args.checkpoint)
         if not is_recognition(checkpoint_config(ckpt, args.checkpoint)):
             return None
-        parts, config, space = load_recognition_model(ckpt, args.checkpoint)
+        loaded = load_model(ckpt, args.checkpoint)
+        parts, config, space = loaded.parts, loaded.config, loaded.label_space
     if args.data_root:
         config = replace(config, {"data.root": args.data_root})
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from openhoi.errors import OpenHOIError
-    from openhoi.model_io import export_model
+    from openhoi.models.build import export_model
 
     if not str(args.out).endswith(".safetensors"):
         raise OpenHOIError(f"{args.out}: the export file name must end in .safetensors")

@@ -1,7 +1,10 @@
-"""Write the seeded synthetic HOI benchmark in the HICO-DET layout (test and demo data).
+"""Write the seeded synthetic HOI benchmark in the HICO-DET layout (test and demo data), or in
+the V-COCO layout with V-COCO's official evaluation files (``--layout vcoco``).
 
 Example: ``openhoi make-synthetic --out data/synthetic --images 400 --seed 0``, then train with
-``--set data.dataset=synthetic --set data.root=data/synthetic``.
+``--set data.dataset=synthetic --set data.root=data/synthetic``;
+``openhoi make-synthetic --layout vcoco --out data/synthetic_vcoco``, then
+``openhoi train --config synthetic_tiny_vcoco --set data.root=data/synthetic_vcoco``.
 """
 
 from __future__ import annotations
@@ -17,13 +20,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of images in the test split (default 0.25)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a synthetic dataset already in --out")
+    parser.add_argument("--layout", choices=["hicodet", "vcoco"], default="hicodet",
+                        help="HICO-DET layout (default) or V-COCO layout + official files")
 
 
 def run(args: argparse.Namespace) -> int:
-    from openhoi.data.synthetic import generate_synthetic
+    import dataclasses
+    import shutil
+    import tempfile
+    from pathlib import Path
 
-    summary = generate_synthetic(args.out, args.images, seed=args.seed,
-                                 test_fraction=args.test_fraction, overwrite=args.overwrite)
+    from openhoi.data.synthetic import generate_synthetic
+    from openhoi.data.synthetic_vcoco import write_vcoco_layout
+
+    if args.layout == "hicodet":
+        summary = generate_synthetic(args.out, args.images, seed=args.seed,
+                                     test_fraction=args.test_fraction, overwrite=args.overwrite)
+    else:
+        out = Path(args.out)
+        if (out / "annotations").exists() and not args.overwrite:
+            from openhoi.errors import DataError
+
+            raise DataError(f"{out}: already holds a dataset (use --overwrite to replace it)")
+        shutil.rmtree(out / "images", ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out, prefix=".hico-") as tmp:
+            summary = generate_synthetic(tmp, args.images, seed=args.seed,
+                                         test_fraction=args.test_fraction)
+            write_vcoco_layout(tmp, out)
+        summary = dataclasses.replace(summary, root=out)
     print(f"wrote {summary.num_train} train and {summary.num_test} test images to {summary.root}")
     names = sorted(set(summary.train_counts) | set(summary.test_counts))
     width = max((len(n) for n in names), default=0)

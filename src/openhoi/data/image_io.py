@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -47,32 +48,48 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | Path) -> Image.Image:
+class ImageTooLargeError(DataError):
+    """An image has more pixels than allowed (a decompression bomb guard)."""
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open ``path`` as an RGB image, EXIF orientation applied.
 
     Raises:
         DataError: the file is missing, is not an image, or is truncated/corrupt; the message
             names the file.
+        ImageTooLargeError: the image has more than ``max_pixels`` pixels.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: image file not found")
+    return decode_image(path, str(path), max_pixels)
+
+
+def decode_image(source: str | Path | BinaryIO, name: str,
+                 max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode an image file or binary stream (an upload) as ``load_image`` does; errors name
+    ``name``. The size is checked from the header, before any pixel is decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise DataError(
-                        f"{path}: image of {image.width}x{image.height} pixels exceeds the "
-                        f"limit of {MAX_PIXELS} pixels")
+            with Image.open(source) as image:
+                if image.width * image.height > max_pixels:
+                    raise ImageTooLargeError(
+                        f"{name}: image of {image.width}x{image.height} pixels exceeds the "
+                        f"limit of {max_pixels} pixels")
                 image.load()  # decode now: a truncated file fails here, not later
                 image = ImageOps.exif_transpose(image)
                 return to_rgb(image)
     except DataError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombWarning) as err:
-        raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageTooLargeError(f"{name}: {err}") from None
+    except UnidentifiedImageError:  # its message names the path, or a BytesIO object
+        raise DataError(f"{name}: cannot read image (UnidentifiedImageError: not an image "
+                        "format Pillow can read)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{name}: cannot read image ({type(err).__name__}: {err})") from None
 
 
 def list_images(inputs: list[str | Path]) -> list[Path]:

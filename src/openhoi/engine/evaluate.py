@@ -20,8 +20,6 @@ from openhoi.engine.distributed import (
     is_main_process,
     unwrap,
 )
-from openhoi.models.detr.hoi_detector import HOIDetector
-from openhoi.models.detr.inference import inference_model
 from openhoi.structures import HOIPredictions, HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)
@@ -72,16 +70,17 @@ def predict_loader(
     desc: str = "predict",
 ) -> dict[str, list[HOIPredictions]]:
     """This rank's predictions (on the CPU) for every image of ``loader``, in loader order,
-    by each post-processor from the same forward pass. An ``HOIDetector`` runs as its
-    ``inference_model`` view (the same outputs to float rounding, less work), without the
-    CLIP extras that no post-processor reads."""
+    by each post-processor from the same forward pass. A model with an ``inference_view``
+    (``HOIModel``) runs as that view (the same outputs to float rounding, less work), without
+    the extras that no post-processor reads."""
     model = unwrap(model)
     was_training = model.training
     model.eval()
     runner = model
-    if isinstance(model, HOIDetector):
+    view = getattr(model, "inference_view", None)
+    if view is not None:
         reads_extras = any(getattr(p, "reads_extras", True) for p in postprocessors.values())
-        runner = inference_model(model, clip_extras=reads_extras)
+        runner = view(extras=reads_extras)
     out: dict[str, list[HOIPredictions]] = {name: [] for name in postprocessors}
     for images, targets in tqdm(loader, desc=desc, disable=not progress, leave=False,
                                 dynamic_ncols=True):

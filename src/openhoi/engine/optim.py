@@ -13,29 +13,19 @@ import logging
 import torch
 from torch import nn
 
-from openhoi.config import Config, TrainConfig
+from openhoi.config import TrainConfig
+from openhoi.models.contract import PARAMETER_GROUPS
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("rest", "backbone", "clip")
-
-
-def _name_rule(name: str) -> str:
-    """Fallback for models without ``parameter_group``: a name component ``backbone`` or
-    ``clip`` selects that group (``detector.backbone.body.conv1.weight`` -> ``backbone``)."""
-    parts = name.split(".")
-    if "clip" in parts:
-        return "clip"
-    if "backbone" in parts:
-        return "backbone"
-    return "rest"
+GROUPS = PARAMETER_GROUPS
 
 
 def parameter_group(model: nn.Module, name: str) -> str:
-    """``rest``, ``backbone`` or ``clip``: the model's own ``parameter_group(name)`` when it
-    has one (``HOIDetector`` does), else the name rule above."""
+    """``rest``, ``backbone`` or ``clip``: the model's own ``parameter_group(name)``
+    (``HOIModel``); ``rest`` for a model without one."""
     rule = getattr(model, "parameter_group", None)
-    group = rule(name) if callable(rule) else _name_rule(name)
+    group = rule(name) if callable(rule) else "rest"
     if group not in GROUPS:
         raise ValueError(f"parameter {name!r}: unknown group {group!r}, expected one of {GROUPS}")
     return group
@@ -60,14 +50,13 @@ def param_groups(model: nn.Module, lrs: dict[str, float]) -> list[dict]:
     return groups
 
 
-def build_optimizer(model: nn.Module, config: Config) -> torch.optim.AdamW:
+def build_optimizer(model: nn.Module, cfg: TrainConfig,
+                    group_lrs: dict[str, float] | None = None) -> torch.optim.AdamW:
     """AdamW (HOICLIP ``main.py``): ``train.lr`` for the transformer and heads,
-    ``train.lr_backbone`` for the backbone, ``model.clip.lr`` for CLIP's weights where they
-    train (``model.clip.trainable``); ``train.weight_decay`` on every group."""
-    cfg = config.train
-    clip = getattr(config.model, "clip", None)  # a recognition family has no CLIP section
-    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone,
-           "clip": clip.lr if clip is not None else cfg.lr}
+    ``train.lr_backbone`` for the backbone, the family's own rates (``ModelParts.group_lrs``:
+    ``model.clip.lr`` for CLIP's weights where they train) for its groups;
+    ``train.weight_decay`` on every group."""
+    lrs = {"rest": cfg.lr, "backbone": cfg.lr_backbone, "clip": cfg.lr, **(group_lrs or {})}
     groups = param_groups(model, lrs)
     params = [p for g in groups for p in g["params"]]
     # The fused kernel (CPU and CUDA) is several times faster than the per-tensor loop.

@@ -10,7 +10,6 @@ model.safetensors, test_metrics.json).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +39,19 @@ from openhoi.engine.run import (
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
 from openhoi.evaluation.recognition_map import HOIRecognitionEvaluator
 from openhoi.label_space import LabelSpace
-from openhoi.models.defr.build import DefrParts, build_defr
-from openhoi.models.defr.model import DefrModel
+from openhoi.models.build import build_model_parts
+from openhoi.models.contract import HOIModel, ModelParts
 
 log = logging.getLogger(__name__)
 
 
 def is_recognition(config: Config) -> bool:
-    return getattr(config.model, "architecture", None) == "defr"
+    """Whether the config's model family is an image-level recognizer (its config class says
+    ``task = "recognition"``): such runs read image-level labels."""
+    return getattr(config.model, "task", "detection") == "recognition"
 
 
-def model_transform(model: DefrModel, config: Config, train: bool):
+def model_transform(model: HOIModel, config: Config, train: bool):
     """The input pipeline of ``model`` (size, normalisation) with the config's augmentation."""
     a = config.model.input
     return recognition_transforms(model.image_size, model.pixel_mean, model.pixel_std,
@@ -73,10 +74,10 @@ def train_recognition_run(config: Config, run_dir: str | Path, device: torch.dev
     last = run_dir / "checkpoints" / "last.pt"
     checkpoint = ckpt_io.load_checkpoint(last) if resume else None
     seed_everything(config.train.seed)
-    parts = build_defr(config.model, space, pretrained=not resume)
-    model = parts.model.to(device)
+    parts = build_model_parts(config, space, device, pretrained=not resume)
+    model = parts.model
     seed_everything(config.train.seed + get_rank())
-    optimizer = build_optimizer(model, config)
+    optimizer = build_optimizer(model, config.train, parts.group_lrs)
     scheduler = build_scheduler(optimizer, config.train)
     amp_dtype = amp_dtype_for(config.train.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -110,21 +111,7 @@ def train_recognition_run(config: Config, run_dir: str | Path, device: torch.dev
                scaler=scaler, state=state, progress=progress)
 
 
-def load_recognition_model(checkpoint: Mapping[str, Any], where: str = "checkpoint"
-                           ) -> tuple[DefrParts, Config, LabelSpace]:
-    """Rebuild a recognition model from a loaded checkpoint (nothing else is read)."""
-    from openhoi.checkpoint import checkpoint_config, load_model_weights
-    from openhoi.model_io import checkpoint_label_space
-
-    config = checkpoint_config(checkpoint, where)
-    space = checkpoint_label_space(checkpoint, config, where)
-    parts = build_defr(config.model, space, pretrained=False)
-    load_model_weights(parts.model, checkpoint, space.fingerprint, where=where)
-    parts.model.eval()
-    return parts, config, space
-
-
-def evaluate_recognition(config: Config, parts: DefrParts, space: LabelSpace,
+def evaluate_recognition(config: Config, parts: ModelParts, space: LabelSpace,
                          device: torch.device, batch_size: int = 8,
                          progress: bool = False) -> dict[str, Any]:
     """Score ``parts`` on the test split of ``config.data`` (Few@k from the training split's

@@ -39,12 +39,13 @@ from openhoi.data.records import HOIAnnotations
 from openhoi.data.subsets import training_subsets
 from openhoi.data.transforms import build_transforms
 from openhoi.engine.distributed import get_rank, get_world_size, is_main_process
-from openhoi.engine.evaluate import Evaluator
 from openhoi.engine.loaders import eval_loader, train_loader
 from openhoi.engine.optim import build_optimizer, build_scheduler
 from openhoi.engine.train import TrainState, amp_dtype_for, fit, restore
 from openhoi.errors import ConfigError
+from openhoi.evaluation.build import build_evaluator
 from openhoi.label_space import LabelSpace
+from openhoi.models.build import build_model_parts
 from openhoi.structures import HOITargets
 
 log = logging.getLogger(__name__)
@@ -55,21 +56,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def build_evaluator(config: Config, targets: list[HOITargets],
-                    label_space: LabelSpace) -> Evaluator:
-    """The benchmark's evaluator over ``targets`` (Unseen/Seen reported with a zero-shot
-    split)."""
-    if config.data.dataset == "vcoco":
-        raise ConfigError(
-            "data.dataset=vcoco: evaluation during training needs V-COCO's own ground-truth "
-            "files, not supported yet: train with data.val_size=0 and train.eval_test=false, "
-            "then score the predictions with `openhoi evaluate --dataset vcoco`")
-    from openhoi.evaluation.hico_map import HICODetEvaluator
-
-    return HICODetEvaluator(targets, label_space, protocol=config.eval.protocol,
-                            zero_shot=config.data.zero_shot)
 
 
 @dataclass
@@ -104,36 +90,6 @@ def build_run_data(config: Config, label_space: LabelSpace) -> RunData:
 
 def ground_truth(dataset: HOIDetectionDataset) -> list[HOITargets]:
     return [dataset.ground_truth(i) for i in range(len(dataset))]
-
-
-def build_model_parts(config: Config, label_space: LabelSpace, device: torch.device,
-                      *, verb_repr: str | Path | None = None, for_checkpoint: bool = False):
-    """``(model, criterion, postprocessor)`` of ``config.model`` on ``device``.
-
-    ``for_checkpoint`` skips loading pretrained files (CLIP, DETR, verb representations): a
-    checkpoint is about to overwrite every weight.
-    """
-    from openhoi.models.clip.clip_knowledge import build_clip_knowledge
-    from openhoi.models.detr.hoi_detector import (
-        build_hoi_criterion,
-        build_hoi_detector,
-        build_hoi_postprocessor,
-    )
-
-    mcfg = config.model
-    clip = build_clip_knowledge(mcfg.clip, device="cpu", load_weights=not for_checkpoint)
-    repr_arg: Any = verb_repr
-    if for_checkpoint and verb_repr is None and mcfg.interaction.verb_repr_init == "file":
-        repr_arg = torch.zeros(label_space.num_verbs, clip.embed_dim)  # overwritten on load
-    detr = None if for_checkpoint else mcfg.detector.detr_checkpoint
-    model = build_hoi_detector(mcfg, label_space, clip=clip, verb_repr=repr_arg,
-                               detr_weights=detr)
-    columns = None
-    if config.data.zero_shot is not None:  # HOICLIP --del_unseen: losses over seen classes
-        columns = torch.tensor(label_space.seen_interactions(config.data.zero_shot))
-    criterion = build_hoi_criterion(mcfg, label_space, interaction_columns=columns)
-    postprocessor = build_hoi_postprocessor(mcfg, label_space)
-    return model.to(device), criterion.to(device), postprocessor
 
 
 def _write_run_json(run_dir: Path, config: Config, label_space: LabelSpace,
@@ -193,10 +149,11 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
     last = run_dir / "checkpoints" / "last.pt"
     checkpoint = ckpt_io.load_checkpoint(last) if resume else None
     seed_everything(config.train.seed)  # same initial weights on every rank
-    model, criterion, postprocessor = build_model_parts(
-        config, label_space, device, verb_repr=verb_repr, for_checkpoint=resume)
+    parts = build_model_parts(config, label_space, device, pretrained=not resume,
+                              verb_repr=verb_repr)
+    model, criterion, postprocessor = parts.model, parts.criterion, parts.postprocess
     seed_everything(config.train.seed + get_rank())  # different augmentations per rank
-    optimizer = build_optimizer(model, config)
+    optimizer = build_optimizer(model, config.train, parts.group_lrs)
     scheduler = build_scheduler(optimizer, config.train)
     amp_dtype = amp_dtype_for(config.train.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -208,9 +165,11 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
         save_config(config, run_dir / "config.yaml")
         _write_run_json(run_dir, config, label_space, device, data.summary, resume)
         if data.val is not None:
-            val_eval = build_evaluator(config, ground_truth(data.val), label_space)
+            val_eval = build_evaluator(config, ground_truth(data.val), label_space,
+                                       model.task, "val")
         if data.test is not None:
-            test_eval = build_evaluator(config, ground_truth(data.test), label_space)
+            test_eval = build_evaluator(config, ground_truth(data.test), label_space,
+                                        model.task, "test")
     state = None
     if checkpoint is not None:
         _check_resume_config(config, checkpoint, str(last))

@@ -80,23 +80,22 @@ class HOIRecognitionEvaluator:
         self.scores = np.full(self.labels.shape, -np.inf)
         self._seen = np.zeros(len(self.image_ids), dtype=bool)
 
-    def process(self, image_ids: Sequence[str] | Sequence[RecognitionPredictions],
-                scores: np.ndarray | torch.Tensor | None = None) -> None:
-        """Store ``[B, I]`` image-level scores of ``image_ids`` (the first score of an image is
-        kept; unlabelled images are ignored, R5).
+    def process(self, predictions: Sequence[RecognitionPredictions | HOIPredictions]) -> None:
+        """Store the predictions of some images (the engine's evaluator interface):
+        ``RecognitionPredictions`` give image-level scores; a detector's ``HOIPredictions``
+        give, per class, their best triplet score (else 0)."""
+        detections = [p for p in predictions if isinstance(p, HOIPredictions)]
+        scored = [p for p in predictions if not isinstance(p, HOIPredictions)]
+        if scored:
+            self.process_scores([p.image_id for p in scored],
+                                torch.stack([p.scores.detach().cpu().float() for p in scored]))
+        if detections:
+            self.process_detections(detections)
 
-        The engine's form is ``process(predictions)`` with a list of ``RecognitionPredictions``
-        (the evaluator interface); ``process(image_ids, scores)`` stays for direct use.
-        """
-        if scores is None:
-            preds = list(image_ids)
-            if not preds:
-                return
-            if isinstance(preds[0], HOIPredictions):
-                self.process_detections(preds)
-                return
-            image_ids = [p.image_id for p in preds]
-            scores = torch.stack([p.scores.detach().cpu().double() for p in preds])
+    def process_scores(self, image_ids: Sequence[str], scores: np.ndarray | torch.Tensor
+                       ) -> None:
+        """Store ``[B, I]`` image-level scores of ``image_ids`` (the first score of an image is
+        kept; unlabelled images are ignored, R5)."""
         if isinstance(scores, torch.Tensor):
             scores = scores.detach().cpu().float().numpy()
         scores = np.asarray(scores, dtype=np.float64)
@@ -116,7 +115,7 @@ class HOIRecognitionEvaluator:
         for p in predictions:
             s = np.zeros((1, self.space.num_interactions))
             np.maximum.at(s[0], p.interactions.cpu().numpy(), p.scores.cpu().double().numpy())
-            self.process([p.image_id], s)
+            self.process_scores([p.image_id], s)
 
     def evaluate(self) -> dict[str, Any]:
         """``mAP`` (Full) and ``mAP_few@k``, fractions; per-class AP and positives."""

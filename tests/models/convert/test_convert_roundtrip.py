@@ -7,7 +7,7 @@ from reference_layouts import hoiclip_layout, hoiclip_verb2hoi, random_state, re
 
 from openhoi import checkpoint as ckpt_io
 from openhoi.data.dataset import resolve_label_space
-from openhoi.engine.run import build_model_parts
+from openhoi.models.build import load_model
 from openhoi.models.convert import convert_checkpoint, save_converted
 
 
@@ -39,10 +39,8 @@ def test_checkpoint_round_trip(converted, tmp_path, make_batch):
     assert config == converted.config
     space = resolve_label_space(config.data)
     assert space.fingerprint == checkpoint["label_space"] == converted.label_space.fingerprint
-    model, _, postprocessor = build_model_parts(config, space, torch.device("cpu"),
-                                                for_checkpoint=True)
-    ckpt_io.load_model_weights(model, checkpoint, space.fingerprint)
-    model.eval()
+    loaded = load_model(checkpoint)
+    model, postprocessor = loaded.model, loaded.parts.postprocess
     batch = make_batch([(64, 80), (48, 64)])
     raw_a, preds_a = _outputs(converted.model, batch, postprocessor)
     raw_b, preds_b = _outputs(model, batch, postprocessor)
@@ -63,15 +61,7 @@ def test_safetensors_round_trip(converted, tmp_path, make_batch):
     weights = ckpt_io.load_safetensors(out)
     config = ckpt_io.checkpoint_config(weights)
     assert config == converted.config
-    from openhoi.models.detr.hoi_detector import build_hoi_detector
-
-    space = converted.label_space
-    e = converted.model.clip.embed_dim
-    model = build_hoi_detector(config.model, space, load_clip_weights=False,
-                               verb_repr=torch.zeros(space.num_verbs, e),
-                               interaction_text=torch.zeros(space.num_interactions, e),
-                               object_text=torch.zeros(space.num_objects + 1, e))
-    ckpt_io.load_model_weights(model, weights, space.fingerprint)
+    model = load_model(weights).model
     batch = make_batch([(56, 72)])
     with torch.no_grad():
         a, b = converted.model(batch), model.eval()(batch)

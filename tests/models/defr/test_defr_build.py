@@ -124,7 +124,7 @@ def test_criterion_and_postprocess():
     raw = type("R", (), {})()
     raw.logits = torch.tensor([[3.0, -2.0, 0.0]])
     t = [ImageLabels("a.jpg", (10, 10), torch.tensor([1.0, -1.0, 0.0]))]
-    lse = DefrCriterion("lse_sign")(raw, t)["loss_lse_sign"]
+    lse = DefrCriterion("lse_sign", load_label_space("synthetic"))(raw, t)["loss_lse_sign"]
     # positive 3 -> e^-3, negative -2 -> e^(-2), ambiguous ignored
     assert torch.allclose(lse, torch.log(1 + torch.exp(torch.tensor(-3.0))
                                          + torch.exp(torch.tensor(-2.0))))

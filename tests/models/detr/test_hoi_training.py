@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from openhoi.models.clip.zero_shot import ZeroShotEnhancement
-from openhoi.models.detr.hoi_detector import (
-    build_hoi_criterion,
-    build_hoi_detector,
-    build_hoi_postprocessor,
+from openhoi.models.build import (
+    build_criterion,
+    build_model,
+    build_postprocess,
 )
-from openhoi.models.gen_vlkt.head import feature_mimic_loss
+from openhoi.models.clip.feature_mimic import feature_mimic_loss
+from openhoi.models.clip.zero_shot import ZeroShotEnhancement
 from openhoi.structures import HOIRawOutput, HOITargets
 
 
@@ -37,8 +37,8 @@ def test_feature_mimic_loss_by_hand():
 
 def test_zero_shot_term_in_postprocessor(synthetic_space, tiny_cfg):
     cfg = tiny_cfg(interaction={"zero_shot_topk": 1})
-    plain = build_hoi_postprocessor(tiny_cfg(interaction={"zero_shot_topk": 0}), synthetic_space)
-    enhanced = build_hoi_postprocessor(cfg, synthetic_space)
+    plain = build_postprocess(tiny_cfg(interaction={"zero_shot_topk": 0}), synthetic_space)
+    enhanced = build_postprocess(cfg, synthetic_space)
     assert any(isinstance(t, ZeroShotEnhancement) for t in enhanced.score_terms)
     assert plain.score_terms == []
     i = synthetic_space.num_interactions
@@ -59,8 +59,8 @@ def test_images_without_pairs_through_model_and_criterion(synthetic_space, tiny_
     cfg = tiny_cfg(architecture=arch, detector={"train_backbone": False},
                    interaction={"mimic_loss_coef": 1.0})
     torch.manual_seed(0)
-    model = build_hoi_detector(cfg, synthetic_space)
-    criterion = build_hoi_criterion(cfg, synthetic_space)
+    model = build_model(cfg, synthetic_space)
+    criterion = build_criterion(cfg, synthetic_space)
     sizes = [(32, 32), (32, 24)]
     batch = make_batch(sizes)
     for targets in ([_targets(sizes[0], False), _targets(sizes[1], False)],
@@ -74,7 +74,7 @@ def test_images_without_pairs_through_model_and_criterion(synthetic_space, tiny_
         total.backward()
         grads = [p.grad for p in model.head.parameters() if p.requires_grad]
         assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    predictions = build_hoi_postprocessor(cfg, synthetic_space)(
+    predictions = build_postprocess(cfg, synthetic_space)(
         model(batch), torch.tensor(sizes), ["a.jpg", "b.jpg"])
     assert len(predictions) == 2
 
@@ -82,12 +82,12 @@ def test_images_without_pairs_through_model_and_criterion(synthetic_space, tiny_
 def test_loss_decreases_on_a_fixed_batch(synthetic_space, tiny_cfg, make_batch):
     cfg = tiny_cfg(detector={"train_backbone": False})
     torch.manual_seed(0)
-    model = build_hoi_detector(cfg, synthetic_space).train()
-    criterion = build_hoi_criterion(cfg, synthetic_space)
+    model = build_model(cfg, synthetic_space).train()
+    criterion = build_criterion(cfg, synthetic_space)
     sizes = [(32, 32), (32, 24)]
     batch = make_batch(sizes)
     targets = [_targets(sizes[0], True), _targets(sizes[1], True)]
-    params = [p for group in model.parameter_groups().values() for p in group]
+    params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=5e-4)
     history = []
     for _ in range(8):

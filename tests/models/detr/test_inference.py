@@ -3,8 +3,8 @@ import torch
 from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from openhoi.models.build import build_model
 from openhoi.models.detr.backbone import Backbone
-from openhoi.models.detr.hoi_detector import build_hoi_detector
 from openhoi.models.detr.inference import (
     fold_conv_batchnorm,
     fold_frozen_batchnorm,
@@ -99,7 +99,7 @@ def models(synthetic_space, tiny_cfg):
         torch.manual_seed(0)
         cfg = tiny_cfg(architecture=arch)
         e = 32  # openhoi-tiny CLIP's embedding size; random text embeddings (no text tower)
-        model = build_hoi_detector(
+        model = build_model(
             cfg, space, interaction_text=torch.randn(space.num_interactions, e),
             object_text=torch.randn(space.num_objects + 1, e)).eval()
         with torch.no_grad():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,41 @@ from torch import Tensor
 from openhoi.errors import DataError
 from openhoi.models.clip.clip_files import check_metadata, load_tensor_file, save_tensor_file
 from openhoi.models.clip.clip_knowledge import ClipKnowledge
-from openhoi.models.hoiclip.verb_repr import PairRegionFeatures
 from openhoi.structures import HOITargets
 
 log = logging.getLogger(__name__)
 
 LoadFn = Callable[[int], tuple[Image.Image, HOITargets]]
 """``load(i) -> (PIL image as on disk, its targets in the same pixels)``."""
+
+
+@dataclass
+class PairRegionFeatures:
+    """CLIP global features of the regions of ``P`` annotated human-object pairs.
+
+    Attributes:
+        hoi: ``[P, E]`` f(R_hoi), the union box of human and object.
+        human: ``[P, E]`` f(R_h).
+        obj: ``[P, E]`` f(R_o).
+        verbs: ``[P, V]`` multi-hot verbs of each pair.
+        obj_labels: ``[P]`` int64 object class of each pair.
+        image_idx: ``[P]`` int64 index of the pair's image in the data split.
+    """
+
+    hoi: Tensor
+    human: Tensor
+    obj: Tensor
+    verbs: Tensor
+    obj_labels: Tensor
+    image_idx: Tensor
+
+    def __len__(self) -> int:
+        return int(self.hoi.shape[0])
+
+    def select(self, keep: Tensor) -> PairRegionFeatures:
+        """The pairs where ``keep [P]`` (bool) is True."""
+        return PairRegionFeatures(self.hoi[keep], self.human[keep], self.obj[keep],
+                                  self.verbs[keep], self.obj_labels[keep], self.image_idx[keep])
 
 
 def clip_image_transform(clip: ClipKnowledge) -> Callable[[Image.Image], Tensor]:

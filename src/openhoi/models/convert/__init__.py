@@ -2,7 +2,7 @@
 
 ``convert_checkpoint(path, "hoiclip" | "gen-vlkt")`` infers the architecture from the tensor
 shapes (and the run's ``args`` where shapes cannot tell), maps every tensor onto
-``build_hoi_detector``'s model and reports what was copied, derived and ignored;
+``openhoi.models.build.build_model``'s model and reports what was copied, derived and ignored;
 ``save_converted`` writes an openhoi checkpoint. See ``hoiclip`` and ``gen_vlkt`` for the key maps.
 """
 

@@ -3,7 +3,7 @@
 Steps: read the file safely; check its layout; infer the label space and the architecture
 (shapes, then ``args``, then the shipped recipe, then the user's ``--set``); build CLIP from the
 checkpoint (HOICLIP) or the given CLIP file (GEN-VLKT); build the model with
-``build_hoi_detector``; map every reference tensor onto it strictly (``mapping``); load.
+``openhoi.models.build``; map every reference tensor onto it strictly (``mapping``); load.
 ``save_converted`` writes an openhoi checkpoint that ``predict``/``evaluate`` load with no model
 flags (resolved config + label-space fingerprint + weights).
 """
@@ -95,13 +95,9 @@ def _build_clip(config: Config, clip_sd: dict[str, torch.Tensor], where: Path):
 def _build_model(config: Config, space: LabelSpace, clip) -> HOIDetector:
     """The model of ``config`` around ``clip``; classifiers, E_v and the zero-shot text start
     at zero (every one of them is overwritten), so CLIP's text tower does not run here."""
-    from openhoi.models.detr.hoi_detector import build_hoi_detector
+    from openhoi.models.build import build_model
 
-    embed = clip.embed_dim
-    return build_hoi_detector(
-        config.model, space, clip=clip, verb_repr=torch.zeros(space.num_verbs, embed),
-        interaction_text=torch.zeros(space.num_interactions, embed),
-        object_text=torch.zeros(space.num_objects + 1, embed))
+    return build_model(config.model, space, clip=clip, pretrained=False)
 
 
 def _text_check(model: HOIDetector, ckpt: ReferenceCheckpoint, report: ConversionReport) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from torch import Tensor, nn
 
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.contract import Architecture, ModelParts
 from openhoi.models.defr.backbone import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -42,16 +42,6 @@ log = logging.getLogger(__name__)
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-@dataclass
-class DefrParts:
-    """The contract's ``ModelParts`` (model, criterion, postprocess, group_lrs) for DEFR."""
-
-    model: DefrModel
-    criterion: DefrCriterion
-    postprocess: DefrPostprocess
-    group_lrs: dict[str, float] = field(default_factory=dict)
 
 
 class _OpenClipText:
@@ -162,12 +152,14 @@ def _language_dim(cfg: DefrModelConfig, backbone_dim: int, proj: Tensor | None) 
     return int(proj.shape[0]) if proj is not None else backbone_dim
 
 
-def build_defr(cfg: DefrModelConfig, space: LabelSpace, pretrained: bool = True) -> DefrParts:
-    """Model, criterion and post-processor of ``cfg`` for ``space``.
+def build_model(cfg: DefrModelConfig, space: LabelSpace, *, pretrained: bool = True,
+                **files: Any) -> DefrModel:
+    """The DEFR model of ``cfg`` for ``space``.
 
     Args:
         pretrained: read the weight files and compute the language embeddings; ``False``
             builds the same shapes for a checkpoint to fill (nothing is read).
+        files: other families' pretrained inputs (``verb_repr``...), ignored.
     """
     b, c = cfg.backbone, cfg.classifier
     clip = clip_info = proj = None
@@ -202,8 +194,20 @@ def build_defr(cfg: DefrModelConfig, space: LabelSpace, pretrained: bool = True)
     else:
         classifier = LinearClassifier(weight, space.num_interactions, dim, c.logit_scale,
                                       c.trainable)
-    model = DefrModel(backbone, classifier, neck, backbone_trainable=b.trainable)
-    model.image_size = b.image_size
-    model.pixel_mean = tuple(b.mean or mean)
-    model.pixel_std = tuple(b.std or std)
-    return DefrParts(model, DefrCriterion(cfg.loss.kind), DefrPostprocess())
+    return DefrModel(backbone, classifier, neck, backbone_trainable=b.trainable,
+                     image_size=b.image_size, pixel_mean=tuple(b.mean or mean),
+                     pixel_std=tuple(b.std or std))
+
+
+def build_defr(cfg: DefrModelConfig, space: LabelSpace, pretrained: bool = True) -> ModelParts:
+    """Model, criterion and post-processor (the table's ``build_model_parts`` does the same
+    for a whole ``Config``)."""
+    return ModelParts(build_model(cfg, space, pretrained=pretrained),
+                      DefrCriterion(cfg.loss.kind, space), DefrPostprocess())
+
+
+ARCHITECTURE = Architecture(
+    config=DefrModelConfig, model=build_model,
+    criterion=lambda cfg, space, columns=None: DefrCriterion(cfg.loss.kind, space),
+    postprocess=lambda cfg, space: DefrPostprocess())
+"""The family's line of ``openhoi.models.build.ARCHITECTURES``."""

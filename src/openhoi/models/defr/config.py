@@ -9,8 +9,9 @@ through the visual projection, trained end to end with LSE-Sign.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
+from openhoi.config import ModelConfig
 from openhoi.errors import ConfigError
 
 
@@ -103,10 +104,12 @@ class DefrInputConfig:
 
 
 @dataclass(frozen=True)
-class DefrModelConfig:
-    """A DEFR recognition model."""
+class DefrModelConfig(ModelConfig):
+    """A DEFR recognition model (``model.architecture: defr``)."""
 
-    architecture: Literal["defr"] = "defr"
+    task: ClassVar[str] = "recognition"
+    """The model's task, known from the config alone (the run reads image-level data)."""
+    architecture: str = "defr"
     backbone: DefrBackboneConfig = field(default_factory=DefrBackboneConfig)
     classifier: DefrClassifierConfig = field(default_factory=DefrClassifierConfig)
     text: DefrTextConfig = field(default_factory=DefrTextConfig)

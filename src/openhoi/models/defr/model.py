@@ -14,8 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from openhoi.label_space import LabelSpace
+from openhoi.models.contract import HOIModel
 from openhoi.ops.losses import lse_sign_loss, masked_bce_loss
 from openhoi.structures import (
+    HOITargets,
     ImageBatch,
     ImageLabels,
     RecognitionPredictions,
@@ -62,7 +65,7 @@ class LinearClassifier(nn.Module):
         return self.linear(self.logit_scale.exp() * F.normalize(x, dim=-1))
 
 
-class DefrModel(nn.Module):
+class DefrModel(HOIModel):
     """Image -> interaction logits.
 
     Args:
@@ -75,8 +78,12 @@ class DefrModel(nn.Module):
     task: ClassVar[str] = "recognition"
 
     def __init__(self, backbone: nn.Module, classifier: nn.Module, neck: nn.Module | None = None,
-                 backbone_trainable: bool = True) -> None:
+                 backbone_trainable: bool = True, image_size: int = 224,
+                 pixel_mean: tuple[float, ...] = (0.5, 0.5, 0.5),
+                 pixel_std: tuple[float, ...] = (0.5, 0.5, 0.5)) -> None:
         super().__init__()
+        # preprocessing travels with the model (open_clip style): square input, normalisation
+        self.image_size, self.pixel_mean, self.pixel_std = image_size, pixel_mean, pixel_std
         self.backbone = backbone
         self.neck = neck
         self.classifier = classifier
@@ -106,19 +113,34 @@ class DefrModel(nn.Module):
         return "rest" if name.startswith("classifier.") else "backbone"
 
 
+def image_labels(targets: Sequence[ImageLabels | HOITargets], space: LabelSpace) -> Tensor:
+    """``[B, I]`` labels in {1, -1, 0}: ``ImageLabels`` as given; detection ground truth
+    (``HOITargets``) as 1 where a pair has the interaction, -1 elsewhere."""
+    rows = []
+    for t in targets:
+        if isinstance(t, ImageLabels):
+            rows.append(t.labels.float())
+            continue
+        obj = t.pair_object_labels(space.num_objects)  # [M]
+        hit = space.pair_interactions(t.verbs, obj).gt(0).any(0)  # [I]
+        rows.append(hit.float() * 2 - 1)
+    return torch.stack(rows)
+
+
 class DefrCriterion(nn.Module):
     """``{"loss_<kind>": mean over images}`` (DEFR ``loss.mean()``); the engine's
-    normaliser is not needed (every image counts once)."""
+    normaliser is not needed (every image counts once). Targets are image-level labels or
+    detection ground truth (see ``image_labels``)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, space: LabelSpace) -> None:
         super().__init__()
         if kind not in ("bce", "lse_sign"):
             raise ValueError(f"unknown DEFR loss {kind!r}")
-        self.kind = kind
+        self.kind, self.space = kind, space
 
-    def forward(self, raw: RecognitionRawOutput, targets: Sequence[ImageLabels],
+    def forward(self, raw: RecognitionRawOutput, targets: Sequence[ImageLabels | HOITargets],
                 num_pairs: float | None = None) -> dict[str, Tensor]:
-        labels = torch.stack([t.labels for t in targets]).to(raw.logits.device)  # [B, I]
+        labels = image_labels(targets, self.space).to(raw.logits.device)  # [B, I]
         fn = lse_sign_loss if self.kind == "lse_sign" else masked_bce_loss
         return {f"loss_{self.kind}": fn(raw.logits.float(), labels)}
 
@@ -131,4 +153,4 @@ class DefrPostprocess:
     def __call__(self, raw: RecognitionRawOutput, orig_sizes: Tensor,
                  image_ids: Sequence[str]) -> list[RecognitionPredictions]:
         scores = raw.logits.float().sigmoid()  # [B, I]
-        return [RecognitionPredictions(i, s) for i, s in zip(image_ids, scores)]
+        return [RecognitionPredictions(s, i) for i, s in zip(image_ids, scores)]

@@ -15,13 +15,14 @@ A GEN-VLKT model with ``clip_extras`` off (the inference view evaluation runs wh
 post-processor reads S_zs, ``openhoi.models.detr.inference``) skips CLIP: ``zs_logits`` and
 ``clip_image_embed`` are then absent, as in the reference, which runs no CLIP at inference.
 
-``build_hoi_criterion`` and ``build_hoi_postprocessor`` make the matching criterion (with the
-feature-mimic term when its weight is non-zero) and post-processor (with the zero-shot
-enhancement when ``zero_shot_topk > 0``) of the same config.
-
-Parameters are named so that ``parameter_groups`` can split them for the engine: ``backbone``
+Parameters are named so that ``parameter_group`` can split them for the engine: ``backbone``
 (``detector.backbone.*``), ``clip`` (CLIP's own weights and the CLIP-text-initialised
 classifiers), ``rest``.
+
+The families that compose an ``HOIDetector`` (``openhoi.models.hoiclip``,
+``openhoi.models.gen_vlkt``) build it with the shared steps below (``clip_and_text``,
+``assemble``) and their own interaction head; the criterion and post-processor builders here
+take the family's own loss terms.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from openhoi.config import ModelConfig
-from openhoi.errors import ConfigError
+from openhoi.config import ClipConfig, DetectionModelConfig
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
+from openhoi.models.clip.feature_mimic import feature_mimic_loss
 from openhoi.models.clip.text_classifier import (
     CosineClassifier,
     interaction_prompts,
@@ -46,51 +47,54 @@ from openhoi.models.clip.text_classifier import (
     text_embeddings,
 )
 from openhoi.models.clip.zero_shot import ZeroShotEnhancement, ZeroShotScorer
-from openhoi.models.detr.criterion import SetCriterion, build_criterion
+from openhoi.models.contract import HOIModel
+from openhoi.models.detr.criterion import LossTerm, SetCriterion, build_criterion
 from openhoi.models.detr.detector import build_detector
 from openhoi.models.detr.detr_checkpoint import load_detr_checkpoint
 from openhoi.models.detr.postprocess import PostProcessor, build_postprocessor
 from openhoi.models.detr.query_selection import centre_heatmap_loss
-from openhoi.models.detr.transformer import TransformerDecoder
-from openhoi.models.gen_vlkt.head import GenVLKTHead, feature_mimic_loss
-from openhoi.models.hoiclip.head import HOICLIPHead
-from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
-from openhoi.models.hoiclip.query_builder import build_query_builder
-from openhoi.models.hoiclip.verb_adapter import VerbAdapter
-from openhoi.models.hoiclip.verb_repr import load_verb_representations
 from openhoi.structures import HOIRawOutput, ImageBatch
 
 log = logging.getLogger(__name__)
 
-PARAM_GROUPS = ("backbone", "clip", "rest")
+CLIP_SIDE = ("head.classifier.", "detector.obj_classifier.classifier.")
+"""Parameters (besides ``clip.*``) in the ``clip`` group: the text-initialised classifiers."""
 
 
-class HOIDetector(nn.Module):
-    """An HOI detector with CLIP knowledge: HOICLIP or the GEN-VLKT baseline.
+class HOIDetector(HOIModel):
+    """An HOI detector with CLIP knowledge: a DETR-style detector, CLIP and a family's
+    interaction head (HOICLIP's or GEN-VLKT's).
 
     Args:
         detector: ``ImageBatch -> DetectorOutput`` (``openhoi.models.detr.detector``).
         clip: CLIP knowledge (``openhoi.models.clip.clip_knowledge.ClipKnowledge``): from an
             ``ImageBatch`` its spatial tokens V_s ``[B, N, W]`` and image embedding V_g
-            ``[B, E]``, plus its visual projection ``[W, E]``.
-        head: ``HOICLIPHead`` or ``GenVLKTHead``.
+            ``[B, E]``, plus its visual projection ``[W, E]`` and its text tower.
+        head: the interaction head: ``head.interact(det, clip_feats, clip) ->
+            InteractionHeadOutput``, ``head.reads_clip`` (whether it needs CLIP's image
+            features), ``head.classifier`` (the text-initialised interaction classifier).
         zero_shot: S_zs scorer over every interaction's text embedding.
         clip_side: name prefixes (besides ``clip.``) of parameters that belong to the CLIP
             parameter group, e.g. the text-initialised classifiers.
         clip_extras: with a head that does not read CLIP (GEN-VLKT), whether to run CLIP's
             image tower anyway for ``zs_logits`` and ``clip_image_embed`` (the zero-shot
-            enhancement, the mimic loss); when False those extras are absent. HOICLIP always
-            runs CLIP and always has them.
+            enhancement, the mimic loss); when False those extras are absent. A head that
+            reads CLIP always has them.
+        interaction_template, object_template: prompts of new classes (``retarget``).
     """
+
+    task = "detection"
 
     def __init__(
         self,
         detector: nn.Module,
         clip: nn.Module,
-        head: HOICLIPHead | GenVLKTHead,
+        head: nn.Module,
         zero_shot: ZeroShotScorer,
-        clip_side: tuple[str, ...] = ("head.classifier.",),
+        clip_side: tuple[str, ...] = CLIP_SIDE,
         clip_extras: bool = True,
+        interaction_template: str = ClipConfig.interaction_template,
+        object_template: str = ClipConfig.object_template,
     ) -> None:
         super().__init__()
         self.clip_extras = clip_extras
@@ -99,18 +103,16 @@ class HOIDetector(nn.Module):
         self.head = head
         self.zero_shot = zero_shot
         self.clip_side = ("clip.", *clip_side)
+        self.interaction_template = interaction_template
+        self.object_template = object_template
 
     def forward(self, batch: ImageBatch) -> HOIRawOutput:
         """Raw output of every query pair, last layer first-class and earlier layers in
         ``aux`` (see the module docstring for ``extras``)."""
         det = self.detector(batch)
-        hoiclip = isinstance(self.head, HOICLIPHead)
-        feats = self.clip(batch) if hoiclip or self.clip_extras else None
-        if hoiclip:
-            out = self.head(det.h_hs[-1], det.o_hs[-1], det.memory, det.memory_mask,
-                            feats.spatial_tokens, self.clip.visual_projection)  # V_s
-        else:
-            out = self.head(det.h_hs, det.o_hs, det.memory, det.memory_mask, det.memory_pos)
+        run_clip = self.head.reads_clip or self.clip_extras
+        feats = self.clip(batch) if run_clip else None
+        out = self.head.interact(det, feats, self.clip)
         layer_extras = {"interaction_features": out.features}  # [L, B, Q, E]
         extras = {}
         if feats is not None:
@@ -128,154 +130,120 @@ class HOIDetector(nn.Module):
             return "clip"
         return "rest"
 
-    def parameter_groups(self, trainable_only: bool = True) -> dict[str, list[nn.Parameter]]:
-        """Parameters by group (``PARAM_GROUPS``), frozen ones left out unless asked for."""
-        groups: dict[str, list[nn.Parameter]] = {g: [] for g in PARAM_GROUPS}
-        for name, p in self.named_parameters():
-            if p.requires_grad or not trainable_only:
-                groups[self.parameter_group(name)].append(p)
-        return groups
-
     def named_parameters_in(self, group: str) -> Iterator[tuple[str, Tensor]]:
         """``(name, parameter)`` of one group, frozen ones included."""
         return ((n, p) for n, p in self.named_parameters() if self.parameter_group(n) == group)
 
+    def retarget(self, new_space: LabelSpace, base_space: LabelSpace) -> None:
+        """Score ``new_space``'s classes (open vocabulary); see ``openhoi.models.detr.retarget``."""
+        from openhoi.models.detr.retarget import retarget_hoi_detector
+
+        retarget_hoi_detector(self, base_space, new_space)
+
+    def inference_view(self, *, extras: bool = True) -> HOIDetector:
+        """The BatchNorm-folded, channels-last view (``openhoi.models.detr.inference``);
+        without ``extras`` a head that does not read CLIP skips CLIP's image tower."""
+        from openhoi.models.detr.inference import inference_model
+
+        return inference_model(self, clip_extras=extras)
+
 
 # --------------------------------------------------------------------------------------------
-# Builder: reads the config, loads weights once, passes modules and tensors in.
+# Shared build steps: read the config, load weights once, pass modules and tensors in.
 # --------------------------------------------------------------------------------------------
 
 
-def _verb_representations(cfg: ModelConfig, label_space: LabelSpace, embed_dim: int,
-                          verb_repr: Tensor | str | Path | None) -> Tensor:
-    """``[V, E]`` initial E_v: the given tensor or file (its recorded rule, label space and
-    CLIP architecture checked), or unit-norm random rows when the config asks for
-    ``verb_repr_init: random`` (tiny configs and tests only)."""
-    icfg = cfg.interaction
-    shape = (label_space.num_verbs, embed_dim)
-    if verb_repr is None:
-        if icfg.verb_repr_init == "file":
-            raise ConfigError(
-                "model.interaction.verb_repr_init: 'file' needs the verb representations "
-                "(openhoi verb-repr) passed to build_hoi_detector(verb_repr=...); use "
-                "'random' only for tiny test configs")
-        log.warning("E_v (verb representations) randomly initialised: "
-                    "model.interaction.verb_repr_init=random is for tests and tiny configs")
-        verb_repr = torch.randn(shape)
-    elif isinstance(verb_repr, str | Path):
-        verb_repr = load_verb_representations(verb_repr, label_space, embed_dim,
-                                              rule=icfg.verb_repr, arch=cfg.clip.arch).embeddings
-    if tuple(verb_repr.shape) != shape:
-        raise ConfigError(f"verb representations have shape {list(verb_repr.shape)}, expected "
-                          f"{list(shape)} (verbs of label space {label_space.name!r}, CLIP "
-                          "embedding size)")
-    verb_repr = verb_repr.float()
-    return F.normalize(verb_repr, dim=-1) if icfg.normalize_verb_repr else verb_repr
-
-
-def build_hoi_detector(
-    cfg: ModelConfig,
+def clip_and_text(
+    cfg: DetectionModelConfig,
     label_space: LabelSpace,
     *,
+    pretrained: bool = True,
     clip: ClipKnowledge | None = None,
     clip_weights: str | Path | None = None,
-    load_clip_weights: bool = True,
-    detr_weights: str | Path | None = None,
-    verb_repr: Tensor | str | Path | None = None,
     interaction_text: Tensor | None = None,
     object_text: Tensor | None = None,
-) -> HOIDetector:
-    """Build the HOI detector of ``cfg`` for ``label_space`` (on the current default device).
+) -> tuple[ClipKnowledge, Tensor, Tensor | None]:
+    """CLIP and the classifiers' text embeddings: ``(clip, [I, E] interaction text
+    (normalised), [O + 1, E] object text or None for DETR's linear object head)``.
 
-    Args:
-        cfg: the model config.
-        label_space: classes; every class count comes from it.
-        clip: an already built ``ClipKnowledge`` to reuse; otherwise built from ``cfg.clip``.
-        clip_weights: CLIP weight file overriding ``cfg.clip.weights``.
-        load_clip_weights: false leaves CLIP randomly initialised, for a checkpoint to
-            overwrite (evaluation, prediction); the text classifiers are then random too.
-        detr_weights: DETR checkpoint (``cfg.detector.detr_checkpoint`` when training from
-            DETR) copied into the detector, and for GEN-VLKT into its interaction decoder too
-            (as GEN-VLKT's ``detr-r50-pre-2branch-hico.pth`` initialises both decoders).
-        verb_repr: ``[V, E]`` verb representations E_v (HOICLIP eq. 6), or their file
-            (``openhoi verb-repr`` output or HOICLIP's ``verb.pth``); required unless
-            ``cfg.interaction.verb_repr_init`` is ``random`` or the architecture is GEN-VLKT.
-        interaction_text: ``[I, E]`` text embeddings of the interaction prompts, instead of
-            running CLIP's text tower (normalised here).
-        object_text: ``[O + 1, E]`` text embeddings of the object prompts + no-object.
-
-    Returns:
-        ``HOIDetector``; frozen parts have ``requires_grad=False``.
+    Without ``pretrained`` (a checkpoint is about to overwrite every weight) CLIP is built
+    without its weight file and the text embeddings are zero placeholders, so nothing is read
+    from disk and the text tower does not run.
     """
     if clip is None:
         clip_cfg = cfg.clip if clip_weights is None else dataclasses.replace(
             cfg.clip, weights=str(clip_weights))
         clip = build_clip_knowledge(clip_cfg, device=torch.get_default_device(),
-                                    load_weights=load_clip_weights)
+                                    load_weights=pretrained)
+    e = clip.embed_dim
     if interaction_text is None:
-        interaction_text = text_embeddings(
-            clip, interaction_prompts(label_space, cfg.clip.interaction_template))
+        interaction_text = (text_embeddings(clip, interaction_prompts(
+            label_space, cfg.clip.interaction_template)) if pretrained
+            else torch.zeros(label_space.num_interactions, e))
     interaction_text = F.normalize(interaction_text.float(), dim=-1)  # [I, E]
     if object_text is None and cfg.detector.obj_head == "clip":
-        object_text = text_embeddings(clip, object_prompts(
-            label_space, cfg.clip.object_template, cfg.clip.no_object_prompt))
-    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
-    icfg = cfg.interaction
-    # The reference's ``visual_projection``; the scale lives in the head (shared with S_v).
-    classifier = CosineClassifier.from_embeddings(
-        interaction_text, bias=icfg.classifier_bias, logit_scale=None,
+        object_text = (text_embeddings(clip, object_prompts(
+            label_space, cfg.clip.object_template, cfg.clip.no_object_prompt)) if pretrained
+            else torch.zeros(label_space.num_objects + 1, e))
+    return clip, interaction_text, object_text
+
+
+def interaction_classifier(cfg: DetectionModelConfig, interaction_text: Tensor
+                           ) -> CosineClassifier:
+    """The text-initialised interaction classifier (the reference's ``visual_projection``;
+    the logit scale lives in the head)."""
+    return CosineClassifier.from_embeddings(
+        interaction_text, bias=cfg.interaction.classifier_bias, logit_scale=None,
         trainable=not cfg.freeze_text_classifiers)
-    if cfg.architecture == "hoiclip":
-        width, embed_dim = clip.width, clip.embed_dim
-        verb_adapter = None
-        if icfg.verb_adapter:
-            verb_adapter = VerbAdapter(
-                embed_dim, _verb_representations(cfg, label_space, embed_dim, verb_repr),
-                label_space.verb_to_interaction, icfg.verb_adapter_layers,
-                trainable_repr=not icfg.freeze_verb_repr)
-        head: HOICLIPHead | GenVLKTHead = HOICLIPHead(
-            build_query_builder(icfg.query_builder, cfg.detector.hidden_dim, width),
-            DetectorMemoryProjection(cfg.detector.hidden_dim, width),
-            InteractionDecoder(width, icfg.num_layers, icfg.num_heads, icfg.dim_feedforward,
-                               icfg.dropout, icfg.shared_cross_attention),
-            classifier, verb_adapter, icfg.verb_weight, icfg.init_temperature,
-            icfg.mask_detector_padding)
-    else:
-        d = cfg.detector
-        decoder = TransformerDecoder(d.num_decoder_layers, d.hidden_dim, d.num_heads,
-                                     d.dim_feedforward, d.dropout, d.pre_norm)
-        head = GenVLKTHead(decoder, d.hidden_dim, clip.embed_dim, classifier,
-                           icfg.init_temperature)
+
+
+def assemble(
+    cfg: DetectionModelConfig,
+    label_space: LabelSpace,
+    clip: ClipKnowledge,
+    head: nn.Module,
+    interaction_text: Tensor,
+    object_text: Tensor | None,
+    *,
+    detr_weights: str | Path | None = None,
+    detr_extra: list[nn.Module] | None = None,
+) -> HOIDetector:
+    """The ``HOIDetector`` of a family's ``head``: builds the detector, loads DETR's weights
+    (into the detector and the ``detr_extra`` decoders), freezes what the config fixes."""
+    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
     if detr_weights is not None:
-        extra = [head.decoder] if isinstance(head, GenVLKTHead) else []
-        report = load_detr_checkpoint(detector, detr_weights, label_space.object_ids, extra)
+        report = load_detr_checkpoint(detector, detr_weights, label_space.object_ids,
+                                      detr_extra or [])
         log.info("DETR weights from %s: %s", detr_weights, report.summary())
     model = HOIDetector(detector, clip, head, ZeroShotScorer(interaction_text),
-                        clip_side=("head.classifier.", "detector.obj_classifier.classifier."))
+                        interaction_template=cfg.clip.interaction_template,
+                        object_template=cfg.clip.object_template)
     if cfg.freeze_text_classifiers:
         for name, p in model.named_parameters():
-            if name.startswith(("head.classifier.", "detector.obj_classifier.classifier.")):
+            if name.startswith(CLIP_SIDE):
                 p.requires_grad_(False)
     return model
 
 
-def build_hoi_criterion(cfg: ModelConfig, label_space: LabelSpace,
-                        interaction_columns: Tensor | None = None) -> SetCriterion:
-    """The criterion of ``cfg``: the detector's set criterion plus the model's own terms
-    (``feat_mimic``, GEN-VLKT's feature-mimic loss, weighted by
-    ``interaction.mimic_loss_coef``; absent at weight 0; ``centre``, the heat-map loss of the
-    query selection, where the detector has one).
+def build_hoi_criterion(cfg: DetectionModelConfig, label_space: LabelSpace,
+                        interaction_columns: Tensor | None = None,
+                        extra_terms: dict[str, LossTerm] | None = None) -> SetCriterion:
+    """The detector's set criterion plus ``feat_mimic`` (GEN-VLKT's feature-mimic loss, weighted
+    by ``interaction.mimic_loss_coef``; absent at weight 0), ``centre`` (the heat-map loss of
+    the query selection, where the detector has one) and a family's ``extra_terms`` (name ->
+    (weight, fn)).
 
     Args:
         interaction_columns: ``[I']`` interactions the losses see (the seen ones of a
             zero-shot split); None for all.
     """
     terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss),
-             "centre": (cfg.loss.centre, centre_heatmap_loss)}
+             "centre": (cfg.loss.centre, centre_heatmap_loss), **(extra_terms or {})}
     return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms)
 
 
-def build_hoi_postprocessor(cfg: ModelConfig, label_space: LabelSpace) -> PostProcessor:
+def build_hoi_postprocessor(cfg: DetectionModelConfig, label_space: LabelSpace
+                            ) -> PostProcessor:
     """The post-processor of ``cfg``, with HOICLIP's training-free zero-shot enhancement
     (top ``interaction.zero_shot_topk`` of S_zs) when that k is positive."""
     k = cfg.interaction.zero_shot_topk

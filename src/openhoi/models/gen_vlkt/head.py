@@ -14,15 +14,12 @@ Reference: ``GEN.forward`` (``models/gen.py``) and ``GEN_VLKT.forward``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
+from openhoi.models.detr.detector import DetectorOutput
 from openhoi.models.detr.interaction_head import InteractionHeadOutput
-from openhoi.models.detr.matcher import Indices, PairTargets
-from openhoi.structures import HOIRawOutput
 
 
 class GenVLKTHead(nn.Module):
@@ -55,6 +52,14 @@ class GenVLKTHead(nn.Module):
         self.classifier = classifier
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)))
 
+    reads_clip = False
+    """The head never reads CLIP's image tower (GEN-VLKT runs none at inference)."""
+
+    def interact(self, det: DetectorOutput, clip_feats: object, clip: nn.Module
+                 ) -> InteractionHeadOutput:
+        """The head on the detector's output (``HOIDetector``); CLIP is not read."""
+        return self(det.h_hs, det.o_hs, det.memory, det.memory_mask, det.memory_pos)
+
     def forward(
         self,
         h_hs: Tensor,
@@ -78,18 +83,3 @@ class GenVLKTHead(nn.Module):
         features = self.embed(out)  # [L, B, Q, E]
         logits = self.logit_scale.exp() * self.classifier(features)
         return InteractionHeadOutput(logits, features)
-
-
-def feature_mimic_loss(outputs: HOIRawOutput, targets: Sequence[PairTargets], indices: Indices,
-                       num_pairs: float) -> Tensor:
-    """GEN-VLKT's feature-mimic loss of one decoder layer (a criterion ``LossTerm``).
-
-    ``L1(mean over queries of the interaction features, CLIP image embedding)``, elementwise
-    mean over ``[B, E]``, CLIP's side without gradient (GEN-VLKT ``SetCriterionHOI.mimic_loss``:
-    ``F.l1_loss(inter_memory.mean(1), clip_model.encode_image(clip_inputs))``). The features
-    are ``extras["interaction_features"]`` (before L2 normalisation) and the target
-    ``extras["clip_image_embed"]`` (V_g, not normalised). Matching plays no part.
-    """
-    features = outputs.extras["interaction_features"]  # [B, Q, E]
-    target = outputs.extras["clip_image_embed"].detach()  # [B, E]
-    return F.l1_loss(features.mean(dim=1), target.to(features.dtype))

@@ -17,7 +17,11 @@ import math
 import torch
 from torch import Tensor, nn
 
+from openhoi.label_space import LabelSpace
+from openhoi.models.clip.clip_knowledge import ClipVisualFeatures
+from openhoi.models.detr.detector import DetectorOutput
 from openhoi.models.detr.interaction_head import InteractionHeadOutput
+from openhoi.models.detr.retarget import rows
 from openhoi.models.hoiclip.interaction_decoder import DetectorMemoryProjection, InteractionDecoder
 from openhoi.models.hoiclip.verb_adapter import VerbAdapter
 
@@ -65,6 +69,31 @@ class HOICLIPHead(nn.Module):
             for name, p in module.named_parameters():
                 if p.dim() > 1 and name != "mix":
                     nn.init.xavier_uniform_(p)
+
+    reads_clip = True
+    """``HOIDetector`` runs CLIP's image tower for this head (it attends to V_s)."""
+
+    def interact(self, det: DetectorOutput, clip_feats: ClipVisualFeatures,
+                 clip: nn.Module) -> InteractionHeadOutput:
+        """The head on the detector's output and CLIP's image features (``HOIDetector``)."""
+        return self(det.h_hs[-1], det.o_hs[-1], det.memory, det.memory_mask,
+                    clip_feats.spatial_tokens, clip.visual_projection)  # V_s
+
+    @torch.no_grad()
+    def retarget_verbs(self, verb_idx: list[int], new_space: LabelSpace) -> None:
+        """Open vocabulary (``HOIDetector.retarget``): the verb adapter scores ``new_space``'s
+        verbs; known verbs (``verb_idx[i] >= 0``, their index before) keep E_v, a new verb has
+        no visual representation, so its row is zero and S_v adds nothing for it (its score
+        comes from S_inter alone)."""
+        adapter = self.verb_adapter
+        if adapter is None:
+            return
+        old = adapter.verb_classifier.weight.detach()
+        weight = rows(old, verb_idx, torch.zeros(len(verb_idx), old.shape[1]))
+        adapter.verb_classifier = nn.Linear(old.shape[1], len(verb_idx), bias=False).to(
+            old.device)
+        adapter.verb_classifier.weight.copy_(weight)
+        adapter.verb_to_interaction = new_space.verb_to_interaction.to(old.device)
 
     def forward(
         self,

@@ -33,38 +33,10 @@ from torch import Tensor
 from openhoi.errors import CheckpointError
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.clip_files import check_metadata, load_tensor_file, save_tensor_file
+from openhoi.models.clip.region_features import PairRegionFeatures
 
 VerbRule = Literal["hoiclip", "paper", "variant_a"]
 VERB_RULES: tuple[str, ...] = ("hoiclip", "paper", "variant_a")
-
-
-@dataclass
-class PairRegionFeatures:
-    """CLIP global features of the regions of ``P`` annotated human-object pairs.
-
-    Attributes:
-        hoi: ``[P, E]`` f(R_hoi), the union box of human and object.
-        human: ``[P, E]`` f(R_h).
-        obj: ``[P, E]`` f(R_o).
-        verbs: ``[P, V]`` multi-hot verbs of each pair.
-        obj_labels: ``[P]`` int64 object class of each pair.
-        image_idx: ``[P]`` int64 index of the pair's image in the data split.
-    """
-
-    hoi: Tensor
-    human: Tensor
-    obj: Tensor
-    verbs: Tensor
-    obj_labels: Tensor
-    image_idx: Tensor
-
-    def __len__(self) -> int:
-        return int(self.hoi.shape[0])
-
-    def select(self, keep: Tensor) -> PairRegionFeatures:
-        """The pairs where ``keep [P]`` (bool) is True."""
-        return PairRegionFeatures(self.hoi[keep], self.human[keep], self.obj[keep],
-                                  self.verbs[keep], self.obj_labels[keep], self.image_idx[keep])
 
 
 def exclude_unseen(feats: PairRegionFeatures, space: LabelSpace, split: str) -> PairRegionFeatures:
