@@ -30,7 +30,7 @@ def test_defr_table_recipes_are_shipped():
 def test_best_run_is_defr_recipe():
     cfg = load_config("hico_defr")
     b, t = cfg.model.backbone, cfg.train
-    assert (b.arch, b.image_size, b.kind) == ("ViT-B-16", 672, "open_clip")
+    assert (b.arch, b.image_size, b.kind) == ("ViT-B-16-quickgelu", 672, "open_clip")
     assert (t.batch_size, t.lr, t.epochs, t.weight_decay) == (32, 5e-6, 10, 0.0)
     assert (t.scheduler, t.restart_epochs) == ("cosine_restarts", 5)
     assert cfg.model.classifier.logit_scale == 4.61 and cfg.model.loss.kind == "lse_sign"

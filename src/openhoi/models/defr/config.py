@@ -24,7 +24,7 @@ class DefrBackboneConfig:
     ``image_size`` with bicubically interpolated position embeddings, DEFR ``clip/utils.py``
     ``build_visual_encoder``). ``torchvision``: an ImageNet model (``resnet18``, ``resnet50``,
     ``vit_b_16``) from a local weight file."""
-    arch: str = "ViT-B-16"
+    arch: str = "ViT-B-16-quickgelu"
     """open_clip architecture name or torchvision model name."""
     weights: str | None = None
     """Local weight file (OpenAI CLIP ``.pt``, open_clip/torchvision state dict). Never
