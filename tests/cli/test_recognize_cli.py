@@ -91,3 +91,22 @@ def test_plot_embeddings_checks_the_label_space(tmp_path, capsys):
     assert main(["plot-embeddings", "--embeddings", str(emb), "--label-space", "vcoco",
                  "--out", str(tmp_path / "x.png")]) == 2
     assert "label_space" in capsys.readouterr().err
+
+
+def test_evaluate_untrained_zero_shot_recipe(checkpoint, tmp_path, capsys):
+    _, data, _ = checkpoint
+    out = tmp_path / "zs.json"
+    zero_shot = ["model.backbone.kind=open_clip", "model.backbone.arch=openhoi-tiny",
+                 "model.backbone.image_size=32", "model.backbone.keep_projection=true",
+                 "model.backbone.trainable=false", "model.classifier.trainable=false",
+                 "model.classifier.embed_dim=null", "model.text.encoder=clip",
+                 "model.text.templates=photo", f"data.root={data}"]
+    args = ["evaluate", "--dataset", "synthetic", "--task", "recognition", "--config",
+            "synthetic_defr", "--device", "cpu", "--output", str(out)]
+    for s in zero_shot:
+        args += ["--set", s]
+    assert main(args) == 0
+    res = json.loads(out.read_text())
+    assert res["num_images_scored"] == res["num_images"] > 0
+    assert main(args[:6] + ["hicodet_hoiclip", "--output", str(out)]) == 2
+    assert "not a recognition recipe" in capsys.readouterr().err
