@@ -110,3 +110,21 @@ def test_evaluate_untrained_zero_shot_recipe(checkpoint, tmp_path, capsys):
     assert res["num_images_scored"] == res["num_images"] > 0
     assert main(args[:6] + ["hicodet_hoiclip", "--output", str(out)]) == 2
     assert "not a recognition recipe" in capsys.readouterr().err
+
+
+def test_train_then_recognize_through_the_cli(checkpoint, tmp_path, capsys):
+    _, data, _ = checkpoint
+    run = tmp_path / "run"
+    args = ["train", "--config", "synthetic_defr_lang_lse", "--set", f"data.root={data}",
+            "--set", "model.backbone.image_size=32", "--set", "train.epochs=1", "--set",
+            "train.batch_size=4", "--set", "data.val_size=2", "--output", str(run),
+            "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    res = json.loads((run / "test_metrics.json").read_text())
+    assert res["num_images_scored"] == res["num_images"] > 0 and "mAP_few@1" in res
+    assert (run / "checkpoints" / "best.pt").is_file()
+    img = sorted((data / "images" / "test2015").glob("*.jpg"))[0]
+    out = tmp_path / "r.jsonl"
+    assert main(["recognize", str(img), "--checkpoint", str(run / "model.safetensors"),
+                 "--out", str(out), "--device", "cpu"]) == 0
+    assert len(json.loads(out.read_text())["interactions"]) == 5
