@@ -128,3 +128,32 @@ def test_train_then_recognize_through_the_cli(checkpoint, tmp_path, capsys):
     assert main(["recognize", str(img), "--checkpoint", str(run / "model.safetensors"),
                  "--out", str(out), "--device", "cpu"]) == 0
     assert len(json.loads(out.read_text())["interactions"]) == 5
+
+
+def test_train_on_hico_classification_layout(tmp_path):
+    """data.dataset=hico: anno.mat + images/{train,test}2015, NaN and ambiguous labels."""
+    import numpy as np
+    import scipy.io
+    from PIL import Image
+
+    root = tmp_path / "hico_20150920"
+    rng = np.random.default_rng(0)
+    cells = {}
+    for split, n in (("train", 8), ("test", 4)):
+        names = [f"HICO_{split}2015_{k:08d}.jpg" for k in range(1, n + 1)]
+        (root / "images" / f"{split}2015").mkdir(parents=True)
+        for name in names:
+            Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(
+                root / "images" / f"{split}2015" / name)
+        anno = rng.choice([1.0, -1.0, 0.0, np.nan], size=(13, n), p=[0.3, 0.4, 0.1, 0.2])
+        cells[f"list_{split}"] = np.array([[v] for v in names], dtype=object)
+        cells[f"anno_{split}"] = anno
+    scipy.io.savemat(root / "anno.mat", cells)
+    run = tmp_path / "run"
+    assert main(["train", "--config", "synthetic_defr_rand_bce", "--set", "data.dataset=hico",
+                 "--set", "data.label_space=synthetic", "--set", "data.rare_cap=null",
+                 "--set", f"data.root={root}", "--set", "model.backbone.image_size=32",
+                 "--set", "train.epochs=1", "--set", "train.batch_size=4", "--output",
+                 str(run), "--device", "cpu", "--no-progress"]) == 0
+    res = json.loads((run / "test_metrics.json").read_text())
+    assert res["num_images"] == 4 and res["num_images_scored"] == 4
