@@ -1,5 +1,11 @@
 """Evaluator speed at full test scale, against loop implementations of the same protocols.
 
+End to end (first table): the whole ``openhoi evaluate`` command, a fresh process reading a
+test_hico.json-style file and a GEN-VLKT-style predictions json (9,658 images x 100 triplets),
+against GEN-VLKT's evaluator re-written from its code (``gen_vlkt_evaluator.py``: ``json.load``
+of both files, the set-up of ``HICOEvaluator.__init__``, its matching and AP); per-class APs
+must be equal, bit for bit.
+
 HICO-DET: a seeded synthetic test set the size of HICO-DET's (9,658 images, 600 interaction
 classes, ~33k ground-truth instances, 100 scored triplets per image over 64 query pairs), with
 annotation entries out of pair order and some listed twice.
@@ -16,15 +22,20 @@ where both must agree.
     bash scripts/env.sh python benchmarks/bench_eval.py
     bash scripts/env.sh python benchmarks/bench_eval.py --protocols python --images 2000 --skip-loop
 
-Times are wall / CPU seconds of this process: on a shared machine CPU time is the stabler one.
+Times are wall / CPU seconds (of the command's process for the whole command): on a shared
+machine CPU time is the stabler one.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import os
+import platform
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from eval_cases import make_hico_case, make_vcoco_case
+from gen_vlkt_evaluator import GenVLKTEvaluator
+from gen_vlkt_evaluator import load as gen_vlkt_load
 
 from openhoi.evaluation import (
     HICODetEvaluator,
@@ -94,6 +107,90 @@ def to_loop_form(targets, preds, space):
                                                                      p.scores.tolist())])
                  for p in preds}
     return gts, ref_preds
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def annotation_file(targets, space) -> list[dict]:
+    """test_hico.json records of the case (COCO object ids, verb ids, entries in file order)."""
+    out = []
+    for t in targets:
+        labels = t.labels.tolist()
+        pairs = t.pair_idx.tolist()
+        out.append({"file_name": t.image_id,
+                    "annotations": [{"bbox": b, "category_id": space.object_ids[c]}
+                                    for b, c in zip(t.boxes_xyxy.tolist(), labels)],
+                    "hoi_annotation": [{"subject_id": pairs[r][0], "object_id": pairs[r][1],
+                                        "category_id": space.verb_ids[v]}
+                                       for r, v in t.hoi_entries.tolist()]})
+    return out
+
+
+def bench_end_to_end(args, space) -> None:
+    targets, preds = make_hico_case(space, args.images, args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_path, pred_path = Path(tmp) / "test_hico.json", Path(tmp) / "preds.json"
+        gt_path.write_text(json.dumps(annotation_file(targets, space)))
+        write_gen_vlkt_predictions(pred_path, preds)
+        size = pred_path.stat().st_size / 2**20
+        print(f"End to end, python protocol: {len(targets)} images, "
+              f"{sum(len(p) for p in preds)} triplets; predictions {size:.0f} MB (GEN-VLKT "
+              f"records), ground truth {gt_path.stat().st_size / 2**20:.1f} MB\n")
+        cmd = [sys.executable, "-m", "openhoi", "evaluate", "--dataset", "hicodet",
+               "--annotations", str(gt_path), "--predictions", str(pred_path),
+               "--output", str(Path(tmp) / "ours.json")]
+        rows = []
+        for _ in range(args.repeat):
+            load = os.getloadavg()[0]
+            child = resource.getrusage(resource.RUSAGE_CHILDREN)
+            with Clock() as c_ours:
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            c_ours.cpu = (after.ru_utime + after.ru_stime) - (child.ru_utime + child.ru_stime)
+            rows.append(("openhoi evaluate (whole command)", c_ours, load))
+        ours = json.loads((Path(tmp) / "ours.json").read_text())["per_class"]["ap"]
+        if not args.skip_loop:
+            load = os.getloadavg()[0]
+            with Clock() as c_load:
+                annotations, results = gen_vlkt_load(gt_path, pred_path)
+            with Clock() as c_setup:
+                ref = GenVLKTEvaluator(annotations, results, space)
+            with Clock() as c_dump:
+                ref.dump(Path(tmp) / "results.json")
+            with Clock() as c_match:
+                aps = ref.evaluate()
+            c_ref = Clock()
+            c_ref.wall = c_load.wall + c_setup.wall + c_match.wall
+            c_ref.cpu = c_load.cpu + c_setup.cpu + c_match.cpu
+            c_all = Clock()
+            c_all.wall, c_all.cpu = c_ref.wall + c_dump.wall, c_ref.cpu + c_dump.cpu
+            rows.append(("GEN-VLKT evaluator: load + set-up + match", c_ref, load))
+            rows.append(("... and the results file its `__init__` writes", c_all, load))
+            same = all(ours[c] == v for c, v in aps.items()) and len(aps) == sum(
+                v is not None for v in ours)
+            if not same:
+                raise SystemExit("MISMATCH (end to end): per-class APs differ")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores\n")
+    print("| evaluator | wall (s) | CPU (s) | load (1 min) |")
+    print("|---|---:|---:|---:|")
+    for name, c, load in rows:
+        print(f"| {name} | {c.wall:.2f} | {c.cpu:.2f} | {load:.2f} |")
+    if not args.skip_loop:
+        ours = [c for name, c, _ in rows if name.startswith("openhoi")]
+        wall, cpu = min(c.wall for c in ours), min(c.cpu for c in ours)
+        print(f"\nGEN-VLKT: load {c_load}, set-up {c_setup}, results file {c_dump}, match + AP "
+              f"{c_match} (wall / CPU s)")
+        print(f"speed-up: {c_ref.wall / wall:.1f}x wall, {c_ref.cpu / cpu:.1f}x CPU without "
+              f"the results file; {c_all.wall / wall:.1f}x wall, {c_all.cpu / cpu:.1f}x CPU "
+              "with it (best openhoi run); per-class APs identical, bit for bit\n", flush=True)
 
 
 def bench_hico(args, space) -> None:
@@ -218,9 +315,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-loop", action="store_true", help="time only our evaluators")
     parser.add_argument("--io", action="store_true", help="also time reading prediction files")
+    parser.add_argument("--only-e2e", action="store_true", help="only the end-to-end table")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end table")
+    parser.add_argument("--repeat", type=int, default=2, help="openhoi end-to-end runs")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, torch "
           f"threads {torch.get_num_threads()}; times: wall / CPU seconds\n")
+    if args.images and not args.no_e2e:
+        bench_end_to_end(args, load_label_space("hicodet"))
+    if args.only_e2e:
+        return
     if args.protocols and args.images:
         bench_hico(args, load_label_space("hicodet"))
     if args.vcoco_images:

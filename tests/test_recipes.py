@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from openhoi.config import RECIPE_DIR, load_config, to_dict
+from openhoi.data.class_lists import ClassEntry, InteractionEntry
+from openhoi.data.label_space_builder import AnnotationSource, build_label_space
 from openhoi.label_space import load_label_space
 from openhoi.models.build import build_model
 from openhoi.models.detr.hoi_detector import HOIDetector
@@ -18,6 +20,12 @@ TINY_CLIP = "openhoi-tiny"
 
 
 def _space(cfg):
+    if cfg.data.dataset == "custom":  # the template: a label space built for classes of its own
+        return build_label_space(
+            "custom", [ClassEntry("person", 1), ClassEntry("teapot", 2), ClassEntry("kayak", 3)],
+            [ClassEntry("pour", 1), ClassEntry("paddle", 2), ClassEntry("wave", 3)],
+            [AnnotationSource("none", [])], no_object_verbs=["wave"],
+            interactions=[InteractionEntry("pour", "teapot"), InteractionEntry("paddle", "kayak")])
     return load_label_space(cfg.data.label_space or cfg.data.dataset)
 
 
@@ -57,8 +65,8 @@ def _build_meta(cfg, space) -> HOIDetector:
 
 
 def test_recipes_are_shipped():
-    assert {"hicodet_hoiclip", "vcoco_hoiclip", "hicodet_gen_vlkt", "synthetic_tiny"} <= set(
-        RECIPES)
+    assert {"hicodet_hoiclip", "vcoco_hoiclip", "hicodet_gen_vlkt", "synthetic_tiny",
+            "custom_template"} <= set(RECIPES)
     for split in ("rf_uc", "nf_uc", "uo", "uv"):
         assert f"hicodet_hoiclip_zs_{split}" in RECIPES
     for frac in (1, 5, 15, 25, 50):

@@ -42,15 +42,18 @@ RECIPE_DIR = Path(__file__).parent / "configs"
 class DataConfig:
     """Dataset, splits, transforms and loading."""
 
-    dataset: Literal["hicodet", "vcoco", "synthetic", "hico"] = "hicodet"
-    """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout;
-    ``hico`` is HICO's image-level classification release ``hico_20150920``, for recognition
-    models only)."""
+    dataset: Literal["hicodet", "vcoco", "synthetic", "custom", "hico"] = "hicodet"
+    """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout).
+    ``custom``: your own dataset in the HICO-DET layout with its own label space (default
+    ``<root>/label_space.json``) and verbs that may have no object; see
+    ``docs/custom_dataset.md``. ``hico``: HICO's image-level classification release
+    (``hico_20150920``: anno.mat + images/), for recognition models only."""
     root: str | None = None
     """Dataset root folder. Never defaulted: give it in the recipe, with ``--set data.root=``,
     or through the CLI's documented ``OPENHOI_DATA`` variable."""
     label_space: str | None = None
-    """Label-space name or JSON path; ``None`` means the dataset's own (hicodet/vcoco/synthetic)."""
+    """Label-space name or JSON path; ``None`` means the dataset's own (hicodet/vcoco/synthetic;
+    ``<root>/label_space.json`` for ``custom``)."""
     skip_invalid: bool = False
     """Drop annotation records and images that fail validation (logging a count per reason)
     instead of raising ``DataError``. CLI: ``--skip-invalid``."""

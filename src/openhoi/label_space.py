@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 from openhoi.errors import DataError
+
+if TYPE_CHECKING:  # torch is imported by the tensor-returning members only: the evaluators
+    from torch import Tensor  # read label spaces without it (``openhoi evaluate`` is torch-free)
 
 LABEL_SPACE_DIR = Path(__file__).parent / "label_spaces"
 
@@ -106,11 +106,15 @@ class LabelSpace:
     @cached_property
     def interaction_verb(self) -> Tensor:
         """``[I]`` int64 verb index of each interaction."""
+        import torch
+
         return torch.tensor([v for v, _ in self.interactions], dtype=torch.long)
 
     @cached_property
     def interaction_object(self) -> Tensor:
         """``[I]`` int64 object index of each interaction, -1 for objectless interactions."""
+        import torch
+
         return torch.tensor([o for _, o in self.interactions], dtype=torch.long)
 
     @cached_property
@@ -124,6 +128,8 @@ class LabelSpace:
 
         Objectless interactions are not in this table; see ``objectless_table``.
         """
+        import torch
+
         table = torch.full((self.num_verbs, self.num_objects), -1, dtype=torch.long)
         has_obj = self.interaction_object >= 0
         table[self.interaction_verb[has_obj], self.interaction_object[has_obj]] = torch.arange(
@@ -133,6 +139,8 @@ class LabelSpace:
     @cached_property
     def objectless_table(self) -> Tensor:
         """``[V]`` int64: the objectless interaction of each verb, -1 where it has none."""
+        import torch
+
         table = torch.full((self.num_verbs,), -1, dtype=torch.long)
         idx = torch.tensor(self.objectless_interactions, dtype=torch.long)
         table[self.interaction_verb[idx]] = idx
@@ -141,6 +149,8 @@ class LabelSpace:
     @cached_property
     def verb_to_interaction(self) -> Tensor:
         """``[V, I]`` float32 0/1 matrix: verb v is the verb of interaction i."""
+        import torch
+
         m = torch.zeros(self.num_verbs, self.num_interactions)
         m[self.interaction_verb, torch.arange(self.num_interactions)] = 1.0
         return m
@@ -151,6 +161,8 @@ class LabelSpace:
 
         Columns of objectless interactions are zero.
         """
+        import torch
+
         m = torch.zeros(self.num_objects, self.num_interactions)
         has_obj = self.interaction_object >= 0
         m[self.interaction_object[has_obj], torch.arange(self.num_interactions)[has_obj]] = 1.0
@@ -185,6 +197,8 @@ class LabelSpace:
         maps its verbs to their objectless interactions; without any (HICO-DET) its row is all
         zero. (verb, object) combinations outside the label space are dropped.
         """
+        import torch
+
         valid = (obj_labels >= 0) & (obj_labels < self.num_objects)
         obj_mask = torch.zeros(obj_labels.shape[0], self.num_objects, device=verbs.device)
         obj_mask[valid, obj_labels[valid]] = 1.0

@@ -1,6 +1,7 @@
 """`openhoi evaluate`: HICO-DET (both protocols), recognition and V-COCO from files."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,15 +98,14 @@ def test_hicodet_counts_every_annotation_entry(tmp_path, capsys, fmt, protocol):
     assert hico.interactions[HOLD] == (hico.verbs.index("hold"), hico.objects.index("sports ball"))
     assert hico.interactions[KICK] == (hico.verbs.index("kick"), hico.objects.index("sports ball"))
     (tmp_path / "test_hico.json").write_text(json.dumps(DUP_GT))
-    d = 0 if protocol == "python" else -1  # MATLAB adds 1 to detection coordinates (O1)
     if fmt == "openhoi":
         path = tmp_path / "preds.npz"
-        write_predictions(path, [predictions(n, [[v + d for v in b] for b in boxes], t)
+        write_predictions(path, [predictions(n, boxes, t)
                                  for n, boxes, t in DUP_PREDS], hico)
     else:  # GEN-VLKT / HOICLIP result records, written by hand
         path = tmp_path / "preds.json"
         path.write_text(json.dumps([
-            {"filename": n, "predictions": [{"bbox": [v + d for v in b], "category_id": 0}
+            {"filename": n, "predictions": [{"bbox": b, "category_id": 0}
                                             for b in boxes],
              "hoi_prediction": [{"subject_id": h, "object_id": o, "category_id": c, "score": s}
                                 for h, o, c, s in t]} for n, boxes, t in DUP_PREDS]))
@@ -207,3 +207,44 @@ def test_evaluate_a_checkpoint_on_the_test_split(tmp_path, capsys):
     assert main(["evaluate", "--dataset", "synthetic", "--checkpoint", str(ckpt),
                  "--predictions", str(preds)]) == 2
     assert "either --predictions" in capsys.readouterr().err
+
+
+def test_hico_official_from_anno_bbox_mat(tmp_path, capsys):
+    from hico_mat_cases import hoi, write_anno_bbox
+
+    hico = load_label_space("hicodet")
+    mat_h, mat_o = [208, 33, 427, 300], [59, 98, 572, 405]  # HICO_train2015_00000001
+    path = write_anno_bbox(tmp_path / "anno_bbox.mat", [("a.jpg", [hoi(HOLD + 1, [mat_h],
+                                                                       [mat_o], [[1, 1]])])])
+    json_h, json_o = [v - 1 for v in mat_h], [v - 1 for v in mat_o]
+    write_predictions(tmp_path / "p.npz", [predictions(
+        "a.jpg", [[json_h[0] + 73, json_h[1], json_h[2] + 73, json_h[3]], json_o],
+        [(0, 1, HOLD, 0.9)])], hico)
+    argv = ["evaluate", "--dataset", "hicodet", "--anno-bbox-mat", str(path), "--predictions",
+            str(tmp_path / "p.npz"), "--protocol", "official", "--output", str(tmp_path / "r.json")]
+    assert main(argv) == 0
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["per_class"]["ap"][HOLD] == pytest.approx(1.0)  # IoU 147 / 293 in the mat frame
+    assert res["per_class"]["ap_ko"][HOLD] == pytest.approx(1.0)
+    assert main(argv + ["--annotations", str(tmp_path / "x.json")]) == 2
+    assert "one of them" in capsys.readouterr().err
+
+
+def test_scoring_files_never_imports_torch(hico_files):
+    """The file-to-metrics path is numpy only: torch's import alone costs seconds."""
+    tmp, preds = hico_files
+    write_predictions(tmp / "p.npz", preds, S)
+    write_predictions(tmp / "p.jsonl", preds, S)
+    write_gen_vlkt_predictions(tmp / "gen.json", preds)
+    runs = [["--predictions", str(tmp / name), "--protocol", protocol, "--output",
+             str(tmp / f"{name}.{protocol}.json")]
+            for name in ("p.npz", "p.jsonl", "gen.json") for protocol in ("python", "official")]
+    code = ("import sys\nfrom openhoi.cli import main\n"
+            f"runs = {runs!r}\n"
+            "rc = [main(['evaluate', '--dataset', 'synthetic', '--annotations', "
+            f"{str(tmp / 'test.json')!r}] + r) for r in runs]\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == f"{[0] * len(runs)} []"
+    assert json.loads((tmp / "gen.json.official.json").read_text())["mAP"] > 0

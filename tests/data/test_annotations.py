@@ -184,7 +184,7 @@ def test_skip_invalid_drops_only_the_bad_image(tmp_path, space, case, caplog):
 
 
 def test_skip_counts_each_reason(space, caplog):
-    entries = two_images() * 3
+    entries = [{**e, "file_name": f"{k}.jpg"} for k, e in enumerate(two_images() * 3)]
     entries[0] = {**entries[0], "annotations": [dict(a) for a in entries[0]["annotations"]]}
     entries[0]["annotations"][2]["category_id"] = 5  # unknown object
     entries[2] = {**entries[2], "hoi_annotation": [{"subject_id": 9, "object_id": 1,

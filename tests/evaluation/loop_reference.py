@@ -122,7 +122,8 @@ def hico_python(gts, preds, num_classes: int) -> dict[int, float]:
 def hico_official(gts, preds, num_classes: int, known=None, obj_of=None, extra_images=(),
                   cap: int = 19999) -> dict[int, float]:
     """MATLAB protocol, one class at a time; ``known`` ({image_id: objects}) with ``obj_of``
-    (object of each class) gives the Known-Object setting."""
+    (object of each class) gives the Known-Object setting. ``gts`` holds json (zero-based)
+    boxes, which ``eval_one.m`` sees from ``anno_bbox.mat`` as one more."""
     images = [g[0] for g in gts] + sorted(extra_images)
     dets_of: dict[int, list] = defaultdict(list)  # the per-class detection lists of save_HICO
     for img_order, image_id in enumerate(images):
@@ -133,11 +134,13 @@ def hico_official(gts, preds, num_classes: int, known=None, obj_of=None, extra_i
             dets_of[c].append((score * 1000.0, img_order, pos, image_id,
                                [matlab_round(v) + 1 for v in boxes[h]],
                                [matlab_round(v) + 1 for v in boxes[o]]))
-    # gt_all{c, i}: one row per connection (= entry), in file order, repeats included
+    # gt_all{c, i}: one row per connection (= entry), in file order, repeats included, in
+    # anno_bbox.mat's coordinates: the json's boxes plus one
     gt_of: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for image_id, gt_boxes, hois in gts:
         for h, o, c in hois:
-            gt_of[c][image_id].append((gt_boxes[h], gt_boxes[o]))
+            gt_of[c][image_id].append(([float(v) + 1 for v in gt_boxes[h]],
+                                       [float(v) + 1 for v in gt_boxes[o]]))
     aps = {}
     for c in range(num_classes):
         dets = sorted(dets_of[c], key=lambda d: (-d[0], d[1], d[2]))[:cap]

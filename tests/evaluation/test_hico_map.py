@@ -28,11 +28,6 @@ def run(gts, preds, protocol="python", **kw):
     return ev.evaluate()
 
 
-def shift(box, d=-1):
-    """Boxes for the official protocol, which adds 1 to every detection coordinate."""
-    return [v + d for v in box]
-
-
 def ap(res, c):
     return res["per_class"]["ap"][c]
 
@@ -40,9 +35,8 @@ def ap(res, c):
 @pytest.mark.parametrize("protocol", ["python", "official"])
 def test_perfect_predictions(protocol):
     gts = [("a", [H, B], [0, 1], [(0, 1, 0), (0, 1, 1)]), ("b", [H, B], [0, 2], [(0, 1, 4)])]
-    d = (lambda b: b) if protocol == "python" else shift
-    preds = [("a", [d(H), d(B)], [(0, 1, 0, 0.9), (0, 1, 1, 0.8)]),
-             ("b", [d(H), d(B)], [(0, 1, 4, 0.7)])]
+    preds = [("a", [H, B], [(0, 1, 0, 0.9), (0, 1, 1, 0.8)]),
+             ("b", [H, B], [(0, 1, 4, 0.7)])]
     res = run(gts, preds, protocol)
     assert [ap(res, c) for c in (0, 1, 4)] == [pytest.approx(1.0)] * 3
     if protocol == "python":  # P5: mean over the 3 classes with ground truth
@@ -94,9 +88,8 @@ def test_taken_best_match_does_not_fall_back(protocol):
     # is pair O1 again -> FP although pair O2 is free and overlaps it >= 0.5. rec .5 .5.
     o1, o2 = [200, 200, 299, 299], [220, 200, 319, 299]
     gts = [("a", [H, o1, o2], [0, 3, 3], [(0, 1, 7), (0, 2, 7)])]
-    d = (lambda b: b) if protocol == "python" else shift
     det1_o, det2_o = [205, 200, 304, 299], [201, 200, 300, 299]
-    preds = [("a", [d(H), d(det1_o), d(det2_o)], [(0, 1, 7, 0.9), (0, 2, 7, 0.8)])]
+    preds = [("a", [H, det1_o, det2_o], [(0, 1, 7, 0.9), (0, 2, 7, 0.8)])]
     assert ap(run(gts, preds, protocol), 7) == pytest.approx(6 / 11, abs=1e-15)
 
 
@@ -115,14 +108,13 @@ def test_equal_overlaps_pick_the_first_annotated_pair():
 @pytest.mark.parametrize("protocol", ["python", "official"])
 def test_images_without_ground_truth_pairs_give_false_positives(protocol):
     gts = [("a", [H, B], [0, 1], [(0, 1, 0)]), ("empty", [H], [0], [])]
-    d = (lambda b: b) if protocol == "python" else shift
-    preds = [("empty", [d(H), d(B)], [(0, 1, 0, 0.9)]), ("a", [d(H), d(B)], [(0, 1, 0, 0.8)])]
+    preds = [("empty", [H, B], [(0, 1, 0, 0.9)]), ("a", [H, B], [(0, 1, 0, 0.8)])]
     assert ap(run(gts, preds, protocol), 0) == pytest.approx(0.5)  # FP then TP
 
 
 def test_images_outside_the_ground_truth():
     gts = [("a", [H, B], [0, 1], [(0, 1, 0)])]
-    preds = [("zzz", [H, B], [(0, 1, 0, 0.9)]), ("a", [shift(H), shift(B)], [(0, 1, 0, 0.8)])]
+    preds = [("zzz", [H, B], [(0, 1, 0, 0.9)]), ("a", [H, B], [(0, 1, 0, 0.8)])]
     py = run(gts, [("zzz", [H, B], [(0, 1, 0, 0.9)]), ("a", [H, B], [(0, 1, 0, 0.8)])])
     assert ap(py, 0) == pytest.approx(1.0) and py["num_images_ignored"] == 1  # P3
     off = run(gts, preds, "official")
@@ -142,24 +134,24 @@ def test_recall_of_exactly_06_separates_the_protocols():
     hits = [0.9, 0.8, 0.7]
     py = [(f"i{k}", [H, B], [(0, 1, 0, s)]) for k, s in enumerate(hits)]
     py += [("i3", [H, FAR], [(0, 1, 0, 0.6)]), ("i4", [H, FAR], [(0, 1, 0, 0.5)])]
-    off = [(n, [shift(b) for b in boxes], t) for n, boxes, t in py]
+    off = py  # both protocols compare json boxes in one frame (O1 shifts both sides)
     assert ap(run(gts, py), 0) == pytest.approx(6 / 11, abs=1e-15)
     assert ap(run(gts, off, "official"), 0) == pytest.approx(7 / 11, abs=1e-15)
 
 
 @pytest.mark.parametrize("which", [0, 1])  # the half-pixel coordinate on the human / object
 def test_official_rounds_half_away_from_zero_then_adds_one(which):
-    # GT box [10, 0, 19, 0] (10 px). Detection x1 = 13.4: round -> 13, +1 -> [14..19] = 6/10.
-    # x1 = 13.5 -> 14 + 1 -> [15..19] = 5/10: exactly 0.5 still matches (C4: >=).
-    # x1 = 14.5: MATLAB round -> 15, +1 -> [16..19] = 4/10 (FP); numpy's half-to-even would
-    # give 14 -> 5/10, a TP.
-    thin = [10, 0, 19, 0]
+    # GT box [9, 0, 18, 0] in the json, [10, 1, 19, 1] in anno_bbox.mat (10 px). Detection
+    # x1 = 13.4: round -> 13, +1 -> [14..19] = 6/10. x1 = 13.5 -> 14 + 1 -> [15..19] = 5/10:
+    # exactly 0.5 still matches (C4: >=). x1 = 14.5: MATLAB round -> 15, +1 -> [16..19] = 4/10
+    # (FP); numpy's half-to-even would give 14 -> 5/10, a TP.
+    thin = [9, 0, 18, 0]
     boxes = [H, B]
     boxes[which] = thin
     gt = [("a", boxes, [0, 1], [(0, 1, 0)])]
     for x1, expected in ((13.4, 1.0), (13.5, 1.0), (14.5, 0.0)):
-        det = [shift(H), shift(B)]
-        det[which] = [x1, -1, 18, -1]
+        det = [H, B]
+        det[which] = [x1, 0, 18, 0]
         res = run(gt, [("a", det, [(0, 1, 0, 0.9)])], "official")
         assert ap(res, 0) == pytest.approx(expected), x1
 
@@ -169,15 +161,15 @@ def test_one_pixel_wide_boxes_separate_the_protocols():
     obj = [300, 0, 300, 9]
     gts = [("a", [H, obj], [0, 1], [(0, 1, 0)])]
     assert ap(run(gts, [("a", [H, obj], [(0, 1, 0, 0.9)])]), 0) == 0.0
-    res = run(gts, [("a", [shift(H), shift(obj)], [(0, 1, 0, 0.9)])], "official")
+    res = run(gts, [("a", [H, obj], [(0, 1, 0, 0.9)])], "official")
     assert ap(res, 0) == pytest.approx(1.0)
 
 
 def test_known_object_setting():
     # class 0 (ball). "a": GT pair. "b": only a kite pair. Det on "b" (FP, .9), on "a" (TP, .8).
     gts = [("a", [H, B], [0, 1], [(0, 1, 0)]), ("b", [H, B], [0, 2], [(0, 1, 4)])]
-    preds = [("b", [shift(H), shift(B)], [(0, 1, 0, 0.9)]),
-             ("a", [shift(H), shift(B)], [(0, 1, 0, 0.8)])]
+    preds = [("b", [H, B], [(0, 1, 0, 0.9)]),
+             ("a", [H, B], [(0, 1, 0, 0.8)])]
     res = run(gts, preds, "official")
     assert ap(res, 0) == pytest.approx(0.5)
     assert res["per_class"]["ap_ko"][0] == pytest.approx(1.0)  # "b" has no ball: dropped

@@ -14,6 +14,8 @@ from types import ModuleType
 from openhoi import __version__
 from openhoi.cli import (
     convert,
+    convert_annotations,
+    data_report,
     demo,
     embed_text,
     evaluate,
@@ -45,7 +47,10 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
     ("embed-text", embed_text, "write (or reuse) text embeddings of a label space's prompts"),
     ("plot-embeddings", plot_embeddings, "t-SNE map of class text embeddings by verb/object"),
-    ("label-space", label_space, "print a label space's classes and splits"),
+    ("label-space", label_space, "print a label space's classes and splits, or build one"),
+    ("convert-annotations", convert_annotations,
+     "convert your CSV annotations into a dataset folder (HICO-DET layout)"),
+    ("data-report", data_report, "check a dataset before training: counts, gaps, bad boxes"),
 ]
 
 

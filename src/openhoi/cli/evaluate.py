@@ -4,6 +4,8 @@ HOI recognition: prints a table, writes a JSON with per-class APs, optionally dr
   openhoi evaluate --dataset hicodet --annotations test_hico.json --predictions preds.json
   openhoi evaluate --dataset hicodet --annotations test_hico.json --predictions preds.json \\
       --protocol official --anno-mat anno.mat --plot ap.png --train-annotations trainval_hico.json
+  openhoi evaluate --dataset hicodet --anno-bbox-mat anno_bbox.mat --predictions preds.json \\
+      --protocol official                  # ground truth as the MATLAB evaluation reads it
   openhoi evaluate --dataset vcoco --coco instances_vcoco_all_2014.json --vcoco vcoco_test.json \\
       --ids vcoco_test.ids --predictions vcoco.pickle
   openhoi evaluate --dataset hicodet --task recognition --anno-mat anno.mat --predictions p.json
@@ -30,8 +32,10 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
-    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "hico"],
-                        required=True)
+    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "custom", "hico"],
+                        required=True, help="custom: your own dataset (HICO-DET-style mAP on "
+                        "its classes; give --label-space unless --checkpoint); hico: HICO's "
+                        "classification release (recognition checkpoints or --config)")
     parser.add_argument("--checkpoint", help="a trained openhoi checkpoint / .safetensors: "
                         "predict the test split with it instead of reading --predictions")
     parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
@@ -42,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="with --checkpoint")
     parser.add_argument("--predictions",
                         help="predictions file: .json/.jsonl/.npz (openhoi or GEN-VLKT/HOICLIP/"
-                             "PPDM records); V-COCO also a vsrl_eval .pkl")
+                             "PPDM records); V-COCO also a vsrl_eval .pkl or GEN-VLKT's "
+                             "per-query .json")
     parser.add_argument("--task", choices=["detection", "recognition"], default="detection")
     parser.add_argument("--annotations", help="ground truth (test_hico.json format)")
     parser.add_argument("--protocol", choices=["python", "official"], default="python",
@@ -50,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zero-shot", help="zero-shot split: adds Unseen / Seen mAP")
     parser.add_argument("--anno-mat", help="HICO anno.mat: Known-Object image labels (official "
                         "protocol) / recognition labels and training counts")
+    parser.add_argument("--anno-bbox-mat", help="HICO-DET ground truth from the official "
+                        "anno_bbox.mat (bbox_test) instead of --annotations")
     parser.add_argument("--coco", help="V-COCO: instances_vcoco_all_2014.json")
     parser.add_argument("--vcoco", help="V-COCO: vcoco_test.json")
     parser.add_argument("--ids", help="V-COCO: vcoco_test.ids")
@@ -81,7 +88,7 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 def _read_gt(args: argparse.Namespace, space: Any, path: str) -> Any:
     from openhoi.data.annotations import read_hoi_annotations
 
-    return read_hoi_annotations(path, space, allow_no_object=args.dataset == "vcoco",
+    return read_hoi_annotations(path, space, allow_no_object=args.dataset in ("vcoco", "custom"),
                                 skip_invalid=args.skip_invalid)
 
 
@@ -97,24 +104,36 @@ def _train_counts(args: argparse.Namespace, space: Any, per_image: bool = False)
 
 
 def _hico(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
-    from openhoi.evaluation import HICODetEvaluator, read_predictions
-    from openhoi.evaluation.hico_files import read_hico_known_objects
+    from openhoi.errors import ConfigError
+    from openhoi.evaluation import HICODetEvaluator, read_prediction_arrays
+    from openhoi.evaluation.hico_files import read_hico_bbox_mat, read_hico_known_objects
 
-    _need(args, "annotations")
-    gt = _read_gt(args, space, args.annotations)
-    known = read_hico_known_objects(args.anno_mat, space) if args.anno_mat else None
-    preds = read_predictions(args.predictions, space, labels=args.labels)
+    if bool(args.annotations) == bool(args.anno_bbox_mat):
+        raise ConfigError("HICO-DET detection needs --annotations FILE or --anno-bbox-mat FILE "
+                          "(one of them)")
+    known = None
+    if args.anno_bbox_mat:
+        gt, known = read_hico_bbox_mat(args.anno_bbox_mat, space, skip_invalid=args.skip_invalid)
+    else:
+        gt = _read_gt(args, space, args.annotations)
+    if args.anno_mat:
+        known = read_hico_known_objects(args.anno_mat, space)
+    preds = read_prediction_arrays(args.predictions, space, labels=args.labels,
+                                   box_labels=False)
     t0 = time.perf_counter()
     ev = HICODetEvaluator(gt, space, protocol=args.protocol, zero_shot=args.zero_shot,
                           known_objects=known)
     ev.process(preds)
     res = ev.evaluate()
     log.info("evaluated in %.2f s (after reading the files)", time.perf_counter() - t0)
-    return res, _train_counts(args, space)
+    counts = _train_counts(args, space)
+    if counts is None and "train_counts" in space.extra:  # `openhoi label-space build` stores them
+        counts = space.extra["train_counts"]
+    return res, counts
 
 
 def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
-    from openhoi.evaluation import HOIRecognitionEvaluator, read_predictions
+    from openhoi.evaluation import HOIRecognitionEvaluator, read_prediction_arrays
     from openhoi.evaluation.hico_files import read_hico_classification
 
     counts = _train_counts(args, space, per_image=True)
@@ -126,25 +145,47 @@ def _recognition(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], 
         _need(args, "annotations")
         ev = HOIRecognitionEvaluator.from_targets(_read_gt(args, space, args.annotations), space,
                                                   counts)
-    ev.process_detections(read_predictions(args.predictions, space, labels=args.labels))
+    ev.process_detections(read_prediction_arrays(args.predictions, space, labels=args.labels))
     return ev.evaluate(), ev.train_counts
 
 
 def _vcoco(args: argparse.Namespace, space: Any) -> tuple[dict[str, Any], Any]:
+    from openhoi.data.json_io import loads_json
+    from openhoi.errors import PredictionFileError
     from openhoi.evaluation import (
         VCOCOEvaluator,
-        read_predictions,
+        read_prediction_arrays,
         read_vcoco_ground_truth,
         read_vsrl_detections,
     )
+    from openhoi.evaluation.gen_vlkt_files import (
+        gen_vlkt_records,
+        gen_vlkt_vcoco_detections,
+        is_vcoco_layout,
+    )
+    from openhoi.evaluation.vcoco_files import vsrl_detections
 
     _need(args, "coco", "vcoco", "ids")
     gt = read_vcoco_ground_truth(args.coco, args.vcoco, args.ids)
     ev = VCOCOEvaluator(gt, space)
-    if Path(args.predictions).suffix in (".pkl", ".pickle"):
-        ev.process_vsrl(read_vsrl_detections(args.predictions, gt))
-    else:
-        ev.process(read_predictions(args.predictions, space, labels=args.labels))
+    path = Path(args.predictions)
+    if path.suffix in (".pkl", ".pickle"):
+        ev.process_vsrl(read_vsrl_detections(path, gt))
+        return ev.evaluate(), None
+    doc = None
+    if path.suffix == ".json" and path.is_file():
+        try:
+            doc = loads_json(path.read_bytes())
+        except ValueError as err:
+            raise PredictionFileError(f"{path}: not valid JSON ({err})") from None
+    if doc is not None and not (isinstance(doc, dict) and "format" in doc) and is_vcoco_layout(
+            gen_vlkt_records(doc, path)):
+        dets, skipped = gen_vlkt_vcoco_detections(doc, path, gt, space)
+        ev.process_vsrl(vsrl_detections(dets, gt, str(path)))
+        res = ev.evaluate()
+        res["num_images_not_in_split"] = skipped
+        return res, None
+    ev.process(read_prediction_arrays(path, space, labels=args.labels))
     return ev.evaluate(), None
 
 
@@ -193,7 +234,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
         config = replace(config, {"data.root": args.data_root})
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     test = build_dataset(config.data, "test", space)
-    if not args.annotations and args.dataset != "vcoco":
+    if not args.annotations and not args.anno_bbox_mat and args.dataset != "vcoco":
         args.annotations = str(LAYOUTS[config.data.dataset](config.data.root, "test")
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
@@ -253,6 +294,9 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         space, preds = _predict_with_checkpoint(args)
         args.predictions = str(preds)
+    elif args.dataset == "custom" and not args.label_space:
+        raise ConfigError("--dataset custom needs --label-space (your label_space.json) or "
+                          "--checkpoint")
     else:
         space = load_label_space(args.label_space or args.dataset)
     if args.dataset == "vcoco":
@@ -263,7 +307,8 @@ def run(args: argparse.Namespace) -> int:
         title = "HOI recognition mAP (%)"
     else:
         res, counts = _hico(args, space)
-        title = (f"HICO-DET mAP (%), {args.protocol} protocol: {res['num_images']} images, "
+        title = (f"{'HICO-DET-style' if args.dataset == 'custom' else 'HICO-DET'} mAP (%), "
+                 f"{args.protocol} protocol: {res['num_images']} images, "
                  f"{res['num_gt']} ground-truth instances, {res['num_detections']} detections")
     print_table(res, title)
     default = Path(args.checkpoint or args.predictions).with_suffix(".eval.json")

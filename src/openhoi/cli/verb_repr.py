@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
                         help="dataset folder (default: $OPENHOI_DATA)")
-    parser.add_argument("--dataset", choices=["hicodet", "synthetic", "vcoco"],
-                        default="hicodet")
+    parser.add_argument("--dataset", choices=["hicodet", "synthetic", "vcoco", "custom"],
+                        default="hicodet", help="custom: your own dataset (its label space is "
+                        "<data-root>/label_space.json unless --label-space)")
     parser.add_argument("--label-space", default=None,
                         help="label space name or JSON (default: the dataset's)")
     parser.add_argument("--split", choices=["train", "test"], default="train")

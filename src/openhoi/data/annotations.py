@@ -22,28 +22,29 @@ repeats (``HOIAnnotations.hoi_entries``), because the reference evaluators count
 
 from __future__ import annotations
 
-import json
-import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
+from openhoi.data.annotation_checks import (  # noqa: F401  (SKIP_HINT, out_of_image re-exported)
+    MIN_TOLERANCE_PX,
+    SKIP_HINT,
+    Rejections,
+    invalid_images,
+    offsets,
+    out_of_image,
+    warn_accepted,
+)
+from openhoi.data.json_io import loads_json
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import DataError
 from openhoi.label_space import LabelSpace
 
-logger = logging.getLogger(__name__)
-
-SKIP_HINT = " (set data.skip_invalid=true or pass --skip-invalid to drop invalid images)"
-MIN_TOLERANCE_PX = 2.0
-"""Boxes may always overshoot the image border by this many pixels (see ``box_tolerance``)."""
-
+if TYPE_CHECKING:  # torch only for read_correspondence: the evaluators read without it
+    from torch import Tensor
 
 @dataclass(frozen=True)
 class DatasetLayout:
@@ -68,8 +69,8 @@ def read_json(path: str | Path) -> Any:
     if not path.is_file():
         raise DataError(f"{path}: annotation file not found")
     try:
-        return json.loads(path.read_bytes())
-    except json.JSONDecodeError as err:
+        return loads_json(path.read_bytes())
+    except ValueError as err:
         raise DataError(f"{path}: not valid JSON ({err})") from None
     except OSError as err:
         raise DataError(f"{path}: cannot read file ({err})") from None
@@ -98,21 +99,6 @@ def read_hoi_annotations(
     return parse_hoi_annotations(read_json(path), label_space, source=str(path),
                                  allow_no_object=allow_no_object, skip_invalid=skip_invalid,
                                  box_tolerance=box_tolerance)
-
-
-def out_of_image(boxes_xyxy: np.ndarray, height: np.ndarray, width: np.ndarray,
-                 tolerance: float) -> np.ndarray:
-    """``[N]`` bool: boxes that overshoot their image by more than the tolerance.
-
-    Args:
-        boxes_xyxy: ``[N, 4]`` absolute pixels.
-        height, width: ``[N]`` size of each box's image.
-        tolerance: allowed overshoot as a fraction of the image side (at least 2 px).
-    """
-    tol_w = np.maximum(MIN_TOLERANCE_PX, tolerance * width)
-    tol_h = np.maximum(MIN_TOLERANCE_PX, tolerance * height)
-    x1, y1, x2, y2 = boxes_xyxy.T
-    return (x1 < -tol_w) | (y1 < -tol_h) | (x2 > width + tol_w) | (y2 > height + tol_h)
 
 
 def _int_column(values: list[Any]) -> np.ndarray:
@@ -181,26 +167,6 @@ def _structure_error(entry: Any) -> tuple[str, str] | None:
     return None
 
 
-class _Rejections:
-    """Collects invalid images: raises on the first one, or counts them per reason."""
-
-    def __init__(self, source: str, skip: bool):
-        self.source = source
-        self.skip = skip
-        self.reasons: Counter[str] = Counter()
-
-    def report(self, reason: str, image: int, file_name: str, field: str, detail: str) -> None:
-        if not self.skip:
-            raise DataError(f"{self.source}: image {image} ({file_name}): field {field!r}: "
-                            f"{reason}: {detail}{SKIP_HINT}")
-
-    def log(self, num_images: int) -> None:
-        if self.reasons:
-            counts = "; ".join(f"{r}: {n}" for r, n in sorted(self.reasons.items()))
-            logger.warning("%s: skipped %d of %d images as invalid (%s)", self.source,
-                           sum(self.reasons.values()), num_images, counts)
-
-
 def _columns(entries: Sequence[Any]) -> dict[str, np.ndarray]:
     """The fields of all images as flat arrays; raises on any structural fault (fast path)."""
     names = [e["file_name"] for e in entries]
@@ -210,7 +176,10 @@ def _columns(entries: Sequence[Any]) -> dict[str, np.ndarray]:
     hois = [e["hoi_annotation"] for e in entries]
     if not all(isinstance(a, list) for a in anns) or not all(isinstance(h, list) for h in hois):
         raise TypeError("annotations")
-    boxes = np.array([a["bbox"] for al in anns for a in al], dtype=np.float64).reshape(-1, 4)
+    boxes = np.array([a["bbox"] for al in anns for a in al])
+    if boxes.size and boxes.dtype.kind not in "iuf":  # "207" would convert silently
+        raise TypeError("bbox")
+    boxes = boxes.astype(np.float64).reshape(-1, 4)
     cols = {
         "file_names": np.array(names, dtype=str),
         "n_box": np.array([len(a) for a in anns], dtype=np.int64),
@@ -238,13 +207,7 @@ def _lookup(ids: np.ndarray, table: dict[int, int]) -> np.ndarray:
     return np.where(keys[pos] == ids, values[pos], -1)
 
 
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
-
-
-def _structural_pass(raw: list[Any], rej: _Rejections) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _structural_pass(raw: list[Any], rej: Rejections) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Columns of the structurally sound images and their positions in ``raw``."""
     try:
         return np.arange(len(raw)), _columns(raw)
@@ -277,7 +240,7 @@ def parse_hoi_annotations(
     """``read_hoi_annotations`` on an already loaded JSON value; ``source`` names it in errors."""
     if not isinstance(raw, list):
         raise DataError(f"{source}: expected a JSON list of images, got {type(raw).__name__}")
-    rej = _Rejections(source, skip_invalid)
+    rej = Rejections(source, skip_invalid)
     orig_idx, c = _structural_pass(raw, rej)
     num = len(orig_idx)
     n_box, n_hoi = c["n_box"], c["n_hoi"]
@@ -285,9 +248,10 @@ def parse_hoi_annotations(
     boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
     labels = _lookup(c["obj_ids"], label_space.object_index_of_id)
     verbs = _lookup(c["verb_ids"], label_space.verb_index_of_id)
-    bad = _invalid_images(c, orig_idx, labels, verbs, rej, label_space.name, allow_no_object,
+    bad = invalid_images(c, orig_idx, labels, verbs, rej, label_space, allow_no_object,
                           box_tolerance)
     rej.log(len(raw))
+    warn_accepted(c, labels, verbs, ~bad, label_space, source)
 
     valid = ~bad
     box_keep, hoi_keep = valid[box_img], valid[hoi_img]
@@ -295,8 +259,8 @@ def parse_hoi_annotations(
     pairs = _merge_pairs(hoi_img[hoi_keep], sid[hoi_keep], oid[hoi_keep], verbs[hoi_keep],
                          num, label_space.num_verbs)
     pair_img, pair_idx, pair_verbs, pair_of_hoi = pairs
-    pair_offsets = _offsets(np.bincount(pair_img, minlength=num)[valid])
-    entry_offsets = _offsets(n_hoi[valid])
+    pair_offsets = offsets(np.bincount(pair_img, minlength=num)[valid])
+    entry_offsets = offsets(n_hoi[valid])
     # [E] pair row local to its image: entries of kept images are in image order, as pairs are
     entry_img = np.repeat(np.arange(len(entry_offsets) - 1), np.diff(entry_offsets))
     local_pair = pair_of_hoi - pair_offsets[entry_img]
@@ -306,7 +270,7 @@ def parse_hoi_annotations(
         file_names=c["file_names"][valid],
         indices=orig_idx[valid],
         sizes=np.where((sizes > 0).all(1, keepdims=True), sizes, -1)[valid],
-        box_offsets=_offsets(n_box),
+        box_offsets=offsets(n_box),
         boxes_xyxy=boxes[box_keep].astype(np.float32),
         labels=labels[box_keep],
         pair_offsets=pair_offsets,
@@ -315,53 +279,6 @@ def parse_hoi_annotations(
         entry_offsets=entry_offsets,
         hoi_entries=np.stack([local_pair, verbs[hoi_keep]], 1).astype(np.int64).reshape(-1, 2),
     )
-
-
-def _invalid_images(c: dict[str, np.ndarray], orig_idx: np.ndarray, labels: np.ndarray,
-                    verbs: np.ndarray, rej: _Rejections, space_name: str,
-                    allow_no_object: bool, box_tolerance: float) -> np.ndarray:
-    """``[I]`` bool: images failing a value check (vectorised over all boxes and HOIs)."""
-    num = len(orig_idx)
-    n_box, n_hoi = c["n_box"], c["n_hoi"]
-    box_img, hoi_img = np.repeat(np.arange(num), n_box), np.repeat(np.arange(num), n_hoi)
-    box_off, hoi_off = _offsets(n_box), _offsets(n_hoi)
-    boxes, sizes, sid, oid = c["boxes"], c["sizes"], c["sid"], c["oid"]
-    bad = np.zeros(num, dtype=bool)
-
-    def check(mask: np.ndarray, entry_img: np.ndarray, offsets: np.ndarray, reason: str,
-              field: str, value: np.ndarray) -> None:
-        hits = np.flatnonzero(mask)
-        if hits.size == 0:
-            return
-        first = hits[0]
-        i = entry_img[first]
-        rej.report(reason, int(orig_idx[i]), str(c["file_names"][i]),
-                   field.format(first - offsets[i]), repr(value[first].tolist()))
-        images = np.unique(entry_img[hits])
-        rej.reasons[reason] += int((~bad[images]).sum())
-        bad[images] = True
-
-    img_all = np.arange(num)
-    check(((sizes <= 0) & (sizes != -1)).any(1), img_all, img_all, "invalid image size",
-          "height/width", sizes)
-    check(~np.isfinite(boxes).all(1), box_img, box_off, "bbox is not finite",
-          "annotations[{}].bbox", boxes)
-    with np.errstate(invalid="ignore"):
-        check((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]), box_img, box_off,
-              "bbox has x2 < x1 or y2 < y1", "annotations[{}].bbox", boxes)
-        known = (sizes > 0).all(1)[box_img]
-        h, w = sizes[box_img, 0].astype(np.float64), sizes[box_img, 1].astype(np.float64)
-        check(known & out_of_image(boxes, h, w, box_tolerance), box_img, box_off,
-              "bbox outside the image", "annotations[{}].bbox", boxes)
-    check(labels < 0, box_img, box_off, f"object category_id not in label space "
-          f"{space_name!r}", "annotations[{}].category_id", c["obj_ids"])
-    check(verbs < 0, hoi_img, hoi_off, f"verb category_id not in label space "
-          f"{space_name!r}", "hoi_annotation[{}].category_id", c["verb_ids"])
-    check((sid < 0) | (sid >= n_box[hoi_img]), hoi_img, hoi_off,
-          "subject_id out of range of annotations", "hoi_annotation[{}].subject_id", sid)
-    check((oid < (-1 if allow_no_object else 0)) | (oid >= n_box[hoi_img]), hoi_img, hoi_off,
-          "object_id out of range of annotations", "hoi_annotation[{}].object_id", oid)
-    return bad
 
 
 def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: np.ndarray,
@@ -391,6 +308,8 @@ def _merge_pairs(hoi_img: np.ndarray, sid: np.ndarray, oid: np.ndarray, verbs: n
 
 def read_correspondence(path: str | Path, label_space: LabelSpace) -> Tensor:
     """Read ``corre_hico.npy`` / ``corre_vcoco.npy``: ``[V, O]`` bool valid (verb, object)."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: correspondence file not found")

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from openhoi.config import DataConfig
 from openhoi.data.annotations import SKIP_HINT, DatasetLayout, out_of_image, read_hoi_annotations
+from openhoi.data.custom import custom_label_space_path, custom_layout
 from openhoi.data.hicodet import hicodet_layout
 from openhoi.data.records import HOIAnnotations
 from openhoi.data.transforms import Transform, build_transforms, select_instances
@@ -37,6 +38,7 @@ LAYOUTS: dict[str, Callable[[str | Path, Split], DatasetLayout]] = {
     "hicodet": hicodet_layout,
     "synthetic": hicodet_layout,
     "vcoco": vcoco_layout,
+    "custom": custom_layout,
 }
 
 _IMAGE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)
@@ -171,7 +173,17 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
 
 
 def resolve_label_space(cfg: DataConfig) -> LabelSpace:
-    """``cfg.label_space`` or the dataset's own label space."""
+    """``cfg.label_space`` or the dataset's own label space (``<root>/label_space.json`` for
+    a custom dataset)."""
+    if cfg.label_space is None and cfg.dataset == "custom":
+        if cfg.root is None:
+            raise DataError("data.dataset=custom needs data.label_space or data.root (whose "
+                            "label_space.json is used)")
+        path = custom_label_space_path(cfg.root)
+        if not path.is_file():
+            raise DataError(f"{path} not found: write it with `openhoi label-space build` (or "
+                            "`openhoi convert-annotations`), or set data.label_space")
+        return load_label_space(path)
     return load_label_space(cfg.label_space or cfg.dataset)
 
 

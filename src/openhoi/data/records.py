@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from openhoi.structures import HOITargets
+if TYPE_CHECKING:  # torch only for to_targets: the evaluators read records without it
+    from openhoi.structures import HOITargets
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +51,10 @@ class HOIRecord:
 
     def to_targets(self, size: tuple[int, int]) -> HOITargets:
         """``HOITargets`` (torch, copies) of this record for an image of ``size`` = (h, w)."""
+        import torch
+
+        from openhoi.structures import HOITargets
+
         return HOITargets(
             boxes_xyxy=torch.tensor(self.boxes_xyxy, dtype=torch.float32).reshape(-1, 4),
             labels=torch.tensor(self.labels, dtype=torch.int64),

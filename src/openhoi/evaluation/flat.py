@@ -1,9 +1,10 @@
 """Flat (concatenated) numpy views of ground truth and predictions for vectorised evaluation.
 
 The evaluators never loop over detections in Python: ``HOITargets`` of a whole test set become
-one row per ground-truth (pair, interaction) instance, and ``HOIPredictions`` one row per
-scored triplet, each row carrying the index of its image. Per-image tensors are joined with
-one ``torch.cat`` per field; only their sizes are read image by image.
+one row per ground-truth (pair, interaction) instance, and predictions (``PredictionArrays``)
+one row per scored triplet, each row carrying the index of its image. Per-image tensors are
+joined with one ``torch.cat`` per field; only their sizes are read image by image. Torch is
+imported only for tensor inputs: files and the data reader's records stay numpy.
 """
 
 from __future__ import annotations
@@ -11,19 +12,27 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from openhoi.data.label_arrays import interaction_table
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.label_space import LabelSpace
-from openhoi.structures import HOIPredictions, HOITargets
+
+if TYPE_CHECKING:
+    import torch
+
+    from openhoi.evaluation.prediction_arrays import PredictionArrays
+    from openhoi.structures import HOITargets
 
 
-def _cat(tensors: list[torch.Tensor], dim_tail: tuple[int, ...], what: str,
-         names: Sequence[str], error: type[OpenHOIError]) -> np.ndarray:
+def cat_tensors(tensors: list[torch.Tensor], dim_tail: tuple[int, ...], what: str,
+                names: Sequence[str], error: type[OpenHOIError]) -> np.ndarray:
     """``torch.cat`` of per-image tensors as one CPU numpy array; shape errors name the image."""
+    import torch
+
     if not tensors:
         return np.zeros((0, *dim_tail))
     try:
@@ -39,7 +48,7 @@ def _cat(tensors: list[torch.Tensor], dim_tail: tuple[int, ...], what: str,
     return torch.cat([t.detach().cpu() for t in tensors]).numpy()
 
 
-def _sizes(tensors: list[torch.Tensor]) -> np.ndarray:
+def tensor_sizes(tensors: list[torch.Tensor]) -> np.ndarray:
     """Length of each tensor (-1 for a 0-d tensor)."""
     try:
         return np.fromiter((t.shape[0] for t in tensors), dtype=np.int64, count=len(tensors))
@@ -51,6 +60,8 @@ def _entries_of_targets(targets: Sequence[HOITargets], verbs: np.ndarray,
                         pair_counts: np.ndarray, ids: Sequence[str]) -> np.ndarray:
     """``[E, 2]`` (global pair row, verb) of every target's ``hoi_entries``, image by image;
     targets without them contribute one entry per positive of ``verbs`` (pair, then verb)."""
+    import torch
+
     has = [t.hoi_entries is not None for t in targets]
     if not any(has):
         return np.argwhere(verbs > 0.5).astype(np.int64).reshape(-1, 2)  # row-major order
@@ -58,9 +69,9 @@ def _entries_of_targets(targets: Sequence[HOITargets], verbs: np.ndarray,
     if not all(has):  # mixed: derive the missing ones image by image
         targets = [t if t.hoi_entries is not None else replace(t, hoi_entries=torch.from_numpy(
             np.argwhere(verbs[s:s + n] > 0.5))) for t, s, n in zip(targets, starts, pair_counts)]
-    entries = _cat([t.hoi_entries for t in targets], (2,), "hoi_entries", ids,
+    entries = cat_tensors([t.hoi_entries for t in targets], (2,), "hoi_entries", ids,
                    OpenHOIError).astype(np.int64).reshape(-1, 2)
-    counts = _sizes([t.hoi_entries for t in targets])
+    counts = tensor_sizes([t.hoi_entries for t in targets])
     img = np.repeat(np.arange(len(targets)), counts)  # [E]
     bad = (entries[:, 0] < 0) | (entries[:, 0] >= pair_counts[img])
     if bad.any():
@@ -127,16 +138,16 @@ class FlatGroundTruth:
                     f"ground truth: image {t.image_id!r} was resized {tuple(t.orig_size)} -> "
                     f"{tuple(t.size)}; evaluate against boxes in original pixels")
         err = OpenHOIError
-        label_counts = _sizes([t.labels for t in targets])
-        pair_counts = _sizes([t.pair_idx for t in targets])
-        verbs = _cat([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err)
+        label_counts = tensor_sizes([t.labels for t in targets])
+        pair_counts = tensor_sizes([t.pair_idx for t in targets])
+        verbs = cat_tensors([t.verbs for t in targets], (space.num_verbs,), "verbs", ids, err)
         return cls._build(
             ids,
-            _cat([t.boxes_xyxy for t in targets], (4,), "boxes_xyxy", ids, err),
-            _cat([t.labels for t in targets], (), "labels", ids, err).astype(np.int64),
-            _cat([t.pair_idx for t in targets], (2,), "pair_idx", ids, err).astype(np.int64),
+            cat_tensors([t.boxes_xyxy for t in targets], (4,), "boxes_xyxy", ids, err),
+            cat_tensors([t.labels for t in targets], (), "labels", ids, err).astype(np.int64),
+            cat_tensors([t.pair_idx for t in targets], (2,), "pair_idx", ids, err).astype(np.int64),
             verbs > 0.5, _entries_of_targets(targets, verbs, pair_counts, ids),
-            _sizes([t.boxes_xyxy for t in targets]), pair_counts, space, label_counts)
+            tensor_sizes([t.boxes_xyxy for t in targets]), pair_counts, space, label_counts)
 
     @classmethod
     def from_annotations(cls, ann: HOIAnnotations, space: LabelSpace) -> FlatGroundTruth:
@@ -187,7 +198,7 @@ class FlatGroundTruth:
         # One instance per entry whose (verb, object) is an interaction class (C1).
         keep = has_obj[row]
         row, verb = row[keep], verb[keep]
-        inter = space.interaction_table.numpy()[verb, pair_obj[row]]
+        inter = interaction_table(space)[verb, pair_obj[row]]
         row, inter = row[inter >= 0], inter[inter >= 0].astype(np.int64)
         objects_present = np.zeros((len(ids), space.num_objects), dtype=bool)
         objects_present[pair_img[has_obj], pair_obj[has_obj]] = True
@@ -244,43 +255,30 @@ class FlatDetections:
         return int(self.img.shape[0])
 
     @classmethod
-    def from_predictions(cls, preds: Sequence[HOIPredictions],
-                         img: Sequence[int]) -> FlatDetections:
-        """Concatenate predictions; ``img[k]`` is the image index of ``preds[k]``.
+    def from_arrays(cls, preds: PredictionArrays, img: np.ndarray) -> FlatDetections:
+        """Flatten records; ``img[k]`` is the image index of record ``k`` (non-decreasing).
 
-        ``preds`` must be in increasing ``img`` order. Shapes and box indices are checked
-        (``PredictionFileError`` naming the image); values are checked by :func:`check`.
+        Pair rows are checked against each record's boxes (``PredictionFileError`` naming the
+        image); values are checked by :func:`check`.
         """
-        names = [p.image_id for p in preds]
-        err = PredictionFileError
-        scores = _cat([p.scores for p in preds], (), "scores", names, err)
-        counts = _sizes([p.scores for p in preds])
-        for field in ("pair_idx", "interactions"):
-            n = _sizes([getattr(p, field) for p in preds])
-            if (n != counts).any():
-                k = int(np.flatnonzero(n != counts)[0])
-                raise err(f"predictions for image {names[k]!r}: {field} has {n[k]} rows but "
-                          f"there are {counts[k]} scores")
-        boxes = _cat([p.boxes_xyxy for p in preds], (4,), "boxes_xyxy", names, err)
-        pair_idx = _cat([p.pair_idx for p in preds], (2,), "pair_idx", names, err)
-        inter = _cat([p.interactions for p in preds], (), "interactions", names, err)
-        box_counts = _sizes([p.boxes_xyxy for p in preds])
-        starts = np.cumsum(counts) - counts
+        counts = preds.triplet_counts
+        starts = preds.triplet_offsets[:-1]
         image_of = np.repeat(np.arange(len(preds)), counts)
-        pair_idx = pair_idx.astype(np.int64).reshape(-1, 2)
-        bad = (pair_idx < 0).any(1) | (pair_idx >= box_counts[image_of][:, None]).any(1)
+        pair_idx = preds.pair_idx.astype(np.int64).reshape(-1, 2)
+        bad = (pair_idx < 0).any(1) | (pair_idx >= preds.box_counts[image_of][:, None]).any(1)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise err(f"predictions for image {names[image_of[k]]!r}, triplet "
-                      f"{k - starts[image_of[k]]}: pair_idx {pair_idx[k].tolist()} must index "
-                      f"its {box_counts[image_of[k]]} boxes")
-        pair_idx += np.repeat(np.cumsum(box_counts) - box_counts, counts)[:, None]
+            raise PredictionFileError(
+                f"predictions for image {preds.image_ids[image_of[k]]!r}, triplet "
+                f"{k - starts[image_of[k]]}: pair_idx {pair_idx[k].tolist()} must index its "
+                f"{preds.box_counts[image_of[k]]} boxes")
+        pair_idx = pair_idx + preds.box_offsets[:-1][image_of][:, None]
         return cls(
             img=np.repeat(np.asarray(img, dtype=np.int64), counts),
             pos=np.arange(int(counts.sum())) - np.repeat(starts, counts),
-            cls=inter.astype(np.int64, copy=False),
-            score=scores.astype(np.float64, copy=False),
-            boxes=boxes.reshape(-1, 4),
+            cls=preds.interactions.astype(np.int64, copy=False),
+            score=preds.scores.astype(np.float64, copy=False),
+            boxes=preds.boxes_xyxy.reshape(-1, 4),
             h_idx=pair_idx[:, 0],
             o_idx=pair_idx[:, 1],
         )

@@ -63,10 +63,17 @@ Rules shared by both protocols
       each split. Mean max recall is reported too.
 
 ``official`` (the HICO-DET MATLAB evaluation; the papers' headline numbers)
-  O1  Detection coordinates are rounded half away from zero (``round`` in
+  O1  Everything is compared in ``anno_bbox.mat``'s one-based frame, where the MATLAB code
+      compares. Detection coordinates are rounded half away from zero (``round`` in
       ``Generate_detection.m``) and then shifted by +1 (``det_bb = det_bb + 1`` in
-      ``eval_one.m``, "zero-based to one-based"). Ground truth is used as annotated (anno_bbox.mat
-      coordinates, which test_hico.json carries unchanged).
+      ``eval_one.m``, "zero-based to one-based"). Ground truth from a json file is shifted by +1
+      too: PPDM's ``test_hico.json`` (used by GEN-VLKT, HOICLIP...) stores every
+      ``anno_bbox.mat`` box minus one (HICO_train2015_00000001: [207, 32, 426, 299] in
+      ``trainval_hico.json``, [208, 33, 427, 300] in ``anno_bbox.mat``). Ground truth read from
+      ``anno_bbox.mat`` itself (:func:`~openhoi.evaluation.hico_files.read_hico_bbox_mat`) is
+      held in the same zero-based frame as the json, so the shift restores the mat's numbers
+      exactly (integers). Shifting both sides, rather than neither, keeps MATLAB's arithmetic
+      operation for operation: the overlaps are the same doubles.
   O2  At most 19,999 detections per class, the highest scored (``save_HICO``:
       ``range(min(len(idx), 19999))`` over scores x 1000).
   O3  IoU is :func:`~openhoi.evaluation.overlaps.iou_matlab`: "+1" areas, empty iff
@@ -84,13 +91,18 @@ Rules shared by both protocols
       image labels from anno.mat; by default an image "contains" o when it has a ground-truth
       pair with object o. Pass ``known_objects`` (e.g. from
       :func:`~openhoi.evaluation.hico_files.read_hico_known_objects`) for anno.mat's labels,
-      which also count HOIs whose boxes are invisible.
+      which also count HOIs whose boxes are invisible; ``read_hico_bbox_mat`` gives the objects
+      of every HOI of ``anno_bbox.mat``, invisible ones included, the nearest stand-in.
+
+Ground truth from json or from ``anno_bbox.mat``
+  - The MATLAB code reads ``anno_bbox.mat``; from test_hico.json each ``hoi_annotation`` entry
+    stands for one ``connection`` row, in the file's order (C1, C3), boxes minus one (O1).
+    :func:`~openhoi.evaluation.hico_files.read_hico_bbox_mat` reads the mat itself
+    (``openhoi evaluate --anno-bbox-mat``), with its two rules a json cannot express: invisible
+    HOIs give no instance, and of two HOI structs with the same id in one image only the last
+    one's rows count (``gt_all{hoi_id, i} = boxes``).
 
 Not reproduced, by construction of the inputs
-  - The MATLAB code reads ``anno_bbox.mat``, not test_hico.json: here each ``hoi_annotation``
-    entry stands for one ``connection`` row, in the file's order (C1, C3). If an image of
-    ``anno_bbox.mat`` held two HOI structs with the same id, ``gt_all{hoi_id, i} = boxes``
-    would keep only the last one's rows; a JSON file cannot express that case.
   - ``HOITargets`` built without ``hoi_entries`` carry merged pairs only: one instance per
     positive verb, in pair order. Evaluate from the data reader's records (or targets made by
     ``HOIRecord.to_targets``) to count repeated entries.
@@ -103,18 +115,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from openhoi.data.label_arrays import interaction_object
 from openhoi.data.records import HOIAnnotations
-from openhoi.errors import OpenHOIError
+from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.evaluation.ap import descending_order, grouped_voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatDetections, FlatGroundTruth
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_gen_vlkt, iou_matlab, round_half_away
+from openhoi.evaluation.prediction_arrays import PredictionArrays
 from openhoi.label_space import LabelSpace, interaction_names
-from openhoi.structures import HOIPredictions, HOITargets
+
+if TYPE_CHECKING:
+    from openhoi.structures import HOIPredictions, HOITargets
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +166,15 @@ def match_triplets(det: FlatDetections, order: np.ndarray, gt: FlatGroundTruth,
     if protocol == "python":
         iou_h = iou_gen_vlkt(gt.h_boxes[gt_of], h)
         iou_o = iou_gen_vlkt(gt.o_boxes[gt_of], o)
-    else:
-        iou_h = iou_matlab(round_half_away(h.astype(np.float64)) + 1.0, gt.h_boxes[gt_of])
-        iou_o = iou_matlab(round_half_away(o.astype(np.float64)) + 1.0, gt.o_boxes[gt_of])
+    else:  # O1: both sides in anno_bbox.mat's one-based frame
+        iou_h = iou_matlab(round_half_away(h.astype(np.float64)) + 1.0,
+                           gt.h_boxes[gt_of].astype(np.float64) + 1.0)
+        iou_o = iou_matlab(round_half_away(o.astype(np.float64)) + 1.0,
+                           gt.o_boxes[gt_of].astype(np.float64) + 1.0)
     best_ov, best_pos = segment_first_argmax(np.minimum(iou_h, iou_o), det_of, len(det))
     matched = best_ov >= IOU_THRESHOLD
+    if not gt_of.size:  # no detection has a candidate
+        return np.zeros(len(det), dtype=bool)
     best_gt = np.where(matched, gt_of[np.maximum(best_pos, 0)], -1)
     return matched & first_in_group(best_gt, order)
 
@@ -210,6 +230,7 @@ class HICODetEvaluator:
         self.space = label_space
         self.protocol: Protocol = protocol
         self.zero_shot = label_space.zero_shot_split(zero_shot) if zero_shot else None
+        self.source = targets.source if isinstance(targets, HOIAnnotations) else "ground truth"
         self.gt = (FlatGroundTruth.from_annotations(targets, label_space)
                    if isinstance(targets, HOIAnnotations) else
                    FlatGroundTruth.from_targets(targets, label_space))
@@ -220,39 +241,39 @@ class HICODetEvaluator:
 
     def reset(self) -> None:
         """Forget processed predictions."""
-        self._preds: dict[int, HOIPredictions] = {}
-        self._extra: dict[str, HOIPredictions] = {}
-        self._duplicates = 0
+        self._parts: list[PredictionArrays] = []
 
-    def process(self, predictions: Sequence[HOIPredictions]) -> None:
-        """Store predictions (keyed by ``image_id``; a repeated image keeps its first entry).
-
-        Nothing is computed here; tensors may live on any device.
-        """
-        for p in predictions:
-            idx = self.image_index.get(p.image_id)
-            store: dict = self._preds if idx is not None else self._extra
-            key = idx if idx is not None else p.image_id
-            if key in store:
-                self._duplicates += 1  # e.g. DistributedSampler padding repeats images
-            else:
-                store[key] = p
+    def process(self, predictions: Sequence[HOIPredictions] | PredictionArrays) -> None:
+        """Store predictions: ``HOIPredictions`` (tensors on any device) or the flat
+        ``PredictionArrays`` a file reader returns. Records are keyed by ``image_id``; a repeated
+        image keeps its first record (counted in ``num_duplicate_images``)."""
+        if not isinstance(predictions, PredictionArrays):
+            predictions = PredictionArrays.from_predictions(predictions)
+        self._parts.append(predictions)
 
     # ---------------------------------------------------------------------------------------
-    def _detections(self) -> tuple[FlatDetections, list[str]]:
+    def _detections(self) -> tuple[FlatDetections, list[str], dict[str, int]]:
         """All stored detections, checked; image indices follow C8's image order.
 
         Images absent from the ground truth get indices after the ground-truth images (by
         name); the python protocol does not count them (P3), the official does (O4).
+        Returns the detections, the image names by index and the record counts.
         """
-        extra = sorted(self._extra)
-        names = list(self.gt.image_ids) + extra
-        keys = sorted(self._preds)
-        preds = [self._preds[k] for k in keys] + [self._extra[n] for n in extra]
-        img = keys + list(range(self.gt.num_images, len(names)))
-        det = FlatDetections.from_predictions(preds, img)
-        det.check(self.space.num_interactions, names)
-        return det, names
+        preds = PredictionArrays.concat(self._parts)
+        names = np.array(preds.image_ids, dtype=str) if len(preds) else np.zeros(0, str)
+        uniq, first = np.unique(names, return_index=True)  # first record of each image
+        gt_idx = np.array([self.image_index.get(n, -1) for n in uniq.tolist()], dtype=np.int64)
+        extra = np.flatnonzero(gt_idx < 0)  # by name: np.unique sorts
+        img_of_uniq = gt_idx.copy()
+        img_of_uniq[extra] = self.gt.num_images + np.arange(len(extra))
+        order = np.argsort(img_of_uniq, kind="stable")
+        records = first[order]  # the first record of each image, in evaluator image order
+        det = FlatDetections.from_arrays(preds.select(records), img_of_uniq[order])
+        all_names = list(self.gt.image_ids) + uniq[extra].tolist()
+        det.check(self.space.num_interactions, all_names)
+        counts = {"predicted": int((gt_idx >= 0).sum()), "extra": len(extra),
+                  "duplicates": len(preds) - len(uniq)}
+        return det, all_names, counts
 
     def _known_matrix(self, names: Sequence[str]) -> np.ndarray:
         """``[num_images, O]`` bool: objects each image is labelled with (O7)."""
@@ -272,7 +293,17 @@ class HICODetEvaluator:
             zero-shot split), ``mean_max_recall``; for the official protocol the same keys with
             ``_ko`` for Known-Object; counts; ``per_class`` lists indexed by interaction.
         """
-        det, names = self._detections()
+        if not self.gt.num_gt.any():
+            raise OpenHOIError(f"{self.source}: none of its {self.gt.num_images} images has a "
+                               "ground-truth HOI instance (field 'hoi_annotation'): nothing to "
+                               "evaluate")
+        det, names, counts = self._detections()
+        if counts["predicted"] == 0 and counts["extra"]:
+            raise PredictionFileError(
+                f"none of the {counts['extra']} predicted images is in the ground truth "
+                f"(e.g. {names[self.gt.num_images]!r}; ground truth has e.g. "
+                f"{self.gt.image_ids[0] if self.gt.num_images else None!r}): predictions and "
+                "annotations of different sets?")
         num_gt = self.gt.num_gt
         official = self.protocol == "official"
         score = det.score * OFFICIAL_SCORE_SCALE if official else det.score  # O2
@@ -305,26 +336,29 @@ class HICODetEvaluator:
             "max_recall": _nullable(max_rec, evaluated),
         }
         if official:
-            obj = self.space.interaction_object.numpy()
+            obj = interaction_object(self.space)
             ko = count & self._known_matrix(names)[det.img, obj[det.cls]]  # O7
             ap_ko, rec_ko = class_aps(det.cls, tp, class_order, ko, num_gt, thresholds)
             out.update(self._summary(ap_ko, rec_ko, evaluated, suffix="_ko"))
             per_class["ap_ko"] = ap_ko.tolist()
-        out.update(self._counts(int(count.sum())))
+        out.update(self._counts(int(count.sum()), counts))
         out["per_class"] = per_class
         return out
 
-    def _counts(self, num_detections: int) -> dict[str, int]:
+    def _counts(self, num_detections: int, counts: dict[str, int]) -> dict[str, int]:
         extra = "num_images_ignored" if self.protocol == "python" else "num_images_without_gt"
-        if self._extra:
-            log.warning("%d predicted images are not in the ground truth (%s)", len(self._extra),
+        if counts["extra"]:
+            log.warning("%d predicted images are not in the ground truth (%s)", counts["extra"],
                         "ignored" if self.protocol == "python" else "scored as test images "
                         "without ground truth")
+        if counts["duplicates"]:
+            log.warning("%d prediction records repeat an image already predicted (the first "
+                        "record of each image is kept)", counts["duplicates"])
         return {
             "num_images": self.gt.num_images,
-            "num_images_predicted": len(self._preds),
-            extra: len(self._extra),
-            "num_duplicate_images": self._duplicates,
+            "num_images_predicted": counts["predicted"],
+            extra: counts["extra"],
+            "num_duplicate_images": counts["duplicates"],
             "num_detections": num_detections,
             "num_gt": int(self.gt.num_gt.sum()),
         }

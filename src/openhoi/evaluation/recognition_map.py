@@ -23,23 +23,27 @@ an interaction is positive when a ground-truth pair has it, negative otherwise).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from openhoi.data.records import HOIAnnotations
 from openhoi.errors import OpenHOIError
 from openhoi.evaluation.ap import precision_recall, voc11_ap, voc11_thresholds
 from openhoi.evaluation.flat import FlatGroundTruth
+from openhoi.evaluation.prediction_arrays import PredictionArrays
 from openhoi.label_space import LabelSpace, interaction_names
-from openhoi.structures import HOIPredictions, HOITargets, RecognitionPredictions
+
+if TYPE_CHECKING:
+    import torch
+
+    from openhoi.structures import HOIPredictions, HOITargets, RecognitionPredictions
 
 FEW_SHOT = (1, 5, 10)
 
 
 class HOIRecognitionEvaluator:
-    """Recognition evaluator: ``reset()``, ``process(image_ids, scores)``, ``evaluate()``.
+    """Recognition evaluator: ``reset()``, ``process(predictions)``, ``evaluate()``.
 
     Args:
         image_ids: ``[N]`` labelled images.
@@ -84,6 +88,10 @@ class HOIRecognitionEvaluator:
         """Store the predictions of some images (the engine's evaluator interface):
         ``RecognitionPredictions`` give image-level scores; a detector's ``HOIPredictions``
         give, per class, their best triplet score (else 0)."""
+        import torch
+
+        from openhoi.structures import HOIPredictions
+
         detections = [p for p in predictions if isinstance(p, HOIPredictions)]
         scored = [p for p in predictions if not isinstance(p, HOIPredictions)]
         if scored:
@@ -96,7 +104,7 @@ class HOIRecognitionEvaluator:
                        ) -> None:
         """Store ``[B, I]`` image-level scores of ``image_ids`` (the first score of an image is
         kept; unlabelled images are ignored, R5)."""
-        if isinstance(scores, torch.Tensor):
+        if hasattr(scores, "detach"):  # a torch tensor
             scores = scores.detach().cpu().float().numpy()
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (len(image_ids), self.space.num_interactions):
@@ -110,12 +118,20 @@ class HOIRecognitionEvaluator:
         self.scores[rows[new]] = scores[new]
         self._seen[rows[new]] = True
 
-    def process_detections(self, predictions: Sequence[HOIPredictions]) -> None:
+    def process_detections(self, predictions: Sequence[HOIPredictions] | PredictionArrays
+                           ) -> None:
         """Image-level scores of a detector: per class, the best triplet score (else 0)."""
-        for p in predictions:
-            s = np.zeros((1, self.space.num_interactions))
-            np.maximum.at(s[0], p.interactions.cpu().numpy(), p.scores.cpu().double().numpy())
-            self.process_scores([p.image_id], s)
+        if not isinstance(predictions, PredictionArrays):
+            predictions = PredictionArrays.from_predictions(predictions)
+        s = np.zeros((len(predictions), self.space.num_interactions))
+        rec = np.repeat(np.arange(len(predictions)), predictions.triplet_counts)
+        inter = predictions.interactions
+        if ((inter < 0) | (inter >= self.space.num_interactions)).any():
+            k = int(rec[np.flatnonzero((inter < 0) | (inter >= self.space.num_interactions))[0]])
+            raise OpenHOIError(f"predictions of image {predictions.image_ids[k]!r}: interactions "
+                               f"must be in [0, {self.space.num_interactions})")
+        np.maximum.at(s, (rec, inter), predictions.scores.astype(np.float64))
+        self.process_scores(list(predictions.image_ids), s)
 
     def evaluate(self) -> dict[str, Any]:
         """``mAP`` (Full) and ``mAP_few@k``, fractions; per-class AP and positives."""

@@ -43,17 +43,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from openhoi.data.label_arrays import interaction_object, interaction_verb
 from openhoi.errors import OpenHOIError, PredictionFileError
 from openhoi.evaluation.ap import descending_order
 from openhoi.evaluation.matching import first_in_group, join_on_key, segment_first_argmax
 from openhoi.evaluation.overlaps import iou_vsrl
+from openhoi.evaluation.prediction_arrays import PredictionArrays
 from openhoi.evaluation.vcoco_files import VCOCOGroundTruth, VsrlDetections
 from openhoi.label_space import LabelSpace
-from openhoi.structures import HOIPredictions
+
+if TYPE_CHECKING:
+    from openhoi.structures import HOIPredictions
 
 log = logging.getLogger(__name__)
 IOU_THRESHOLD = 0.5
@@ -175,28 +179,31 @@ def _summary(gt: VCOCOGroundTruth, agent: np.ndarray, role: np.ndarray, num_pos:
     }
 
 
-def vsrl_from_predictions(predictions: Sequence[HOIPredictions], space: LabelSpace,
-                          gt: VCOCOGroundTruth) -> tuple[VsrlDetections, int]:
-    """Detections of ``HOIPredictions`` in the ``vcoco`` label space (see the module docstring).
+def vsrl_from_predictions(predictions: Sequence[HOIPredictions] | PredictionArrays,
+                          space: LabelSpace, gt: VCOCOGroundTruth) -> tuple[VsrlDetections, int]:
+    """Detections of predictions in the ``vcoco`` label space (see the module docstring).
 
     Returns:
         The detections and the number of images not found in the ground truth (skipped).
     """
+    if not isinstance(predictions, PredictionArrays):
+        predictions = PredictionArrays.from_predictions(predictions)
     verb_action, verb_slot = _verb_maps(space, gt)
     image_of = {n: int(i) for n, i in zip(gt.file_names, gt.image_ids.tolist())}
     rows, skipped = [], 0
-    for p in predictions:
-        if p.image_id not in image_of:
+    b, t = predictions.box_offsets, predictions.triplet_offsets
+    for k, name in enumerate(predictions.image_ids):
+        if name not in image_of:
             skipped += 1
             continue
-        rows.append((image_of[p.image_id], p.boxes_xyxy.detach().cpu().numpy(),
-                     p.pair_idx.detach().cpu().numpy().reshape(-1, 2),
-                     p.interactions.detach().cpu().numpy().reshape(-1),
-                     p.scores.detach().cpu().numpy().reshape(-1)))
+        rows.append((image_of[name], predictions.boxes_xyxy[b[k]:b[k + 1]],
+                     predictions.pair_idx[t[k]:t[k + 1]].reshape(-1, 2),
+                     predictions.interactions[t[k]:t[k + 1]].reshape(-1),
+                     predictions.scores[t[k]:t[k + 1]].reshape(-1)))
     num_a, num_s = len(gt.actions), len(gt.slots)
     out = {"img": [], "person": [], "agent": [], "rscore": [], "rbox": []}
-    obj_of = space.interaction_object.numpy()
-    verb_of = space.interaction_verb.numpy()
+    obj_of = interaction_object(space)
+    verb_of = interaction_verb(space)
     for image_id, boxes, pairs, inter, scores in rows:
         if (inter < 0).any() or (inter >= space.num_interactions).any() or not np.isfinite(
                 scores).all():
@@ -268,15 +275,16 @@ class VCOCOEvaluator:
         self.reset()
 
     def reset(self) -> None:
-        self._preds: dict[str, HOIPredictions] = {}
+        self._preds: list[PredictionArrays] = []
         self._vsrl: list[VsrlDetections] = []
 
-    def process(self, predictions: Sequence[HOIPredictions]) -> None:
+    def process(self, predictions: Sequence[HOIPredictions] | PredictionArrays) -> None:
         """Store predictions keyed by ``image_id`` (COCO file name; the first one is kept)."""
         if self.space is None:
-            raise OpenHOIError("VCOCOEvaluator needs label_space to read HOIPredictions")
-        for p in predictions:
-            self._preds.setdefault(p.image_id, p)
+            raise OpenHOIError("VCOCOEvaluator needs label_space to read predictions")
+        if not isinstance(predictions, PredictionArrays):
+            predictions = PredictionArrays.from_predictions(predictions)
+        self._preds.append(predictions)
 
     def process_vsrl(self, detections: VsrlDetections) -> None:
         """Add detections already in vsrl_eval's layout (e.g. a GEN-VLKT pickle)."""
@@ -287,7 +295,10 @@ class VCOCOEvaluator:
         parts = list(self._vsrl)
         skipped = 0
         if self._preds:
-            det, skipped = vsrl_from_predictions(list(self._preds.values()), self.space, self.gt)
+            preds = PredictionArrays.concat(self._preds)
+            _, first = np.unique(np.array(preds.image_ids, dtype=str), return_index=True)
+            det, skipped = vsrl_from_predictions(preds.select(np.sort(first)), self.space,
+                                                 self.gt)
             parts.append(det)
         if not parts:
             parts = [vsrl_from_predictions([], self.space, self.gt)[0]] if self.space else []

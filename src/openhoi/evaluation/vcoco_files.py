@@ -19,7 +19,6 @@ action is refused, as vsrl_eval's ``assert has_label.size == 1`` refuses it.
 from __future__ import annotations
 
 import io
-import json
 import pickle
 import re
 from collections import defaultdict
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from openhoi.data.json_io import loads_json
 from openhoi.errors import DataError, PredictionFileError
 
 
@@ -70,8 +70,8 @@ def _load_json(path: str | Path) -> Any:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        return json.loads(path.read_bytes())
-    except json.JSONDecodeError as err:
+        return loads_json(path.read_bytes())
+    except ValueError as err:
         raise DataError(f"{path}: not valid JSON ({err})") from None
 
 
@@ -245,10 +245,20 @@ def read_vsrl_detections(path: str | Path, gt: VCOCOGroundTruth) -> VsrlDetectio
         PredictionFileError: naming the file, the entry and the key at fault.
     """
     path = Path(path)
+    if not path.is_file():
+        raise PredictionFileError(f"{path}: no such predictions file")
     try:
         dets = _SafeUnpickler(io.BytesIO(path.read_bytes())).load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+            IndexError, KeyError, MemoryError, RecursionError) as err:
         raise PredictionFileError(f"{path}: not a readable detections pickle ({err})") from None
+    return vsrl_detections(dets, gt, str(path))
+
+
+def vsrl_detections(dets: Any, gt: VCOCOGroundTruth, where: str) -> VsrlDetections:
+    """vsrl_eval detection dicts (see :func:`read_vsrl_detections`) as arrays; errors name
+    ``where`` and the entry."""
+    path = where
     if not isinstance(dets, list):
         raise PredictionFileError(f"{path}: expected a list of detection dicts")
     agent_keys = [f"{a}_agent" for a in gt.actions]

@@ -188,29 +188,33 @@ def clip_and_text(
     return clip, interaction_text, object_text
 
 
-def interaction_classifier(cfg: DetectionModelConfig, interaction_text: Tensor
-                           ) -> CosineClassifier:
-    """The text-initialised interaction classifier (the reference's ``visual_projection``;
-    the logit scale lives in the head)."""
-    return CosineClassifier.from_embeddings(
+def detector_and_classifier(cfg: DetectionModelConfig, label_space: LabelSpace,
+                            interaction_text: Tensor, object_text: Tensor | None
+                            ) -> tuple[nn.Module, CosineClassifier]:
+    """The DETR-style detector and the text-initialised interaction classifier (the
+    reference's ``visual_projection``; the logit scale lives in the head), built in this order
+    before a family's head: the order fixes which random numbers each part draws, so a seeded
+    run starts from the same weights as it always has."""
+    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
+    classifier = CosineClassifier.from_embeddings(
         interaction_text, bias=cfg.interaction.classifier_bias, logit_scale=None,
         trainable=not cfg.freeze_text_classifiers)
+    return detector, classifier
 
 
 def assemble(
     cfg: DetectionModelConfig,
     label_space: LabelSpace,
     clip: ClipKnowledge,
+    detector: nn.Module,
     head: nn.Module,
     interaction_text: Tensor,
-    object_text: Tensor | None,
     *,
     detr_weights: str | Path | None = None,
     detr_extra: list[nn.Module] | None = None,
 ) -> HOIDetector:
-    """The ``HOIDetector`` of a family's ``head``: builds the detector, loads DETR's weights
-    (into the detector and the ``detr_extra`` decoders), freezes what the config fixes."""
-    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
+    """The ``HOIDetector`` of a family's ``head``: loads DETR's weights (into the detector and
+    the ``detr_extra`` decoders), freezes what the config fixes."""
     if detr_weights is not None:
         report = load_detr_checkpoint(detector, detr_weights, label_space.object_ids,
                                       detr_extra or [])

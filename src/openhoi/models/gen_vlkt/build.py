@@ -14,7 +14,7 @@ from openhoi.models.detr.hoi_detector import (
     build_hoi_criterion,
     build_hoi_postprocessor,
     clip_and_text,
-    interaction_classifier,
+    detector_and_classifier,
 )
 from openhoi.models.detr.transformer import TransformerDecoder
 from openhoi.models.gen_vlkt.config import GenVLKTConfig
@@ -42,14 +42,15 @@ def build_model(
     """
     clip, inter_text, obj_text = clip_and_text(cfg, label_space, pretrained=pretrained,
                                                **clip_kwargs)
+    detector, classifier = detector_and_classifier(cfg, label_space, inter_text, obj_text)
     d = cfg.detector
     decoder = TransformerDecoder(d.num_decoder_layers, d.hidden_dim, d.num_heads,
                                  d.dim_feedforward, d.dropout, d.pre_norm)
-    head = GenVLKTHead(decoder, d.hidden_dim, clip.embed_dim,
-                       interaction_classifier(cfg, inter_text), cfg.interaction.init_temperature)
+    head = GenVLKTHead(decoder, d.hidden_dim, clip.embed_dim, classifier,
+                       cfg.interaction.init_temperature)
     if detr_weights is None and pretrained:
         detr_weights = cfg.detector.detr_checkpoint
-    return assemble(cfg, label_space, clip, head, inter_text, obj_text,
+    return assemble(cfg, label_space, clip, detector, head, inter_text,
                     detr_weights=detr_weights, detr_extra=[head.decoder])
 
 

@@ -20,7 +20,7 @@ from openhoi.models.detr.hoi_detector import (
     build_hoi_criterion,
     build_hoi_postprocessor,
     clip_and_text,
-    interaction_classifier,
+    detector_and_classifier,
 )
 from openhoi.models.hoiclip.config import HOICLIPConfig
 from openhoi.models.hoiclip.head import HOICLIPHead
@@ -93,6 +93,7 @@ def build_model(
     """
     clip, inter_text, obj_text = clip_and_text(cfg, label_space, pretrained=pretrained,
                                                **clip_kwargs)
+    detector, classifier = detector_and_classifier(cfg, label_space, inter_text, obj_text)
     icfg = cfg.interaction
     width, embed_dim = clip.width, clip.embed_dim
     verb_adapter = None
@@ -107,11 +108,11 @@ def build_model(
         DetectorMemoryProjection(cfg.detector.hidden_dim, width),
         InteractionDecoder(width, icfg.num_layers, icfg.num_heads, icfg.dim_feedforward,
                            icfg.dropout, icfg.shared_cross_attention),
-        interaction_classifier(cfg, inter_text), verb_adapter, icfg.verb_weight,
-        icfg.init_temperature, icfg.mask_detector_padding)
+        classifier, verb_adapter, icfg.verb_weight, icfg.init_temperature,
+        icfg.mask_detector_padding)
     if detr_weights is None and pretrained:
         detr_weights = cfg.detector.detr_checkpoint
-    return assemble(cfg, label_space, clip, head, inter_text, obj_text,
+    return assemble(cfg, label_space, clip, detector, head, inter_text,
                     detr_weights=detr_weights)
 
 
