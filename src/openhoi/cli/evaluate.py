@@ -283,7 +283,8 @@ def run(args: argparse.Namespace) -> int:
     from openhoi.label_space import load_label_space
 
     if (bool(args.checkpoint) + bool(args.predictions) + bool(args.config)) != 1:
-        raise ConfigError("give one of --predictions FILE, --checkpoint CKPT or --config RECIPE")
+        raise ConfigError("give either --predictions FILE, --checkpoint CKPT or --config RECIPE "
+                          "(exactly one)")
     rec = _recognition_model(args) if args.checkpoint or args.config else None
     if rec is not None:
         print_table(rec, "HOI recognition mAP (%), test split")
