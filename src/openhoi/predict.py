@@ -146,11 +146,19 @@ class HOIPredictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
-                        interactions: Sequence[str] | None = None) -> HOIPredictor:
+                        interactions: Sequence[str] | None = None,
+                        objects: Sequence[str] | None = None) -> HOIPredictor:
         """Load a checkpoint or exported safetensors file; optionally retarget the model to
-        an open-vocabulary interaction list (see ``openhoi.open_vocab``)."""
+        an open-vocabulary interaction list and/or object vocabulary (see
+        ``openhoi.open_vocab``)."""
         loaded = load_model(path)
         predictor = cls(loaded.model, loaded.config, loaded.label_space, device)
+        if objects is not None:
+            from openhoi.open_vocab import object_vocabulary_entries
+
+            interactions = object_vocabulary_entries(
+                list(objects), loaded.label_space,
+                list(interactions) if interactions is not None else None)
         if interactions is not None:
             predictor.set_interactions(interactions)
         return predictor

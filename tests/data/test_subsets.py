@@ -97,3 +97,17 @@ def test_training_subsets_chain_and_summary():
     assert sub.summary["validation"]["file_names"] == [str(sub.val.file_names[0])]
     # the validation records are filtered like the training ones
     assert "drink_with" not in str(_pairs(sub.val))
+
+
+def test_dropped_pairs_take_their_file_entries_along():
+    # a.jpg: the cup pair (row 0, hold + drink_with) is dropped, the chair pair (row 1) becomes
+    # row 0; its file entry must point there (it pointed past the end before the fix).
+    kept, _ = remove_unseen(_records(), SPACE, "rf_uc")
+    first = kept[0]
+    assert first.hoi_entries.tolist() == [[0, SPACE.verbs.index("sit_on")]]
+    for r in kept:
+        assert (r.hoi_entries[:, 0] < len(r.pair_idx)).all()
+    targets = first.to_targets((10, 10))
+    from openhoi.data.transforms import sanitize
+
+    assert sanitize(targets).hoi_entries.tolist() == [[0, SPACE.verbs.index("sit_on")]]

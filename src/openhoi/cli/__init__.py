@@ -27,6 +27,7 @@ from openhoi.cli import (
     recognize,
     serve,
     verb_repr,
+    vild_crops,
 )
 from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
@@ -45,6 +46,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
     ("make-synthetic", make_synthetic, "write the seeded synthetic HOI dataset (HICO-DET layout)"),
     ("verb-repr", verb_repr, "compute verb representations E_v from CLIP region features"),
+    ("vild-crops", vild_crops, "cache CLIP embeddings of training object crops (ViLD-image)"),
     ("embed-text", embed_text, "write (or reuse) text embeddings of a label space's prompts"),
     ("plot-embeddings", plot_embeddings, "t-SNE map of class text embeddings by verb/object"),
     ("label-space", label_space, "print a label space's classes and splits, or build one"),

@@ -5,6 +5,9 @@ Example: ``openhoi make-synthetic --out data/synthetic --images 400 --seed 0``, 
 ``--set data.dataset=synthetic --set data.root=data/synthetic``;
 ``openhoi make-synthetic --layout vcoco --out data/synthetic_vcoco``, then
 ``openhoi train --config synthetic_tiny_vcoco --set data.root=data/synthetic_vcoco``.
+``--semantic`` writes the semantic benchmark instead (objects from shared visual attributes,
+zero-shot splits a text embedding can bridge; train with
+``--set data.label_space=synthetic_semantic``; HICO-DET layout only).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace a synthetic dataset already in --out")
     parser.add_argument("--layout", choices=["hicodet", "vcoco"], default="hicodet",
                         help="HICO-DET layout (default) or V-COCO layout + official files")
+    parser.add_argument("--semantic", action="store_true",
+                        help="the semantic benchmark (label space synthetic_semantic)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,9 +38,14 @@ def run(args: argparse.Namespace) -> int:
     from openhoi.data.synthetic import generate_synthetic
     from openhoi.data.synthetic_vcoco import write_vcoco_layout
 
+    if args.semantic and args.layout != "hicodet":
+        from openhoi.errors import DataError
+
+        raise DataError("make-synthetic: --semantic writes the HICO-DET layout only")
     if args.layout == "hicodet":
         summary = generate_synthetic(args.out, args.images, seed=args.seed,
-                                     test_fraction=args.test_fraction, overwrite=args.overwrite)
+                                     test_fraction=args.test_fraction, overwrite=args.overwrite,
+                                     semantic=args.semantic)
     else:
         out = Path(args.out)
         if (out / "annotations").exists() and not args.overwrite:

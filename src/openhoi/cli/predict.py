@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interactions", metavar="LIST",
                         help="open vocabulary: 'ride horse,feed horse,hold umbrella' or a .txt "
                              "file with one per line; replaces the trained interaction classes")
+    parser.add_argument("--objects", metavar="LIST",
+                        help="open object vocabulary: 'cup,mug,teapot' or a .txt file; each "
+                             "object brings its trained interactions, a new object one per "
+                             "trained verb (added to --interactions when both are given)")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise OpenHOIError("--top-k must be at least 1")
     paths = list_images(args.inputs)
     entries = read_interaction_list(args.interactions) if args.interactions else None
-    predictor = HOIPredictor.from_checkpoint(args.checkpoint, args.device, entries)
+    objects = read_interaction_list(args.objects) if args.objects else None
+    predictor = HOIPredictor.from_checkpoint(args.checkpoint, args.device, entries, objects)
     draw_dir = Path(args.draw) if args.draw else None
     if draw_dir is not None:
         draw_dir.mkdir(parents=True, exist_ok=True)

@@ -54,9 +54,21 @@ def drop_pairs(annotations: HOIAnnotations, drop: np.ndarray) -> HOIAnnotations:
     counts = np.bincount(image_of_pair[keep], minlength=len(annotations))
     offsets = np.zeros(len(annotations) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    # The file's entries follow their pairs: entries of dropped pairs go, the rest are
+    # renumbered to the kept pairs' new local rows.
+    n_img = len(annotations)
+    image_of_entry = np.repeat(np.arange(n_img), np.diff(annotations.entry_offsets))
+    entry_pair = annotations.pair_offsets[image_of_entry] + annotations.hoi_entries[:, 0]
+    entry_keep = keep[entry_pair] if entry_pair.size else np.zeros(0, dtype=bool)
+    new_global = np.cumsum(keep) - 1  # [P] global row among kept pairs
+    local = new_global[entry_pair[entry_keep]] - offsets[image_of_entry[entry_keep]]
+    entry_offsets = np.zeros(n_img + 1, dtype=np.int64)
+    np.cumsum(np.bincount(image_of_entry[entry_keep], minlength=n_img), out=entry_offsets[1:])
+    entries = np.stack([local, annotations.hoi_entries[entry_keep, 1]], 1).astype(np.int64)
     return dataclasses.replace(annotations, pair_offsets=offsets,
                                pair_idx=annotations.pair_idx[keep],
-                               pair_verbs=annotations.pair_verbs[keep])
+                               pair_verbs=annotations.pair_verbs[keep],
+                               entry_offsets=entry_offsets, hoi_entries=entries.reshape(-1, 2))
 
 
 def remove_unseen(annotations: HOIAnnotations, label_space: LabelSpace,

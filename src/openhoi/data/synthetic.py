@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +129,22 @@ def make_pair(rng: np.random.Generator, verb: str, obj: str, hp: float
     return person, thing, verb not in ("sit_on", "carry")
 
 
+@dataclass(frozen=True)
+class SceneRules:
+    """How a benchmark draws: ``make_pair(rng, verb, obj, hp) -> (human, object, in front)``,
+    ``make_object(rng, name, hp, facing) -> Entity``, verbs that always accompany a pose, and
+    objects whose distractors float in the sky."""
+
+    make_pair: Callable[..., tuple[Entity, Entity, bool]]
+    make_object: Callable[..., Entity]
+    extra_verbs: dict[tuple[str, str], tuple[str, ...]]
+    sky_objects: frozenset[str] = frozenset({"kite"})
+
+
+DEFAULT_RULES = SceneRules(make_pair, _make_object, EXTRA_VERBS)
+"""The original benchmark's drawing rules."""
+
+
 class _InteractionDeck:
     """Draws interactions: non-rare ones in shuffled rounds (even counts); rare ones, in the
     train split, now and then until ``cap`` pairs each."""
@@ -183,9 +200,10 @@ def _place(rng: np.random.Generator, ents: list[Entity], width: int, height: int
     return False
 
 
-def render_image(rng: np.random.Generator, space: LabelSpace, deck: _InteractionDeck
-                 ) -> tuple[Image.Image, dict]:
+def render_image(rng: np.random.Generator, space: LabelSpace, deck: _InteractionDeck,
+                 rules: SceneRules | None = None) -> tuple[Image.Image, dict]:
     """One image and its annotation entry (without ``file_name``/``img_id``)."""
+    rules = rules or DEFAULT_RULES
     width, height = int(rng.integers(144, 209)), int(rng.integers(128, 177))
     pixels, horizon = background(rng, height, width)
     ground = (horizon + 0.15 * (height - horizon), height - 2.0)
@@ -196,21 +214,22 @@ def render_image(rng: np.random.Generator, space: LabelSpace, deck: _Interaction
         verb_idx, obj_idx = space.interactions[inter]
         verb, obj = space.verbs[verb_idx], space.objects[obj_idx]
         for hp in rng.uniform(0.40, 0.58) * height * np.array([1.0, 0.75]):
-            person, thing, front = make_pair(rng, verb, obj, hp)
+            person, thing, front = rules.make_pair(rng, verb, obj, hp)
             if _place(rng, [person, thing], width, height, ground, taken, margin=3.0):
                 groups.append((person, thing, front, inter))
                 break
         else:
             deck.give_back(inter)
     if not groups:  # nothing fitted (rare): try a fresh layout
-        return render_image(rng, space, deck)
+        return render_image(rng, space, deck, rules)
     keep_away = [g[0].box() + 0.45 * height * np.array([-1, -1, 1, 1]) for g in groups]
     distractors: list[tuple[Entity, int]] = []
     objects = [i for i in range(space.num_objects) if i != space.human_label]
     for _ in range(int(rng.integers(0, 3))):
         label = objects[int(rng.integers(len(objects)))]
-        thing = _make_object(rng, space.objects[label], rng.uniform(0.40, 0.58) * height, 1)
-        in_sky = space.objects[label] == "kite"
+        thing = rules.make_object(rng, space.objects[label], rng.uniform(0.40, 0.58) * height,
+                                  1)
+        in_sky = space.objects[label] in rules.sky_objects
         band = (horizon * 0.3, horizon * 0.8) if in_sky else ground
         if _place(rng, [thing], width, height, band, taken + keep_away, margin=3.0):
             distractors.append((thing, label))
@@ -229,7 +248,7 @@ def render_image(rng: np.random.Generator, space: LabelSpace, deck: _Interaction
         h_id, o_id = len(boxes), len(boxes) + 1
         boxes += [(person, space.human_label), (thing, space.interactions[inter][1])]
         verb_idx, obj_idx = space.interactions[inter]
-        verbs = [space.verbs[verb_idx], *EXTRA_VERBS.get(
+        verbs = [space.verbs[verb_idx], *rules.extra_verbs.get(
             (space.verbs[verb_idx], space.objects[obj_idx]), ())]
         for verb in verbs:
             v = space.verbs.index(verb)
@@ -250,7 +269,7 @@ def _int_box(box: np.ndarray, width: int, height: int) -> list[int]:
 
 
 def _write_split(rng: np.random.Generator, space: LabelSpace, root: Path, split: str,
-                 num_images: int) -> Counter[str]:
+                 num_images: int, rules: SceneRules | None = None) -> Counter[str]:
     """Render one split's images and JSON; returns pair counts per interaction name."""
     ann_name, folder = SPLITS[split]
     image_dir = root / "images" / folder
@@ -258,7 +277,7 @@ def _write_split(rng: np.random.Generator, space: LabelSpace, root: Path, split:
     deck = _InteractionDeck(rng, space, train=split == "train")
     entries = []
     for k in range(num_images):
-        image, entry = render_image(rng, space, deck)
+        image, entry = render_image(rng, space, deck, rules)
         file_name = f"synthetic_{split}_{k + 1:08d}.jpg"
         image.save(image_dir / file_name, format="JPEG", quality=92)
         entries.append({"file_name": file_name, "img_id": k + 1, **entry})
@@ -268,8 +287,8 @@ def _write_split(rng: np.random.Generator, space: LabelSpace, root: Path, split:
 
 
 def generate_synthetic(out: str | Path, num_images: int, seed: int = 0,
-                       test_fraction: float = 0.25, overwrite: bool = False
-                       ) -> SyntheticSummary:
+                       test_fraction: float = 0.25, overwrite: bool = False,
+                       semantic: bool = False) -> SyntheticSummary:
     """Write the synthetic benchmark under ``out`` in the HICO-DET layout.
 
     Args:
@@ -279,6 +298,9 @@ def generate_synthetic(out: str | Path, num_images: int, seed: int = 0,
         seed: everything drawn derives from it; same arguments give byte-identical files.
         test_fraction: share of test images, in [0, 1).
         overwrite: replace an existing synthetic dataset at ``out``.
+        semantic: the semantic benchmark (``openhoi.data.synthetic_semantic``: objects built
+            from shared visual attributes, label space ``synthetic_semantic``) instead of the
+            original one (whose files stay byte-identical for a seed).
 
     Returns:
         counts of what was written. About 80 train images give every non-rare interaction
@@ -287,7 +309,12 @@ def generate_synthetic(out: str | Path, num_images: int, seed: int = 0,
     if num_images < 1 or not 0.0 <= test_fraction < 1.0:
         raise DataError(f"make-synthetic: need --images >= 1 and 0 <= --test-fraction < 1, got "
                         f"{num_images} and {test_fraction}")
-    space = load_label_space("synthetic")
+    if semantic:
+        from openhoi.data.synthetic_semantic import SEMANTIC_RULES
+
+        space, rules = load_label_space("synthetic_semantic"), SEMANTIC_RULES
+    else:
+        space, rules = load_label_space("synthetic"), DEFAULT_RULES
     root = Path(out)
     ann_dir = root / "annotations"
     if (ann_dir / SPLITS["train"][0]).exists():
@@ -300,7 +327,7 @@ def generate_synthetic(out: str | Path, num_images: int, seed: int = 0,
     if num_images >= 2 and test_fraction > 0:
         num_test = min(max(num_test, 1), num_images - 1)
     rng = np.random.default_rng(seed)
-    train = _write_split(rng, space, root, "train", num_images - num_test)
-    test = _write_split(rng, space, root, "test", num_test)
+    train = _write_split(rng, space, root, "train", num_images - num_test, rules)
+    test = _write_split(rng, space, root, "test", num_test, rules)
     np.save(ann_dir / CORRESPONDENCE_FILE, space.correspondence.numpy().astype(np.float32))
     return SyntheticSummary(root, num_images - num_test, num_test, dict(train), dict(test))

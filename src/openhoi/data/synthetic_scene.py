@@ -87,7 +87,7 @@ def darker(c: Color, f: float = 0.55) -> Color:
 SKIN: tuple[Color, ...] = ((241, 194, 160), (224, 172, 105), (198, 134, 66), (141, 85, 36),
                            (255, 219, 172))
 
-POSES = ("stand", "hold", "raise", "drink", "carry", "kick", "sit")
+POSES = ("stand", "hold", "raise", "drink", "carry", "kick", "sit", "push")
 
 
 def human(height: float, facing: int, pose: str, clothes: Color, skin: Color) -> Entity:
@@ -95,7 +95,8 @@ def human(height: float, facing: int, pose: str, clothes: Color, skin: Color) ->
 
     Poses: ``stand`` arms down; ``hold`` front hand forward at chest height; ``raise`` front
     hand above the head; ``drink`` front hand at the mouth; ``carry`` both hands above the
-    head; ``kick`` front foot forward and up; ``sit`` hips bent, thighs level.
+    head; ``kick`` front foot forward and up; ``sit`` hips bent, thighs level; ``push`` both
+    hands forward at hip height.
     """
     s, f = height, facing
     r = 0.09 * s
@@ -116,6 +117,7 @@ def human(height: float, facing: int, pose: str, clothes: Color, skin: Color) ->
                   (-0.12, top / s - sh[1] / s - 0.05)),
         "kick": ((0.07, 0.15), (0.13, 0.32), (-0.08, 0.13), (-0.17, 0.28)),
         "sit": ((0.08, 0.14), (0.20, 0.27), (0.02, 0.15), (0.12, 0.30)),
+        "push": ((0.12, 0.17), (0.28, 0.26), (0.08, 0.18), (0.24, 0.28)),
     }[pose]
     fe, fh, be, bh = (sh + _pt(f * a * s, b * s) for a, b in arms)
     if sitting:  # thighs level, shins down to the floor at 0.26 s below the hips

@@ -9,6 +9,7 @@ sum is the training loss. Model-specific terms (e.g. GEN-VLKT's feature-mimic lo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -21,6 +22,10 @@ from openhoi.models.detr.matcher import HungarianMatcher, Indices, PairTargets
 from openhoi.ops.boxes import box_cxcywh_to_xyxy, elementwise_generalized_box_iou
 from openhoi.ops.losses import clamped_sigmoid, cornernet_focal_loss
 from openhoi.structures import HOIRawOutput, HOITargets
+
+PairExtras = Callable[[Sequence[HOITargets]], list[dict[str, Tensor]]]
+"""Per-pair tensors for loss terms: ``targets -> [{name: [M_i, ...]}]``, one dict per image
+(merged into ``PairTargets.extras``)."""
 
 LossTerm = Callable[[HOIRawOutput, Sequence[PairTargets], Indices, float], Tensor | None]
 """An extra loss: ``(layer_outputs, pair_targets, indices, num_pairs) -> scalar`` (unweighted),
@@ -53,13 +58,19 @@ class SetCriterion(nn.Module):
         aux_loss: also penalise the layers in ``outputs.aux``.
         obj_box_normalizer: see ``LossConfig.obj_box_normalizer``.
         extra_terms: ``name -> (weight, LossTerm)``; reported as ``loss_{name}``.
+        unseen_objects: ``[O]`` bool, object classes left out of the object cross-entropy's
+            softmax (ViLD: classes never seen in training are not in the classifier), or None.
+        pair_extras: fills ``PairTargets.extras`` for the extra terms, or None.
     """
 
     def __init__(self, matcher: HungarianMatcher, weights: Mapping[str, float],
                  eos_coef: float = 0.1, focal_alpha: float = 0.5, aux_loss: bool = True,
                  obj_box_normalizer: str = "pairs_with_object",
-                 extra_terms: Mapping[str, tuple[float, LossTerm]] | None = None) -> None:
+                 extra_terms: Mapping[str, tuple[float, LossTerm]] | None = None,
+                 unseen_objects: Tensor | None = None,
+                 pair_extras: PairExtras | None = None) -> None:
         super().__init__()
+        self.pair_extras = pair_extras
         unknown = set(weights) - {"obj_ce", "interaction", "verb", "bbox", "giou"}
         if unknown:
             raise ValueError(f"unknown loss weights {sorted(unknown)}")
@@ -75,6 +86,11 @@ class SetCriterion(nn.Module):
         empty_weight = torch.ones(num_objects + 1)
         empty_weight[-1] = eos_coef
         self.register_buffer("empty_weight", empty_weight, persistent=False)
+        if unseen_objects is not None and unseen_objects.any():
+            mask = torch.cat([unseen_objects.bool(), torch.zeros(1, dtype=torch.bool)])
+            self.register_buffer("unseen_objects", mask, persistent=False)  # [O + 1]
+        else:
+            self.unseen_objects = None
 
     def forward(self, outputs: HOIRawOutput, targets: Sequence[HOITargets],
                 num_pairs: float) -> dict[str, Tensor]:
@@ -87,15 +103,31 @@ class SetCriterion(nn.Module):
                 of processes, at least 1 (the engine all-reduces it).
         """
         pair_targets = self.matcher.pair_targets(targets)
+        if self.pair_extras is not None:
+            for pt, extra in zip(pair_targets, self.pair_extras(targets)):
+                pt.extras.update(extra)
         layers = [("", outputs)]
         if self.aux_loss:
             layers += [(f"_{i}", aux) for i, aux in enumerate(outputs.aux)]
         losses: dict[str, Tensor] = {}
         for suffix, layer in layers:
+            layer = self.seen_columns(layer)
             indices = self.matcher.match(layer, pair_targets)
             for name, value in self.layer_losses(layer, pair_targets, indices, num_pairs).items():
                 losses[f"loss_{name}{suffix}"] = value
         return losses
+
+    def seen_columns(self, out: HOIRawOutput) -> HOIRawOutput:
+        """``out`` with its interaction logits cut to the matcher's interaction columns when
+        they cover the whole label space (a zero-shot run: HOICLIP's ``--del_unseen``
+        trains the classifier rows of seen interactions only; unseen rows get no gradient)."""
+        columns = self.matcher.interaction_columns
+        num = self.matcher.label_space.num_interactions
+        logits = out.interaction_logits
+        if columns is None or logits.shape[-1] != num or len(columns) == num:
+            return out
+        return dataclasses.replace(out, interaction_logits=logits[..., columns.to(
+            logits.device)])
 
     def layer_losses(self, out: HOIRawOutput, targets: Sequence[PairTargets], indices: Indices,
                      num_pairs: float) -> dict[str, Tensor]:
@@ -126,6 +158,8 @@ class SetCriterion(nn.Module):
                idx: tuple[Tensor, Tensor]) -> Tensor:
         """Cross-entropy over ``O + 1`` classes; unmatched queries target no-object."""
         logits = out.obj_logits  # [B, Q, O + 1]
+        if self.unseen_objects is not None:  # never-seen classes are not in the softmax
+            logits = logits.masked_fill(self.unseen_objects.to(logits.device), float("-inf"))
         target = torch.full(logits.shape[:2], logits.shape[-1] - 1, dtype=torch.int64,
                             device=logits.device)
         target[idx] = _gather(targets, indices, "obj_labels").to(logits.device)
@@ -175,8 +209,9 @@ class SetCriterion(nn.Module):
 
 def build_criterion(matcher_cfg: MatcherConfig, loss_cfg: LossConfig, label_space: LabelSpace,
                     interaction_columns: Tensor | None = None,
-                    extra_terms: Mapping[str, tuple[float, LossTerm]] | None = None
-                    ) -> SetCriterion:
+                    extra_terms: Mapping[str, tuple[float, LossTerm]] | None = None,
+                    unseen_objects: Tensor | None = None,
+                    pair_extras: PairExtras | None = None) -> SetCriterion:
     """The criterion (with its matcher) of a config."""
     matcher = HungarianMatcher(label_space, matcher_cfg.cost_obj_class,
                                matcher_cfg.cost_interaction, matcher_cfg.cost_bbox,
@@ -184,4 +219,5 @@ def build_criterion(matcher_cfg: MatcherConfig, loss_cfg: LossConfig, label_spac
     weights = {"obj_ce": loss_cfg.obj_ce, "interaction": loss_cfg.interaction,
                "verb": loss_cfg.verb, "bbox": loss_cfg.bbox, "giou": loss_cfg.giou}
     return SetCriterion(matcher, weights, loss_cfg.eos_coef, loss_cfg.focal_alpha,
-                        loss_cfg.aux_loss, loss_cfg.obj_box_normalizer, extra_terms)
+                        loss_cfg.aux_loss, loss_cfg.obj_box_normalizer, extra_terms,
+                        unseen_objects, pair_extras)

@@ -8,7 +8,7 @@ The interaction branch (``openhoi.models`` HOICLIP / GEN-VLKT heads) consumes ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -44,6 +44,8 @@ class DetectorOutput:
         feature_size: ``(h, w)`` of the backbone feature map, ``HW = h * w``.
         selection: the query selection (``openhoi.models.detr.query_selection``; its heat map
             feeds a loss), or None.
+        obj_extras: ``[L, B, Q, ...]`` per-layer tensors of the object head (ViLD's image
+            branch), passed into every layer's ``HOIRawOutput.extras``.
     """
 
     h_hs: Tensor
@@ -56,6 +58,7 @@ class DetectorOutput:
     memory_pos: Tensor
     feature_size: tuple[int, int]
     selection: Selection | None = None
+    obj_extras: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def num_layers(self) -> int:
@@ -91,7 +94,8 @@ class DetectorOutput:
             return t[0] if t.shape[0] == 1 else t[i]
 
         def build(i: int) -> HOIRawOutput:
-            per_layer = {k: layer(v, i) for k, v in (layer_extras or {}).items()}
+            per_layer = {k: layer(v, i) for k, v in
+                         {**self.obj_extras, **(layer_extras or {})}.items()}
             return HOIRawOutput(
                 obj_logits=self.obj_logits[i],
                 h_boxes_cxcywh=self.h_boxes_cxcywh[i],
@@ -120,7 +124,8 @@ class Detector(nn.Module):
         backbone: ResNet feature extractor (``num_channels`` output channels).
         encoder: transformer encoder of width ``D``.
         instance_decoder: GEN-VLKT paired instance decoder of width ``D``.
-        obj_classifier: ``[..., D] -> [..., O + 1]`` object-class head.
+        obj_classifier: ``[..., D] -> [..., O + 1]`` object-class head, or ``-> (logits,
+            extras)`` for a head with per-layer extras (``ViLDObjectClassifier``).
         box_head_layers: layers of the human and object box MLPs (3 in DETR/GEN-VLKT).
 
     Attributes:
@@ -165,10 +170,14 @@ class Detector(nn.Module):
         dec = self.instance_decoder(memory, mask, pos, (int(h), int(w)), self._box_logits)
         h_hs, o_hs = dec.h_hs, dec.o_hs  # [L, B, Q, D]
         h_logits, o_logits = dec.box_logits.split(self.num_queries, dim=2)  # [L, B, Q, 4]
+        obj_logits = self.obj_classifier(o_hs)  # [L, B, Q, O + 1], or (logits, extras)
+        obj_extras = {}
+        if isinstance(obj_logits, tuple):  # an open-vocabulary head's extras (ViLD)
+            obj_logits, obj_extras = obj_logits
         return DetectorOutput(
             h_hs=h_hs,
             o_hs=o_hs,
-            obj_logits=self.obj_classifier(o_hs),  # [L, B, Q, O + 1]
+            obj_logits=obj_logits,
             h_boxes_cxcywh=h_logits.sigmoid(),  # [L, B, Q, 4] normalized
             o_boxes_cxcywh=o_logits.sigmoid(),
             memory=memory,
@@ -176,11 +185,13 @@ class Detector(nn.Module):
             memory_pos=pos,
             feature_size=(int(h), int(w)),
             selection=dec.selection,
+            obj_extras=obj_extras,
         )
 
 
 def build_detector(cfg: DetectorConfig, num_objects: int,
-                   obj_text_embeds: Tensor | None = None) -> Detector:
+                   obj_text_embeds: Tensor | None = None,
+                   obj_classifier: nn.Module | None = None) -> Detector:
     """Build the detector of ``cfg`` with random weights (no weight file is read here).
 
     Args:
@@ -188,6 +199,8 @@ def build_detector(cfg: DetectorConfig, num_objects: int,
         num_objects: ``O``, object classes of the label space (the head has ``O + 1`` outputs).
         obj_text_embeds: ``[O + 1, E]`` CLIP text embeddings of the object prompts plus the
             no-object prompt; required when ``cfg.obj_head == "clip"``.
+        obj_classifier: a built object head (``cfg.obj_head == "vild"``: the family builds it
+            from ``model.vild``).
     """
     backbone = Backbone(cfg.backbone, cfg.dilation, cfg.train_backbone,
                         norm=cfg.backbone_norm, frozen_stages=cfg.backbone_frozen_stages,
@@ -197,13 +210,17 @@ def build_detector(cfg: DetectorConfig, num_objects: int,
     decoder = InstanceDecoder(TransformerDecoder(cfg.num_decoder_layers, *layer_args),
                               cfg.num_queries, cfg.spatial_prior, cfg.spatial_prior_sigma,
                               cfg.box_refine, cfg.value_pos, cfg.query_selection)
-    if cfg.obj_head == "clip":
+    if cfg.obj_head == "vild":
+        if obj_classifier is None:
+            raise ConfigError("model.detector.obj_head='vild' needs the ViLD head built from "
+                              "model.vild")
+    elif cfg.obj_head == "clip":
         if obj_text_embeds is None:
             raise ConfigError("model.detector.obj_head='clip' needs the object text embeddings")
         if obj_text_embeds.shape[0] != num_objects + 1:
             raise ConfigError(f"object text embeddings have {obj_text_embeds.shape[0]} rows, "
                               f"expected {num_objects} objects + 1 no-object")
-        obj_classifier: nn.Module = TextObjectClassifier(
+        obj_classifier = TextObjectClassifier(
             cfg.hidden_dim, obj_text_embeds, cfg.obj_head_bias, cfg.obj_logit_scale_init)
     else:
         obj_classifier = LinearObjectClassifier(cfg.hidden_dim, num_objects + 1)

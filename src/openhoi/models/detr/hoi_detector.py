@@ -37,7 +37,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.config import ClipConfig, DetectionModelConfig
+from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import global_adapter_loss
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
 from openhoi.models.clip.feature_mimic import feature_mimic_loss
 from openhoi.models.clip.text_classifier import (
@@ -46,6 +48,8 @@ from openhoi.models.clip.text_classifier import (
     object_prompts,
     text_embeddings,
 )
+from openhoi.models.clip.vild import build_vild_head, vild_image_loss
+from openhoi.models.clip.vild_crops import CropLookup
 from openhoi.models.clip.zero_shot import ZeroShotEnhancement, ZeroShotScorer
 from openhoi.models.contract import HOIModel
 from openhoi.models.detr.criterion import LossTerm, SetCriterion, build_criterion
@@ -81,6 +85,8 @@ class HOIDetector(HOIModel):
             enhancement, the mimic loss); when False those extras are absent. A head that
             reads CLIP always has them.
         interaction_template, object_template: prompts of new classes (``retarget``).
+        global_adapter: CLIP-Adapter on V_g before the zero-shot scorer and the mimic loss
+            (``openhoi.models.clip.adapter``), or None.
     """
 
     task = "detection"
@@ -95,8 +101,10 @@ class HOIDetector(HOIModel):
         clip_extras: bool = True,
         interaction_template: str = ClipConfig.interaction_template,
         object_template: str = ClipConfig.object_template,
+        global_adapter: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        self.global_adapter = global_adapter
         self.clip_extras = clip_extras
         self.detector = detector
         self.clip = clip
@@ -112,6 +120,9 @@ class HOIDetector(HOIModel):
         det = self.detector(batch)
         run_clip = self.head.reads_clip or self.clip_extras
         feats = self.clip(batch) if run_clip else None
+        if feats is not None and self.global_adapter is not None:
+            feats = dataclasses.replace(feats, global_feature=self.global_adapter(
+                feats.global_feature))  # CLIP-Adapter on V_g
         out = self.head.interact(det, feats, self.clip)
         layer_extras = {"interaction_features": out.features}  # [L, B, Q, E]
         extras = {}
@@ -189,13 +200,19 @@ def clip_and_text(
 
 
 def detector_and_classifier(cfg: DetectionModelConfig, label_space: LabelSpace,
-                            interaction_text: Tensor, object_text: Tensor | None
+                            clip: ClipKnowledge, interaction_text: Tensor,
+                            object_text: Tensor | None, pretrained: bool = True
                             ) -> tuple[nn.Module, CosineClassifier]:
-    """The DETR-style detector and the text-initialised interaction classifier (the
-    reference's ``visual_projection``; the logit scale lives in the head), built in this order
-    before a family's head: the order fixes which random numbers each part draws, so a seeded
-    run starts from the same weights as it always has."""
-    detector = build_detector(cfg.detector, label_space.num_objects, object_text)
+    """The DETR-style detector (with ViLD's object head when the config asks; its text rows
+    are placeholders without ``pretrained``) and the text-initialised interaction classifier
+    (the reference's ``visual_projection``; the logit scale lives in the head), built in this
+    order before a family's head: the order fixes which random numbers each part draws, so a
+    seeded run starts from the same weights as it always has."""
+    obj_head = None
+    if cfg.detector.obj_head == "vild":
+        obj_head = build_vild_head(cfg.vild, label_space.objects, cfg.detector.hidden_dim, clip,
+                                   pretrained=pretrained)
+    detector = build_detector(cfg.detector, label_space.num_objects, object_text, obj_head)
     classifier = CosineClassifier.from_embeddings(
         interaction_text, bias=cfg.interaction.classifier_bias, logit_scale=None,
         trainable=not cfg.freeze_text_classifiers)
@@ -212,16 +229,18 @@ def assemble(
     *,
     detr_weights: str | Path | None = None,
     detr_extra: list[nn.Module] | None = None,
+    global_adapter: nn.Module | None = None,
 ) -> HOIDetector:
-    """The ``HOIDetector`` of a family's ``head``: loads DETR's weights (into the detector and
-    the ``detr_extra`` decoders), freezes what the config fixes."""
+    """The ``HOIDetector`` of a family's ``detector`` and ``head``: loads DETR's weights (into
+    the detector and the ``detr_extra`` decoders), freezes what the config fixes."""
     if detr_weights is not None:
         report = load_detr_checkpoint(detector, detr_weights, label_space.object_ids,
                                       detr_extra or [])
         log.info("DETR weights from %s: %s", detr_weights, report.summary())
     model = HOIDetector(detector, clip, head, ZeroShotScorer(interaction_text),
                         interaction_template=cfg.clip.interaction_template,
-                        object_template=cfg.clip.object_template)
+                        object_template=cfg.clip.object_template,
+                        global_adapter=global_adapter)
     if cfg.freeze_text_classifiers:
         for name, p in model.named_parameters():
             if name.startswith(CLIP_SIDE):
@@ -241,9 +260,37 @@ def build_hoi_criterion(cfg: DetectionModelConfig, label_space: LabelSpace,
         interaction_columns: ``[I']`` interactions the losses see (the seen ones of a
             zero-shot split); None for all.
     """
+    if "global" in cfg.adapter.where:
+        extra_terms = {"adapter_global": (cfg.adapter.global_loss,
+                                          global_adapter_loss(interaction_columns)),
+                       **(extra_terms or {})}
+    unseen_objects, pair_extras = None, None
+    if cfg.detector.obj_head == "vild":
+        unseen_objects = vild_unseen_objects(label_space, interaction_columns)
+        if cfg.vild.image_weight > 0:
+            if cfg.vild.crop_embeddings is None:
+                raise ConfigError("model.vild.image_weight > 0 needs model.vild.crop_embeddings "
+                                  "(the file `openhoi vild-crops` writes)")
+            pair_extras = CropLookup(cfg.vild.crop_embeddings)
+            extra_terms = {"vild_image": (cfg.vild.image_weight, vild_image_loss),
+                           **(extra_terms or {})}
     terms = {"feat_mimic": (cfg.interaction.mimic_loss_coef, feature_mimic_loss),
              "centre": (cfg.loss.centre, centre_heatmap_loss), **(extra_terms or {})}
-    return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms)
+    return build_criterion(cfg.matcher, cfg.loss, label_space, interaction_columns, terms,
+                           unseen_objects, pair_extras)
+
+
+def vild_unseen_objects(label_space: LabelSpace, interaction_columns: Tensor | None
+                        ) -> Tensor | None:
+    """``[O]`` bool: objects of no trained interaction (ViLD leaves them out of the
+    softmax); None when every interaction is trained. The human class is always seen."""
+    if interaction_columns is None:
+        return None
+    seen = torch.zeros(label_space.num_objects, dtype=torch.bool)
+    obj = label_space.interaction_object[interaction_columns.long()]
+    seen[obj[obj >= 0]] = True
+    seen[label_space.human_label] = True
+    return ~seen
 
 
 def build_hoi_postprocessor(cfg: DetectionModelConfig, label_space: LabelSpace

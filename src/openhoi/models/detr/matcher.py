@@ -9,7 +9,7 @@ once; each image is then assigned with ``scipy.optimize.linear_sum_assignment``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -34,6 +34,8 @@ class PairTargets:
         has_object: ``[M]`` bool.
         interactions: ``[M, I']`` float32 multi-hot over the interaction columns of the logits.
         verbs: ``[M, V]`` float32 multi-hot verbs.
+        extras: ``[M, ...]`` per-pair tensors a loss term needs (ViLD-image's crop
+            embeddings), filled by the criterion's ``pair_extras``.
     """
 
     h_boxes_cxcywh: Tensor
@@ -42,6 +44,7 @@ class PairTargets:
     has_object: Tensor
     interactions: Tensor
     verbs: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.obj_labels.shape[0])

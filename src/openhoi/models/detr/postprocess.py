@@ -67,6 +67,15 @@ class PostProcessor:
         """Whether scoring reads ``outputs.extras`` (only score terms do, e.g. S_zs)."""
         return bool(self.score_terms)
 
+    def object_probs(self, outputs: HOIRawOutput) -> Tensor:
+        """``[B, Q, O + 1]``: the head's ensembled probabilities where it gives them
+        (``extras["obj_log_probs"]``, ViLD), else ``obj_score`` of the object logits."""
+        log_probs = outputs.extras.get("obj_log_probs")
+        if log_probs is not None:
+            return log_probs.float().exp()
+        obj_logits = outputs.obj_logits.float()
+        return obj_logits.sigmoid() if self.obj_score == "sigmoid" else obj_logits.softmax(-1)
+
     def triplet_scores(self, outputs: HOIRawOutput) -> Tensor:
         """``[B, Q, I]`` score of every (query pair, interaction)."""
         logits = outputs.interaction_logits.float()  # [B, Q, I]
@@ -76,8 +85,7 @@ class PostProcessor:
         inter = logits.sigmoid()
         for term in self.score_terms:
             inter = inter + term(outputs)
-        obj_logits = outputs.obj_logits.float()  # [B, Q, O + 1]
-        obj = obj_logits.sigmoid() if self.obj_score == "sigmoid" else obj_logits.softmax(-1)
+        obj = self.object_probs(outputs)  # [B, Q, O + 1]
         obj = obj[..., self.interaction_object.to(obj.device)].pow(self.obj_score_power)
         return inter + obj if self.score_fusion == "sum" else inter * obj
 
@@ -108,7 +116,7 @@ class PostProcessor:
         scale = torch.stack([width, height, width, height], dim=-1)[:, None]  # [B, 1, 4]
         h_boxes = box_cxcywh_to_xyxy(outputs.h_boxes_cxcywh.float()) * scale  # [B, Q, 4] pixels
         o_boxes = box_cxcywh_to_xyxy(outputs.o_boxes_cxcywh.float()) * scale
-        obj_labels = outputs.obj_logits[..., :-1].argmax(-1)  # [B, Q]
+        obj_labels = self.object_probs(outputs)[..., :-1].argmax(-1)  # [B, Q]
 
         if self.use_nms:
             index = query.unsqueeze(-1).expand(-1, -1, 4)

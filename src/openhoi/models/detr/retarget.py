@@ -6,7 +6,9 @@ classes, in place (``HOIDetector.retarget``; the user's list is parsed by
   space keep their trained weights (and bias); new interactions get the normalised CLIP text
   embedding of their prompt (bias 0).
 * Object classifier (CLIP-text head): known objects keep their rows, new objects get the text
-  embedding of the model's object prompt; the no-object row is kept.
+  embedding of the model's object prompt; the no-object row is kept. ViLD's head: known
+  objects keep their rows, new ones are encoded as its training rows were (its text encoder
+  and prompt ensemble) and count as novel in its ensemble; the background stays.
 * The head's own class-indexed parts (HOICLIP's verb adapter) follow through the head's
   ``retarget_verbs`` when it has one.
 """
@@ -23,6 +25,7 @@ from openhoi.models.clip.text_classifier import (
     object_prompts,
     text_embeddings,
 )
+from openhoi.models.clip.vild import ViLDObjectClassifier, retarget_vild
 from openhoi.models.contract import OpenVocabularyError
 from openhoi.models.detr.heads import TextObjectClassifier
 
@@ -69,6 +72,20 @@ def retarget_hoi_detector(model: nn.Module, base: LabelSpace, new: LabelSpace) -
     model.zero_shot.text_embed = inter_text.to(model.zero_shot.text_embed.device)
 
     obj_head = model.detector.obj_classifier
+    if isinstance(obj_head, ViLDObjectClassifier):
+        retarget_vild(obj_head, obj_idx, new.objects, clip)
+    else:
+        _retarget_object_classifier(model, obj_head, obj_idx, new)
+
+    retarget_verbs = getattr(model.head, "retarget_verbs", None)
+    if retarget_verbs is not None:
+        retarget_verbs(verb_idx, new)
+
+
+def _retarget_object_classifier(model: nn.Module, obj_head: nn.Module, obj_idx: list[int],
+                                new: LabelSpace) -> None:
+    """Rows of the CLIP-text or linear object head for ``new``'s objects."""
+    clip = model.clip
     lin = obj_head.classifier
     keep = obj_idx + [lin.weight.shape[0] - 1]  # + the no-object row
     if isinstance(obj_head, TextObjectClassifier):
@@ -84,7 +101,3 @@ def retarget_hoi_detector(model: nn.Module, base: LabelSpace, new: LabelSpace) -
                 "embedding to extend; list only trained objects")
         new_text = torch.zeros(len(keep), lin.in_features)
     obj_head.classifier = _linear_with_rows(lin, keep, new_text)
-
-    retarget_verbs = getattr(model.head, "retarget_verbs", None)
-    if retarget_verbs is not None:
-        retarget_verbs(verb_idx, new)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.contract import Architecture
 from openhoi.models.detr.hoi_detector import (
     HOIDetector,
@@ -42,7 +43,8 @@ def build_model(
     """
     clip, inter_text, obj_text = clip_and_text(cfg, label_space, pretrained=pretrained,
                                                **clip_kwargs)
-    detector, classifier = detector_and_classifier(cfg, label_space, inter_text, obj_text)
+    detector, classifier = detector_and_classifier(cfg, label_space, clip, inter_text,
+                                                   obj_text, pretrained)
     d = cfg.detector
     decoder = TransformerDecoder(d.num_decoder_layers, d.hidden_dim, d.num_heads,
                                  d.dim_feedforward, d.dropout, d.pre_norm)
@@ -50,8 +52,10 @@ def build_model(
                        cfg.interaction.init_temperature)
     if detr_weights is None and pretrained:
         detr_weights = cfg.detector.detr_checkpoint
+    adapters = build_adapters(cfg.adapter, {"global": clip.embed_dim})
     return assemble(cfg, label_space, clip, detector, head, inter_text,
-                    detr_weights=detr_weights, detr_extra=[head.decoder])
+                    detr_weights=detr_weights, detr_extra=[head.decoder],
+                    global_adapter=adapters["global"] if "global" in adapters else None)
 
 
 ARCHITECTURE = Architecture(

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.contract import Architecture
 from openhoi.models.detr.hoi_detector import (
     HOIDetector,
@@ -93,7 +94,8 @@ def build_model(
     """
     clip, inter_text, obj_text = clip_and_text(cfg, label_space, pretrained=pretrained,
                                                **clip_kwargs)
-    detector, classifier = detector_and_classifier(cfg, label_space, inter_text, obj_text)
+    detector, classifier = detector_and_classifier(cfg, label_space, clip, inter_text,
+                                                   obj_text, pretrained)
     icfg = cfg.interaction
     width, embed_dim = clip.width, clip.embed_dim
     verb_adapter = None
@@ -103,17 +105,20 @@ def build_model(
             verb_representations(cfg, label_space, embed_dim, verb_repr, pretrained),
             label_space.verb_to_interaction, icfg.verb_adapter_layers,
             trainable_repr=not icfg.freeze_verb_repr)
+    adapters = build_adapters(cfg.adapter, {"interaction": embed_dim, "global": embed_dim})
     head = HOICLIPHead(
         build_query_builder(icfg.query_builder, cfg.detector.hidden_dim, width),
         DetectorMemoryProjection(cfg.detector.hidden_dim, width),
         InteractionDecoder(width, icfg.num_layers, icfg.num_heads, icfg.dim_feedforward,
                            icfg.dropout, icfg.shared_cross_attention),
         classifier, verb_adapter, icfg.verb_weight, icfg.init_temperature,
-        icfg.mask_detector_padding)
+        icfg.mask_detector_padding,
+        adapters["interaction"] if "interaction" in adapters else None)
     if detr_weights is None and pretrained:
         detr_weights = cfg.detector.detr_checkpoint
     return assemble(cfg, label_space, clip, detector, head, inter_text,
-                    detr_weights=detr_weights)
+                    detr_weights=detr_weights,
+                    global_adapter=adapters["global"] if "global" in adapters else None)
 
 
 ARCHITECTURE = Architecture(

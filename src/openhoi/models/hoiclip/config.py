@@ -14,6 +14,7 @@ class HOICLIPConfig(DetectionModelConfig):
     """HOICLIP (Ning et al., CVPR 2023); defaults are its HICO-DET recipe."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         n_inter, n_dec = self.interaction.num_layers, self.detector.num_decoder_layers
         if n_inter not in (1, n_dec):
             raise ConfigError(

@@ -40,6 +40,8 @@ class HOICLIPHead(nn.Module):
         init_temperature: the shared logit scale starts at ``log(1 / init_temperature)``.
         mask_detector_padding: hide padded memory positions from the V_d' cross-attention
             (the reference does not: false reproduces it).
+        adapter: ``[..., E] -> [..., E]`` applied to O_inter in CLIP space before both
+            classifiers (CLIP-Adapter, ``openhoi.models.clip.adapter``), or None.
     """
 
     def __init__(
@@ -52,8 +54,10 @@ class HOICLIPHead(nn.Module):
         verb_weight: float = 0.5,
         init_temperature: float = 0.07,
         mask_detector_padding: bool = True,
+        adapter: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        self.adapter = adapter
         self.mask_detector_padding = mask_detector_padding
         self.query_builder = query_builder
         self.memory_proj = memory_proj
@@ -120,6 +124,8 @@ class HOICLIPHead(nn.Module):
         mask = memory_padding_mask if self.mask_detector_padding else None
         out = self.decoder(query, clip_tokens.to(query.dtype), det_memory, mask)  # eq. 5
         features = out @ visual_proj.to(out.dtype)  # [L, B, Q, E], O_inter in CLIP space
+        if self.adapter is not None:
+            features = self.adapter(features)  # CLIP-Adapter: a * A(f) + (1 - a) * f
         scale = self.logit_scale.exp()
         logits = scale * self.classifier(features)  # [L, B, Q, I], eq. 9
         verb_logits = None
