@@ -42,11 +42,12 @@ RECIPE_DIR = Path(__file__).parent / "configs"
 class DataConfig:
     """Dataset, splits, transforms and loading."""
 
-    dataset: Literal["hicodet", "vcoco", "synthetic", "custom"] = "hicodet"
+    dataset: Literal["hicodet", "vcoco", "synthetic", "custom", "hico"] = "hicodet"
     """Which benchmark layout the reader expects (synthetic data uses the HICO-DET layout).
     ``custom``: your own dataset in the HICO-DET layout with its own label space (default
     ``<root>/label_space.json``) and verbs that may have no object; see
-    ``docs/custom_dataset.md``."""
+    ``docs/custom_dataset.md``. ``hico``: HICO's image-level classification release
+    (``hico_20150920``: anno.mat + images/), for recognition models only."""
     root: str | None = None
     """Dataset root folder. Never defaulted: give it in the recipe, with ``--set data.root=``,
     or through the CLI's documented ``OPENHOI_DATA`` variable."""
@@ -103,6 +104,10 @@ class DataConfig:
     is never used to choose a checkpoint."""
     val_seed: int = 0
     """Seed of the validation hold-out draw (independent of ``train.seed``)."""
+    rare_cap: int | None = None
+    """Recognition few-shot experiments: keep at most this many training images showing each
+    of the label space's rare interactions (the others are dropped, first images in file
+    order kept), so that Few@k classes exist on small benchmarks. ``None``: no cap."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.flip_prob <= 1.0 or not 0.0 <= self.crop_prob <= 1.0:
@@ -121,6 +126,8 @@ class DataConfig:
             raise ConfigError(f"data.fraction must lie in (0, 1], got {self.fraction}")
         if self.val_size < 0:
             raise ConfigError(f"data.val_size must be >= 0, got {self.val_size}")
+        if self.rare_cap is not None and self.rare_cap < 1:
+            raise ConfigError(f"data.rare_cap must be >= 1, got {self.rare_cap}")
 
 
 @dataclass(frozen=True)
@@ -602,6 +609,12 @@ class TrainConfig:
     ``scripts/train_hico.sh``: ``--lr_drop 60``, a one-milestone ``MultiStepLR``)."""
     lr_drop_gamma: float = 0.1
     """Factor of the learning-rate drop (HOICLIP ``main.py``: ``--lr_drop_gamma``)."""
+    scheduler: Literal["multistep", "cosine_restarts"] = "multistep"
+    """``multistep``: the ``lr_drop`` milestone; ``cosine_restarts``: DEFR's
+    ``CosineAnnealingWarmRestarts(T_0=restart_epochs, T_mult=1)``, stepped once per epoch
+    (DEFR steps it every iteration with a fractional epoch)."""
+    restart_epochs: int = 5
+    """``T_0`` of ``cosine_restarts`` (DEFR ``configs/scheduler/CosineAnnealingWarmRestarts``)."""
     clip_max_norm: float = 0.1
     """Gradient clipping max L2 norm over all parameters; 0 disables (HOICLIP ``main.py``)."""
     grad_accum_steps: int = 1
@@ -625,7 +638,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "grad_accum_steps", "lr_drop", "eval_every",
-                     "log_every"):
+                     "log_every", "restart_epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("lr", "lr_backbone", "weight_decay", "clip_max_norm"):

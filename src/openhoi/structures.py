@@ -201,3 +201,29 @@ class Triplet:
     verb_name: str
     interaction: int
     score: float
+
+
+# ---- image-level recognition (detection-free, DEFR) ------------------------------------------
+@dataclass
+class ImageLabels:
+    """Image-level interaction labels of one image (HICO classification layout).
+
+    Attributes:
+        image_id: the image's file name.
+        orig_size: ``(height, width)`` of the image on disk.
+        labels: ``[I]`` float32 over ``LabelSpace.interactions``: 1 positive, -1 negative,
+            0 ambiguous (ignored by the loss and the metric).
+    """
+
+    image_id: str
+    orig_size: tuple[int, int]
+    labels: Tensor
+
+    @property
+    def num_pairs(self) -> int:
+        """The engine's per-step normaliser counts one unit per image (the recognition
+        criterion averages over images itself, as DEFR's ``loss.mean()``)."""
+        return 1
+
+    def to(self, device: torch.device | str) -> ImageLabels:
+        return replace(self, labels=self.labels.to(device))

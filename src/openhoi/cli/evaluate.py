@@ -39,9 +39,10 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
-    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "custom"],
+    parser.add_argument("--dataset", choices=["hicodet", "vcoco", "synthetic", "custom", "hico"],
                         required=True, help="custom: your own dataset (HICO-DET-style mAP on "
-                        "its classes; give --label-space unless --checkpoint)")
+                        "its classes; give --label-space unless --checkpoint); hico: HICO's "
+                        "classification release (recognition checkpoints or --config)")
     parser.add_argument("--checkpoint", help="a trained model (a run's model.safetensors, "
                         "checkpoints/best.pt...): predict the test split with it instead of "
                         "reading --predictions")
@@ -49,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE",
                         help="with --checkpoint, an inference setting (repeatable): "
                              "model.postprocess.use_nms / nms_threshold / top_k, "
-                             "model.interaction.zero_shot_topk, data.test_scale, data.max_size")
+                             "model.interaction.zero_shot_topk, data.test_scale, data.max_size; "
+                             "with --config, any dotted override of the recipe")
     parser.add_argument("--data-root", default=os.environ.get("OPENHOI_DATA"), metavar="DIR",
                         help="with --checkpoint: dataset folder (default: $OPENHOI_DATA, else "
                              "the checkpoint's data.root)")
@@ -81,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="result JSON (default: <predictions or checkpoint "
                         "file name>.eval.json)")
     parser.add_argument("--plot", help="write a per-class AP figure here (.png, .pdf...)")
+    parser.add_argument("--config", metavar="RECIPE",
+                        help="recognition: evaluate this recipe's untrained model (zero-shot "
+                             "CLIP baseline), with --set overrides")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="drop invalid ground-truth records (and with --checkpoint skip "
                              "unreadable test images) instead of failing")
@@ -229,7 +234,7 @@ def _output_path(args: argparse.Namespace) -> Path:
     and x.npz)."""
     if args.output:
         return Path(args.output)
-    source = Path(args.checkpoint or args.predictions)
+    source = Path(args.checkpoint or args.predictions or Path(args.config).stem)
     return source.with_name(source.name + ".eval.json")
 
 
@@ -283,18 +288,55 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     return space, path
 
 
+def _recognition_model(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Results of a recognition checkpoint or ``--config`` recipe run on its test split, or
+    None when ``--checkpoint`` is a detector."""
+    import torch
+
+    from openhoi.checkpoint import checkpoint_config, load_weights_file
+    from openhoi.config import load_config, replace
+    from openhoi.data.dataset import resolve_label_space
+    from openhoi.engine.recognition import evaluate_recognition, is_recognition
+    from openhoi.errors import ConfigError
+    from openhoi.models.build import build_model_parts, load_model
+
+    if args.config:
+        config = load_config(args.config, args.overrides)
+        if not is_recognition(config):
+            raise ConfigError(f"--config {args.config}: not a recognition recipe")
+        space = resolve_label_space(config.data)
+        parts = build_model_parts(config, space, pretrained=True)
+    else:
+        ckpt = load_weights_file(args.checkpoint)
+        if not is_recognition(checkpoint_config(ckpt, args.checkpoint)):
+            return None
+        loaded = load_model(ckpt, args.checkpoint)
+        parts, config, space = loaded.parts, loaded.config, loaded.label_space
+    if args.data_root:
+        config = replace(config, {"data.root": args.data_root})
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return evaluate_recognition(config, parts, space, device, args.batch_size, progress=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from openhoi.errors import ConfigError
     from openhoi.fileio import atomic_write_text, check_writable_dir
     from openhoi.label_space import load_label_space
 
-    if bool(args.checkpoint) == bool(args.predictions):
-        raise ConfigError("give either --predictions FILE or --checkpoint CKPT")
-    if args.overrides and not args.checkpoint:
-        raise ConfigError("--set changes how --checkpoint predicts; a --predictions file is "
-                          "scored as it is")
+    if (bool(args.checkpoint) + bool(args.predictions) + bool(args.config)) != 1:
+        raise ConfigError("give either --predictions FILE, --checkpoint CKPT or --config RECIPE "
+                          "(exactly one)")
+    if args.overrides and args.predictions:
+        raise ConfigError("--set changes how --checkpoint predicts (or the --config recipe); a "
+                          "--predictions file is scored as it is")
     out = _output_path(args)
     check_writable_dir(out.parent, "--output")
+    rec = _recognition_model(args) if args.checkpoint or args.config else None
+    if rec is not None:
+        print_table(rec, "HOI recognition mAP (%), test split")
+        atomic_write_text(out, json.dumps(rec, indent=1))
+        print(f"per-class results: {out}")
+        return 0
     if args.checkpoint:
         space, preds = _predict_with_checkpoint(args)
         args.predictions = str(preds)

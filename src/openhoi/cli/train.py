@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         init_distributed,
         parse_torchrun_env,
     )
+    from openhoi.engine.recognition import is_recognition, train_recognition_run
     from openhoi.engine.run import train_run
     from openhoi.engine.train import NonFiniteLossError
     from openhoi.fileio import check_writable_dir
@@ -136,8 +137,12 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of every message
     init_distributed(env, device.type)
     try:
-        state = train_run(config, run_dir, device, resume=bool(args.resume),
-                          verb_repr=args.verb_repr, progress=main and not args.no_progress)
+        if is_recognition(config):
+            state = train_recognition_run(config, run_dir, device, resume=bool(args.resume),
+                                          progress=main and not args.no_progress)
+        else:
+            state = train_run(config, run_dir, device, resume=bool(args.resume),
+                              verb_repr=args.verb_repr, progress=main and not args.no_progress)
     except NonFiniteLossError as err:
         print(f"openhoi train: stopped: {err}", file=sys.stderr)
         return 3

@@ -39,10 +39,15 @@ class Evaluator(Protocol):
 
 def outputs_to_float(out: HOIRawOutput) -> HOIRawOutput:
     """Copy of ``out`` whose floating tensors are float32 (losses and scores are computed in
-    full precision even when the forward pass ran under autocast)."""
+    full precision even when the forward pass ran under autocast). Any raw-output dataclass:
+    ``aux`` and ``extras`` are handled where the output has them."""
 
     def cast(x: Any) -> Any:
         return x.float() if isinstance(x, Tensor) and x.is_floating_point() else x
+
+    if not hasattr(out, "aux"):  # e.g. RecognitionRawOutput
+        return dataclasses.replace(out, **{f.name: cast(getattr(out, f.name))
+                                           for f in dataclasses.fields(out)})
 
     changes = {f.name: cast(getattr(out, f.name)) for f in dataclasses.fields(out)
                if f.name not in ("aux", "extras")}

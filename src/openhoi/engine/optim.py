@@ -65,8 +65,12 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig,
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer,
-                    cfg: TrainConfig) -> torch.optim.lr_scheduler.MultiStepLR:
+                    cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-epoch schedule: rates x ``lr_drop_gamma`` from epoch ``lr_drop`` on (0-based), as
-    HOICLIP's ``MultiStepLRWarmup(optimizer, [lr_drop], warmup_iter=0)``."""
+    HOICLIP's ``MultiStepLRWarmup(optimizer, [lr_drop], warmup_iter=0)``; or DEFR's cosine
+    annealing with warm restarts every ``restart_epochs`` (``train.scheduler``)."""
+    if cfg.scheduler == "cosine_restarts":
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            optimizer, T_0=cfg.restart_epochs, T_mult=1)
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[cfg.lr_drop],
                                                 gamma=cfg.lr_drop_gamma)

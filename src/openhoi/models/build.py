@@ -29,12 +29,14 @@ from openhoi.errors import ConfigError
 from openhoi.finite import check_finite_weights
 from openhoi.label_space import LabelSpace
 from openhoi.models.contract import Architecture, HOIModel, ModelParts, PostProcess
+from openhoi.models.defr.build import ARCHITECTURE as DEFR
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
 
 ARCHITECTURES: dict[str, Architecture] = {
     "hoiclip": HOICLIP,
     "gen_vlkt": GEN_VLKT,
+    "defr": DEFR,
 }
 """Model families by ``model.architecture``: one line per family."""
 
