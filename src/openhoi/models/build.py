@@ -28,12 +28,14 @@ from openhoi.config import Config, ModelConfig
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.contract import Architecture, HOIModel, ModelParts, PostProcess
+from openhoi.models.ez_hoi.build import ARCHITECTURE as EZ_HOI
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
 
 ARCHITECTURES: dict[str, Architecture] = {
     "hoiclip": HOICLIP,
     "gen_vlkt": GEN_VLKT,
+    "ez_hoi": EZ_HOI,
 }
 """Model families by ``model.architecture``: one line per family."""
 
