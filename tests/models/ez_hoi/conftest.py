@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ez_helpers import DETS, tiny2_weights, write_detections
 
 

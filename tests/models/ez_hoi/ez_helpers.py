@@ -67,11 +67,11 @@ def batch() -> ImageBatch:
                       torch.tensor([[64, 80], [60, 70]]), ("a", "b"))
 
 
-def targets(num_verbs: int) -> list[HOITargets]:
-    """Image a: the first detected human holds the sports ball (detected box 1, at half size)."""
+def targets(num_verbs: int, obj: int = 1) -> list[HOITargets]:
+    """Image a: the first detected human holds object ``obj`` (detected box 1, half size)."""
     verbs = torch.zeros(1, num_verbs)
     verbs[0, 0] = 1
-    a = HOITargets(torch.tensor([[0., 0, 30, 60], [20, 20, 50, 50]]), torch.tensor([0, 1]),
+    a = HOITargets(torch.tensor([[0., 0, 30, 60], [20, 20, 50, 50]]), torch.tensor([0, obj]),
                    torch.tensor([[0, 1]]), verbs, "a", (64, 80), (128, 160))
     b = HOITargets(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long),
                    torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, num_verbs), "b",

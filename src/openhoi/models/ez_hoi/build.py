@@ -27,7 +27,7 @@ from openhoi.models.ez_hoi.descriptions import (
 from openhoi.models.ez_hoi.detections import read_detections
 from openhoi.models.ez_hoi.model import EZHOI, InstanceFilter
 from openhoi.models.ez_hoi.postprocess import EZHOIPostProcess
-from openhoi.models.ez_hoi.prompts import PromptLearner, UnseenPriors
+from openhoi.models.ez_hoi.prompts import PromptLearner
 from openhoi.models.ez_hoi.towers import PromptedImageTower, build_instance_adapters
 
 log = logging.getLogger(__name__)
@@ -71,25 +71,30 @@ def utpl_partners(diffs: list[Difference], chosen: list[int], unseen: list[int],
     return out_list
 
 
-def _unseen_priors(clip: ClipKnowledge, partners: list[Difference], rows: dict[int, int],
-                   pretrained: bool) -> UnseenPriors | None:
-    if not partners:
-        return None
-    feats = [clip.encode_text(list(d.sentences)) if pretrained and d.sentences
-             else torch.zeros(len(d.sentences), clip.embed_dim) for d in partners]
-    s = max(1, max(len(f) for f in feats))
-    sentences = torch.zeros(len(partners), s, clip.embed_dim)
-    pad = torch.ones(len(partners), s, dtype=torch.bool)
-    for i, f in enumerate(feats):
-        sentences[i, :len(f)] = f.cpu()
-        pad[i, :len(f)] = False
-    return UnseenPriors(torch.tensor([rows[d.unseen] for d in partners]),
-                        torch.tensor([rows[d.seen] for d in partners]), sentences, pad)
+def _sentence_tables(clip: ClipKnowledge, partners: list[Difference], num_classes: int,
+                     max_sentences: int, pretrained: bool) -> dict[str, Tensor]:
+    """UTPL's per-class tables: ``partner [I]``, ``sentences [I, S, E]`` (CLIP text features,
+    not normalised, as EZ-HOI's ``unseen_text_priors``), ``sentence_pad [I, S]``."""
+    partner = torch.full((num_classes,), -1, dtype=torch.long)
+    sentences = torch.zeros(num_classes, max_sentences, clip.embed_dim)
+    pad = torch.ones(num_classes, max_sentences, dtype=torch.bool)
+    for d in partners:
+        partner[d.unseen] = d.seen
+        texts = list(d.sentences)
+        if len(texts) > max_sentences:
+            log.warning("EZ-HOI: class %d has %d difference sentences; keeping the first %d "
+                        "(model.prompts.utpl_max_sentences)", d.unseen, len(texts), max_sentences)
+            texts = texts[:max_sentences]
+        if texts and pretrained:
+            sentences[d.unseen, :len(texts)] = clip.encode_text(texts).cpu()
+        pad[d.unseen, :len(texts)] = False
+    return {"partner": partner, "sentences": sentences, "sentence_pad": pad}
 
 
 def class_tables(cfg: EZHOIConfig, space: LabelSpace, clip: ClipKnowledge,
-                 pretrained: bool) -> tuple[dict[str, Tensor], UnseenPriors | None]:
-    """The prompted classes and what the model needs of them (see ``EZHOI``)."""
+                 pretrained: bool) -> dict[str, Tensor]:
+    """Per-interaction tables of the model (see ``EZHOI``): descriptions, the prompted classes
+    (EZ-HOI's selection, plus UTPL's seen partners), their token ids, UTPL's sentences."""
     prompts = space.prompts(cfg.clip.interaction_template)
     texts = read_class_descriptions(cfg.descriptions, space, prompts)
     with torch.no_grad():
@@ -103,20 +108,17 @@ def class_tables(cfg: EZHOIConfig, space: LabelSpace, clip: ClipKnowledge,
         partners = utpl_partners(read_differences(cfg.difference_descriptions, space), chosen,
                                  unseen, desc)
         chosen = sorted(set(chosen) | {d.seen for d in partners})
-    rows = {c: r for r, c in enumerate(chosen)}
-    index = torch.tensor(chosen)
-    tokens = clip.tokenizer([f"{cfg.prompts.init} {space.interaction_phrases[i]}."
-                             for i in chosen])  # MaPLe: "<init> <class>."
+    prompted = torch.zeros(space.num_interactions, dtype=torch.bool)
+    prompted[chosen] = True
+    tokens = clip.tokenizer([f"{cfg.prompts.init} {p}." for p in space.interaction_phrases])
     with torch.no_grad():
         obj_text = (clip.encode_text(object_prompts(space, cfg.clip.object_template, None)).cpu()
                     if pretrained else torch.zeros(space.num_objects, clip.embed_dim))
-        unseen_priors = _unseen_priors(clip, partners, rows, pretrained)
-    tables = {
-        "class_index": index, "class_tokens": tokens, "descriptions": desc[index],
-        "verb_map": F.one_hot(space.interaction_verb[index], space.num_verbs).float(),
-        "object_text": obj_text, "interaction_table": space.interaction_table,
-    }
-    return tables, unseen_priors
+        utpl = _sentence_tables(clip, partners, space.num_interactions,
+                                cfg.prompts.utpl_max_sentences, pretrained)
+    return {"prompted": prompted, "class_tokens": tokens, "descriptions": desc,
+            "interaction_verb": space.interaction_verb, "object_text": obj_text,
+            "interaction_table": space.interaction_table, **utpl}
 
 
 def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
@@ -133,7 +135,7 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
     if pc.utpl and cfg.zero_shot is not None and text_width != clip.embed_dim:
         raise ConfigError("model.prompts.utpl: EZ-HOI's unseen adapter mixes text features "
                           f"({clip.embed_dim}) and prompt tokens ({text_width}); they must match")
-    tables, unseen = class_tables(cfg, space, clip, pretrained)
+    tables = class_tables(cfg, space, clip, pretrained)
     with torch.no_grad():
         init = clip.model.token_embedding(clip.tokenizer([pc.init]))[0, 1:1 + pc.num_tokens]
     prompts = PromptLearner(init.detach(), pc.depth, text_width, clip.width, clip.embed_dim,
@@ -157,7 +159,7 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
         detections = read_detections(ic.detections_file, space.num_objects)
     filt = InstanceFilter(space.human_label, ic.nms_iou, ic.box_score_thresh, ic.min_instances,
                           ic.max_instances)
-    return EZHOI(clip, prompts, tower, detector, detections, filt, tables, unseen,
+    return EZHOI(clip, prompts, tower, detector, detections, filt, tables,
                  pc.text_position, pc.instance_adapter, pc.adapter_dim, cfg.roi_dropout,
                  cfg.clip.image_resize)
 

@@ -88,6 +88,8 @@ class PromptConfig:
     """ADA-CM's instance adapter in every image-tower layer (``--use_insadapter``)."""
     utpl: bool = True
     """Unseen-class text prompt learning for the ``zero_shot`` split (``--unseen_pt_inj``)."""
+    utpl_max_sentences: int = 8
+    """Difference sentences kept per unseen class (the released files have at most 8)."""
     classes: Literal["released", "all"] = "released"
     """Interaction classes given a text prompt: ``released`` = per verb the two classes whose
     descriptions differ most, plus the seen partner of every selected unseen class (EZ-HOI's

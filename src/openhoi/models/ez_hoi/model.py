@@ -26,10 +26,6 @@ from openhoi.models.ez_hoi.prompts import PromptLearner, UnseenPriors
 from openhoi.models.ez_hoi.towers import PromptedImageTower, encode_prompted_text
 from openhoi.structures import HOIRawOutput, ImageBatch
 
-# Buffers whose length follows the prompted classes / UTPL partners: a checkpoint's shapes win.
-RESIZABLE = ("class_index", "class_tokens", "eot_idx", "descriptions", "verb_map",
-             "unseen_rows", "seen_rows", "unseen_sentences", "unseen_pad")
-
 
 @dataclass(frozen=True)
 class InstanceFilter:
@@ -52,10 +48,19 @@ class EZHOI(HOIModel):
         detector: frozen openhoi DETR detector, or None with ``detections``.
         detections: per-image detections (``detections.read_detections``), or None.
         text_position: ``after_sos`` or ``released_tail`` (see ``PromptConfig``).
-        classes: the prompted-class tables (``build.class_tables``): ``class_index [C]``,
-            ``class_tokens [C, L]``, ``descriptions [C, E]``, ``verb_map [C, V]``,
-            ``object_to_verbs [O, V]``, ``object_text [O, E]``.
-        unseen: UTPL inputs, or None.
+        classes: per-interaction tables (``build.class_tables``), fixed-size so that a
+            checkpoint fits a model built without pretrained files: ``prompted [I]`` bool,
+            ``class_tokens [I, L]``, ``descriptions [I, E]``, ``interaction_verb [I]``,
+            ``interaction_table [V, O]``, ``object_text [O, E]``, and UTPL's ``partner [I]``
+            (seen partner of an adapted unseen class, else -1), ``sentences [I, S, E]``,
+            ``sentence_pad [I, S]``.
+
+    Raw output: ``verb_logits [B, P, V]`` (EZ-HOI's), ``interaction_logits [B, P, I]`` (the
+    verb logit on each pair's (verb, object) class, -1e4 elsewhere), pair boxes normalised by
+    the image size, ``obj_logits`` a one-hot (x10) of the detected object class; extras
+    ``pair_mask [B, P]``, ``instance_scores [B, P, 2]`` (human, object detection scores),
+    ``pair_objects [B, P]``, and for the semantic loss ``text_features [C, E]``,
+    ``class_descriptions [C, E]``, ``class_index [C]`` of the C prompted classes.
     """
 
     task = "detection"
@@ -63,7 +68,7 @@ class EZHOI(HOIModel):
     def __init__(self, clip: ClipKnowledge, prompts: PromptLearner,
                  image_tower: PromptedImageTower, detector: nn.Module | None,
                  detections: dict[str, dict[str, Tensor]] | None, filt: InstanceFilter,
-                 classes: dict[str, Tensor], unseen: UnseenPriors | None,
+                 classes: dict[str, Tensor],
                  text_position: str = "after_sos", instance_adapter: bool = True,
                  adapter_dim: int = 64, roi_dropout: float = 0.2,
                  clip_resize: str = "squash") -> None:
@@ -87,14 +92,6 @@ class EZHOI(HOIModel):
         self.roi_dropout = nn.Dropout(roi_dropout)
         for name, t in classes.items():
             self.register_buffer(name, t)
-        tokens = classes["class_tokens"]
-        self.register_buffer("eot_idx", tokens.argmax(-1))
-        u = unseen or UnseenPriors(*(torch.zeros(0, dtype=torch.long),) * 2,
-                                   torch.zeros(0, 0, e), torch.zeros(0, 0, dtype=torch.bool))
-        self.register_buffer("unseen_rows", u.unseen_rows)
-        self.register_buffer("seen_rows", u.seen_rows)
-        self.register_buffer("unseen_sentences", u.sentences)
-        self.register_buffer("unseen_pad", u.pad)
 
     # ---- contract ----------------------------------------------------------------------------
     def train(self, mode: bool = True) -> EZHOI:
@@ -106,13 +103,6 @@ class EZHOI(HOIModel):
 
     def parameter_group(self, name: str) -> str:
         return "rest"
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001
-        for name in RESIZABLE:  # prompted classes are data: take the checkpoint's
-            t = state_dict.get(prefix + name)
-            if t is not None and t.shape != getattr(self, name).shape:
-                setattr(self, name, torch.empty_like(t, device=getattr(self, name).device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---- forward -----------------------------------------------------------------------------
     def forward(self, batch: ImageBatch) -> HOIRawOutput:
@@ -150,22 +140,41 @@ class EZHOI(HOIModel):
         return [region_proposals(r, f.human_label, f.nms_iou, f.score_thresh, f.min_instances,
                                  f.max_instances) for r in raw]
 
+    @property
+    def class_index(self) -> Tensor:
+        """``[C]`` the prompted interaction classes, ascending."""
+        return self.prompted.nonzero().squeeze(1)
+
+    @property
+    def verb_map(self) -> Tensor:
+        """``[C, V]`` one-hot verb of each prompted class (EZ-HOI's ``label_HO``)."""
+        verbs = self.interaction_verb[self.class_index]
+        return F.one_hot(verbs, self.interaction_table.shape[0]).float()
+
+    def unseen_priors(self) -> UnseenPriors | None:
+        """UTPL inputs in rows of the prompted-class table, or None."""
+        cls = (self.partner >= 0).nonzero().squeeze(1)
+        if len(cls) == 0:
+            return None
+        row_of = self.prompted.long().cumsum(0) - 1  # [I] row of each prompted class
+        return UnseenPriors(row_of[cls], row_of[self.partner[cls]], self.sentences[cls],
+                            self.sentence_pad[cls])
+
     def text_features(self) -> Tensor:
         """``[C, E]`` prompted text features of the prompted classes."""
-        unseen = None
-        if len(self.unseen_rows):
-            unseen = UnseenPriors(self.unseen_rows, self.seen_rows, self.unseen_sentences,
-                                  self.unseen_pad)
-        prompts = self.prompts.text(self.descriptions, unseen)  # depth x [C, n, D]
+        index = self.class_index
+        prompts = self.prompts.text(self.descriptions[index], self.unseen_priors())
         model = self.clip.model
-        embeds = model.token_embedding(self.class_tokens)  # [C, L, D]
+        tokens = self.class_tokens[index]  # [C, L]
+        eot = tokens.argmax(-1)
+        embeds = model.token_embedding(tokens)  # [C, L, D]
         if self.text_position == "released_tail":
             # EZ-HOI's code puts the prompts after the end-of-text token, where CLIP's causal
             # attention cannot carry them to the feature: the features are the sentences'.
-            return encode_prompted_text(model, embeds, self.eot_idx, [], 1).float()
+            return encode_prompted_text(model, embeds, eot, [], 1).float()
         n = prompts[0].shape[1]
         embeds = torch.cat([embeds[:, :1], prompts[0].to(embeds.dtype), embeds[:, 1 + n:]], 1)
-        return encode_prompted_text(model, embeds, self.eot_idx, prompts[1:], 1).float()
+        return encode_prompted_text(model, embeds, eot, prompts[1:], 1).float()
 
     def _instance_priors(self, insts: list[Instances], sizes: Tensor) -> tuple[Tensor, Tensor]:
         """ADA-CM ``get_prior`` ('cbe'): score, normalised box, object text feature ->
@@ -188,21 +197,22 @@ class EZHOI(HOIModel):
         """``h_idx [P]``, ``o_idx [P]`` and verb logits ``[P, V]`` of one image."""
         h_idx, o_idx = enumerate_pairs(inst.labels, self.filt.human_label)
         if len(h_idx) == 0:
-            return h_idx, o_idx, fmap.new_zeros(0, self.verb_map.shape[1])
+            return h_idx, o_idx, fmap.new_zeros(0, self.interaction_table.shape[0])
         feats = roi_features(fmap, inst.boxes_xyxy * scale, self.clip.image_size,
                              self.roi_dropout)  # [N, E]
         h = F.normalize(feats[h_idx], dim=-1)  # EZ-HOI individual_norm
         o = F.normalize(feats[o_idx], dim=-1)
         f = self.vis_fuse(torch.cat([h, o], -1))  # [P, E]  (logits_type "HO")
         f = self.pair_adapter(f[None])[0]  # img_align: attention over the image's pairs
-        counts = self.verb_map.sum(0).clamp(min=1)  # [V]
-        logits = (f @ text.T) @ self.verb_map / counts / 2  # EZ-HOI logits_cache_HO
+        verb_map = self.verb_map  # [C, V]
+        counts = verb_map.sum(0).clamp(min=1)  # [V]
+        logits = (f @ text.T) @ verb_map / counts / 2  # EZ-HOI logits_cache_HO
         return h_idx, o_idx, logits * self.logit_scale
 
     def _raw_output(self, per_image: list[tuple[Tensor, Tensor, Tensor]],
                     insts: list[Instances], sizes: Tensor, text: Tensor) -> HOIRawOutput:
         b, p = len(per_image), max(1, max(len(h) for h, _, _ in per_image))
-        v = self.verb_map.shape[1]
+        v = self.interaction_table.shape[0]
         o_cls = self.object_text.shape[0]
         dev = text.device
         verb_logits = torch.full((b, p, v), -1e4, device=dev)
@@ -230,5 +240,6 @@ class EZHOI(HOIModel):
             obj_logits=F.one_hot(obj, o_cls + 1).float() * 10.0, h_boxes_cxcywh=cxcywh[:, :, 0],
             o_boxes_cxcywh=cxcywh[:, :, 1], interaction_logits=inter, verb_logits=verb_logits,
             extras={"pair_mask": mask, "instance_scores": scores, "pair_objects": obj,
-                    "text_features": text, "class_descriptions": self.descriptions,
+                    "text_features": text,
+                    "class_descriptions": self.descriptions[self.class_index],
                     "class_index": self.class_index})
