@@ -4,6 +4,7 @@ post-processor; the family's line of the build table (``ARCHITECTURE``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import torch
@@ -148,13 +149,19 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
     ic = cfg.instances
     detector, detections = None, None
     if ic.source == "detr":
-        detector = build_detector(ic.detector, space.num_objects)
+        # DETR's own linear class head, whatever obj_head says (a partial `detector:` section
+        # in a recipe starts from DetectorConfig's HOICLIP defaults)
+        detector = build_detector(dataclasses.replace(ic.detector, obj_head="linear"),
+                                  space.num_objects)
         if pretrained and ic.detr_weights:
             log.info("EZ-HOI detector: %s", load_detr_checkpoint(detector, ic.detr_weights,
                                                                  space.object_ids).summary())
+        elif pretrained and not ic.allow_random_detector:
+            raise ConfigError("model.instances.detr_weights: the DETR checkpoint is required for "
+                              "source 'detr' (UPT's detr-r50-hicodet.pth or a COCO DETR), or "
+                              "use source 'file' with a detections file")
         elif pretrained:
-            log.warning("EZ-HOI: model.instances.detr_weights unset: the detector is random "
-                        "(tests and tiny configs only)")
+            log.warning("EZ-HOI: random detector (model.instances.allow_random_detector)")
     else:
         detections = read_detections(ic.detections_file, space.num_objects)
     filt = InstanceFilter(space.human_label, ic.nms_iou, ic.box_score_thresh, ic.min_instances,

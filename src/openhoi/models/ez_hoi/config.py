@@ -36,8 +36,13 @@ class InstancesConfig:
     detr_weights: str | None = None
     """DETR checkpoint (COCO DETR or UPT's HICO-DET fine-tune) for ``source: detr``; ``None``
     only for tiny test configs (random detector) or when a checkpoint overwrites the weights."""
+    allow_random_detector: bool = False
+    """Accept ``source: detr`` without ``detr_weights`` (a random detector: tiny recipes and
+    tests only); otherwise building a fresh model without weights is a ``ConfigError``."""
     detector: DetectorConfig = field(default_factory=_detr)
-    """The detector's architecture for ``source: detr`` (its object branch gives instances)."""
+    """The detector's architecture for ``source: detr`` (its object branch gives instances;
+    the object head is always DETR's linear one). Defaults: DETR-R50 (6 + 6 layers, 100
+    queries); a ``detector:`` section in a recipe starts from ``DetectorConfig``'s defaults."""
     nms_iou: float = 0.5
     """Per-class NMS IoU threshold (UPT ``batched_nms(bx, sc, lb, 0.5)``)."""
     box_score_thresh: float = 0.2
