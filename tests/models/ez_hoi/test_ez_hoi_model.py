@@ -188,3 +188,30 @@ def test_checkpoint_round_trip(ez_files, space, tmp_path):
         a, b = m(batch()), loaded.model(batch())
     assert torch.equal(loaded.model.class_index, m.class_index)
     assert torch.allclose(a.verb_logits, b.verb_logits)
+
+
+def test_detr_instances_through_upt_filtering(ez_files, space):
+    """Source ``detr``: the detector's last-layer object branch gives the instances."""
+    from types import SimpleNamespace
+
+    m = _model(ez_files, space)
+    q = 5
+    logits = torch.full((1, 2, q, space.num_objects + 1), -9.0)
+    logits[..., 0, 0] = logits[..., 1, 0] = 9.0  # two confident persons
+    logits[..., 2, 3] = 9.0  # a cup
+    logits[..., 3:, -1] = 9.0  # no-object
+    boxes = torch.tensor([[0.2, 0.3, 0.2, 0.4], [0.7, 0.5, 0.2, 0.5], [0.5, 0.5, 0.1, 0.1],
+                          [0.1, 0.1, 0.1, 0.1], [0.9, 0.9, 0.1, 0.1]]).expand(1, 2, q, 4)
+
+    class Stub(torch.nn.Module):
+        def forward(self, batch):
+            return SimpleNamespace(obj_logits=logits, o_boxes_cxcywh=boxes)
+
+    m.detector = Stub()
+    insts = m.instances(batch())
+    # 2 persons and the cup pass 0.2; the no-object queries' best class is person (all -9),
+    # so humans are topped up to min_instances = 3 with one of them; humans first
+    assert insts[0].labels.tolist() == [0, 0, 0, 3]
+    assert insts[0].scores[:2].min() > 0.99 and insts[0].scores[2] < 0.01
+    assert insts[0].boxes_xyxy[0].tolist() == pytest.approx([0.1 * 80, 0.1 * 64, 0.3 * 80,
+                                                             0.5 * 64])
