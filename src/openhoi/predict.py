@@ -207,6 +207,7 @@ class HOIPredictor:
                        top_k: int | None = None, min_score: float = 0.0) -> list[ImageResult]:
         """Predict on already-loaded RGB images (one batch)."""
         batch = pad_images([self.preprocess(im) for im in images]).to(self.device)
+        batch.image_ids = tuple(str(n) for n in names)
         outputs = self.fast_model(batch)
         orig = torch.tensor([[im.height, im.width] for im in images], device=self.device)
         preds = self.postprocess(outputs, orig, list(names))

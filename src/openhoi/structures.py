@@ -81,17 +81,21 @@ class ImageBatch:
             bottom/right to the largest image of the batch.
         mask: ``[B, H, W]`` bool, True on padding.
         sizes: ``[B, 2]`` int64 (height, width) of each unpadded image.
+        image_ids: each image's id (file name) where the loader knows it, else empty; models
+            that read per-image side data (a detections file) need it.
     """
 
     images: Tensor
     mask: Tensor
     sizes: Tensor
+    image_ids: tuple[str, ...] = ()
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> ImageBatch:
         return ImageBatch(
             self.images.to(device, non_blocking=non_blocking),
             self.mask.to(device, non_blocking=non_blocking),
             self.sizes.to(device, non_blocking=non_blocking),
+            self.image_ids,
         )
 
     def __len__(self) -> int:

@@ -40,7 +40,9 @@ def pad_images(images: Sequence[Tensor]) -> ImageBatch:
 def collate(batch: Sequence[tuple[Tensor, HOITargets]]) -> tuple[ImageBatch, list[HOITargets]]:
     """``[(image, targets), ...]`` -> ``(ImageBatch, [targets, ...])``."""
     images, targets = zip(*batch)
-    return pad_images(images), list(targets)
+    padded = pad_images(images)
+    padded.image_ids = tuple(t.image_id for t in targets)
+    return padded, list(targets)
 
 
 def seed_worker(worker_id: int) -> None:

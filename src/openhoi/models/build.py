@@ -30,6 +30,7 @@ from openhoi.finite import check_finite_weights
 from openhoi.label_space import LabelSpace
 from openhoi.models.contract import Architecture, HOIModel, ModelParts, PostProcess
 from openhoi.models.defr.build import ARCHITECTURE as DEFR
+from openhoi.models.ez_hoi.build import ARCHITECTURE as EZ_HOI
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
 
@@ -37,6 +38,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "hoiclip": HOICLIP,
     "gen_vlkt": GEN_VLKT,
     "defr": DEFR,
+    "ez_hoi": EZ_HOI,
 }
 """Model families by ``model.architecture``: one line per family."""
 

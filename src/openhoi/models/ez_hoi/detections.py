@@ -1,0 +1,142 @@
+"""Instances for the two-stage pipeline: a per-image detections file, openhoi's DETR, and
+UPT's filtering of either (per-class NMS, score threshold, human/object count limits).
+
+Detections file (JSON)::
+
+    {"format": "openhoi-detections", "version": 1,
+     "boxes": "xyxy_abs",                 # absolute pixels of the image on disk
+     "images": {"HICO_test2015_00000001.jpg": {
+         "size": [h, w],                  # of the image on disk
+         "boxes": [[x1, y1, x2, y2], ...],
+         "scores": [0.98, ...],
+         "labels": [0, ...]}}}            # object indices into the label space
+
+An image the file does not list has no instances. Boxes are rescaled to the image as the model
+sees it (``size`` -> ``ImageBatch.sizes``); geometric training augmentations cannot be
+replayed on file boxes, so training from a file needs ``data.flip_prob: 0, crop_prob: 0``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torchvision.ops import batched_nms
+
+from openhoi.errors import DataError
+
+FORMAT = "openhoi-detections"
+
+
+@dataclass
+class Instances:
+    """Detected instances of one image: ``boxes_xyxy [N, 4]`` (pixels of the image as the
+    model sees it), ``scores [N]``, ``labels [N]`` int64 object indices."""
+
+    boxes_xyxy: Tensor
+    scores: Tensor
+    labels: Tensor
+
+    def select(self, keep: Tensor) -> Instances:
+        return Instances(self.boxes_xyxy[keep], self.scores[keep], self.labels[keep])
+
+
+def read_detections(path: str | Path, num_objects: int) -> dict[str, dict[str, Tensor]]:
+    """Read a detections file: ``{image_id: {size [2], boxes [N, 4], scores [N], labels [N]}}``.
+
+    Raises:
+        DataError: naming the file and field of any malformed entry.
+    """
+    where = str(path)
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{where}: cannot read detections file: {err}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DataError(f"{where}: field 'format' must be {FORMAT!r}")
+    if data.get("boxes") != "xyxy_abs":
+        raise DataError(f"{where}: field 'boxes' must be 'xyxy_abs'")
+    images = data.get("images")
+    if not isinstance(images, dict):
+        raise DataError(f"{where}: field 'images' must map image ids to detections")
+    out = {}
+    for image_id, entry in images.items():
+        out[image_id] = _entry(entry, f"{where}: images[{image_id!r}]", num_objects)
+    return out
+
+
+def _entry(entry: object, where: str, num_objects: int) -> dict[str, Tensor]:
+    if not isinstance(entry, dict):
+        raise DataError(f"{where}: must be an object with size, boxes, scores, labels")
+    try:
+        size = torch.tensor(entry["size"], dtype=torch.float32)
+        boxes = torch.tensor(entry["boxes"], dtype=torch.float32).reshape(-1, 4)
+        scores = torch.tensor(entry["scores"], dtype=torch.float32).reshape(-1)
+        labels = torch.tensor(entry["labels"], dtype=torch.int64).reshape(-1)
+    except KeyError as err:
+        raise DataError(f"{where}: missing field {err}") from None
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise DataError(f"{where}: malformed numbers ({err})") from None
+    if size.shape != (2,) or bool((size <= 0).any()):
+        raise DataError(f"{where}.size: must be [height, width] > 0")
+    if not len(boxes) == len(scores) == len(labels):
+        raise DataError(f"{where}: boxes, scores and labels differ in length "
+                        f"({len(boxes)}, {len(scores)}, {len(labels)})")
+    if bool(((labels < 0) | (labels >= num_objects)).any()):
+        raise DataError(f"{where}.labels: object indices must lie in [0, {num_objects})")
+    if bool((boxes[:, 2:] < boxes[:, :2]).any()):
+        raise DataError(f"{where}.boxes: need x2 >= x1 and y2 >= y1 (xyxy)")
+    return {"size": size, "boxes": boxes, "scores": scores, "labels": labels}
+
+
+def file_instances(dets: dict[str, dict[str, Tensor]], image_id: str, size_hw: Tensor
+                   ) -> Instances:
+    """The file's instances of ``image_id`` in the pixels of an image of ``size_hw`` (h, w)."""
+    entry = dets.get(image_id)
+    device = size_hw.device
+    if entry is None:
+        return Instances(torch.zeros(0, 4, device=device), torch.zeros(0, device=device),
+                         torch.zeros(0, dtype=torch.int64, device=device))
+    scale = size_hw.float() / entry["size"].to(device)  # [2] (h, w)
+    boxes = entry["boxes"].to(device) * scale[[1, 0, 1, 0]]  # [N, 4] xyxy abs
+    return Instances(boxes, entry["scores"].to(device), entry["labels"].to(device))
+
+
+def detr_instances(obj_logits: Tensor, boxes_cxcywh: Tensor, size_hw: Tensor) -> Instances:
+    """DETR's post-processing of one image: softmax, no-object column dropped, best class.
+
+    Args:
+        obj_logits: ``[Q, O + 1]`` object-class logits (last = no-object).
+        boxes_cxcywh: ``[Q, 4]`` normalised boxes.
+        size_hw: ``[2]`` (h, w) of the image as the model sees it.
+    """
+    scores, labels = obj_logits.softmax(-1)[:, :-1].max(-1)  # [Q], [Q]
+    cx, cy, w, h = boxes_cxcywh.unbind(-1)
+    boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)  # [Q, 4] norm
+    hw = size_hw.float()
+    return Instances(boxes * hw[[1, 0, 1, 0]], scores, labels)
+
+
+def region_proposals(inst: Instances, human_label: int, nms_iou: float, score_thresh: float,
+                     min_instances: int, max_instances: int) -> Instances:
+    """UPT's ``prepare_region_proposals`` (EZ-HOI keeps it verbatim): per-class NMS, then the
+    instances above ``score_thresh``; humans and objects are each topped up to
+    ``min_instances`` or cut to ``max_instances`` by score. Humans come first in the output.
+    """
+    keep = batched_nms(inst.boxes_xyxy, inst.scores, inst.labels, nms_iou)
+    inst = inst.select(keep)
+    sc, is_human = inst.scores, inst.labels == human_label
+    above = sc >= score_thresh
+    chosen = []
+    for group in (is_human, ~is_human):
+        idx = torch.nonzero(group).squeeze(1)
+        n = int((group & above).sum())
+        if n < min_instances or n > max_instances:
+            limit = min_instances if n < min_instances else max_instances
+            chosen.append(idx[sc[idx].argsort(descending=True)[:limit]])
+        else:
+            chosen.append(torch.nonzero(group & above).squeeze(1))
+    return inst.select(torch.cat(chosen))
