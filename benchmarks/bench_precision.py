@@ -2,9 +2,9 @@
 fp32 and under bf16 (and fp16) autocast, from the same process and the same loader.
 
 Prints, per precision: test mAP (Full / Rare / Non-rare), the largest change of an image's
-best triplet score against fp32 (same images, same post-processing), and the wall time of the forward
-passes, with the CPU model, whether it computes bf16 natively, and the load. This is the number
-each command's default precision comes from (README, "Precision").
+best triplet score against fp32 (same images, same post-processing), and the wall time of the
+forward passes, with the CPU model, whether it computes bf16 natively, and the load. This is
+the number each command's default precision comes from (README, "Precision").
 
     bash scripts/env.sh openhoi demo                          # a trained synthetic model
     bash scripts/env.sh python benchmarks/bench_precision.py openhoi-demo/run/model.safetensors
@@ -50,7 +50,8 @@ def main() -> None:
     post = build_hoi_postprocessor(config.model, space)
     evaluator = build_evaluator(config, ground_truth(test), space)
     reference = None
-    print("| precision | mAP | rare | non-rare | max change of best score vs fp32 | forward + post (s) |")
+    print("| precision | mAP | rare | non-rare | max change of best score vs fp32 | "
+          "forward + post (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in ["fp32", *[p for p in args.precisions if p != "fp32"]]:
         t0 = time.perf_counter()
