@@ -273,7 +273,7 @@ def _example_rows(examples: Examples, rel: Any) -> list[str]:
 
 NOT_LEARNED = (
     "The trained model does not score clearly above the untrained one (by 1 point of mAP). "
-    "With the recipe's 8 epochs the tiny detector, trained from scratch (nothing pretrained is "
+    "With the recipe's epochs the tiny detector, trained from scratch (nothing pretrained is "
     "available offline), does (README, 'The demo'); fewer epochs, other settings or an unlucky "
     "seed can stop it before it localises the human-object pairs, and the pictures then show "
     "poorly placed boxes. The run still exercised every step (data, training, checkpoints, "
