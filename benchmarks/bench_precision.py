@@ -18,15 +18,14 @@ import time
 import torch
 from infer_measure import LoadMonitor, machine_line
 
-from openhoi.checkpoint import load_weights_file
 from openhoi.config import replace
 from openhoi.data.dataset import build_dataset
 from openhoi.data.loader import collate
 from openhoi.engine.evaluate import predict_loader
 from openhoi.engine.loaders import eval_loader
-from openhoi.engine.run import build_evaluator, ground_truth
-from openhoi.model_io import build_model_from_checkpoint
-from openhoi.models.detr.hoi_detector import build_hoi_postprocessor
+from openhoi.engine.run import ground_truth
+from openhoi.evaluation.build import build_evaluator
+from openhoi.models.build import load_model
 from openhoi.precision import DTYPES
 
 
@@ -40,15 +39,15 @@ def main() -> None:
     args = parser.parse_args()
     monitor = LoadMonitor()
     print(machine_line(monitor), flush=True)
-    model, config, space = build_model_from_checkpoint(load_weights_file(args.checkpoint),
-                                                       where=args.checkpoint)
+    loaded = load_model(args.checkpoint)
+    model, config, space = loaded.model, loaded.config, loaded.label_space
     if args.data_root:
         config = replace(config, {"data.root": args.data_root})
     device = torch.device("cpu")
     test = build_dataset(config.data, "test", space)
     loader = eval_loader(test, args.batch_size, collate, 0)
-    post = build_hoi_postprocessor(config.model, space)
-    evaluator = build_evaluator(config, ground_truth(test), space)
+    post = loaded.parts.postprocess
+    evaluator = build_evaluator(config, ground_truth(test), space, model.task, "test")
     reference = None
     print("| precision | mAP | rare | non-rare | max change of best score vs fp32 | "
           "forward + post (s) |")

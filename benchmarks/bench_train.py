@@ -10,8 +10,8 @@ it: on a shared machine that is the error bar).
 
 Implementations (``--impls``):
 
-* ``openhoi``: ``openhoi.engine.train.train_one_epoch``'s step: the recipe's ``HOIDetector``
-  (random weights), its criterion and ``openhoi.engine.optim.build_optimizer`` (fused AdamW).
+* ``openhoi``: ``openhoi.engine.train.train_one_epoch``'s step: the recipe's model (random
+  weights), its criterion and ``openhoi.engine.optim.build_optimizer`` (fused AdamW).
 * ``reference``: the official model, criterion and optimiser from ``--reference-root DIR``
   (unmodified checkouts ``DIR/HOICLIP``, ``DIR/gen-vlkt``), built and frozen as their
   ``main.py`` does (``reference_models.build_reference_training``); HOICLIP's CLIP input is made
@@ -37,7 +37,7 @@ from openhoi.config import load_config
 from openhoi.engine.evaluate import outputs_to_float
 from openhoi.engine.optim import build_optimizer
 from openhoi.label_space import LabelSpace, load_label_space
-from openhoi.models.detr.hoi_detector import build_hoi_criterion, build_hoi_detector
+from openhoi.models.build import architecture_entry, build_criterion, build_model
 from openhoi.ops.boxes import box_xyxy_to_cxcywh
 from openhoi.structures import HOITargets, ImageBatch
 
@@ -98,13 +98,15 @@ def openhoi_step(arch: str, space: LabelSpace) -> Callable[..., float]:
     config = load_config(RECIPES[arch])
     torch.manual_seed(0)
     e = 512  # ViT-B/32; random text embeddings and verb representations stand in
-    model = build_hoi_detector(
-        config.model, space, load_clip_weights=False,
+    model = build_model(
+        config.model, space, pretrained=False,
         verb_repr=torch.randn(space.num_verbs, e),
         interaction_text=torch.randn(space.num_interactions, e),
         object_text=torch.randn(space.num_objects + 1, e)).train()
-    criterion = build_hoi_criterion(config.model, space).train()
-    optimizer = build_optimizer(model, config)
+    criterion = build_criterion(config.model, space).train()
+    optimizer = build_optimizer(model, config.train,
+                                architecture_entry(config.model.architecture).group_lrs(
+                                    config.model))
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
     def step(images: ImageBatch, targets: list[HOITargets], autocast) -> float:
