@@ -246,6 +246,8 @@ def predict_examples(config: Config, ckpt: Path, device: torch.device, pic_dir: 
         said = "nothing" if best is None else (
             f"{best.verb_name} {best.object_name}".replace("_", " ") + f" ({best.score:.2f})")
         verdict = "right" if ok else "wrong"
+        why = "" if ok or best is None or best.interaction not in {
+            t.interaction for t in truths[result.image]} else " (right interaction, a box off)"
         picture = side_by_side(draw_triplets(image, truths[result.image]),
                                draw_triplets(image, result.triplets),
                                ("ground truth", f"prediction: best triplet {verdict}"))
@@ -254,7 +256,8 @@ def predict_examples(config: Config, ckpt: Path, device: torch.device, pic_dir: 
         truth_names = sorted({f"{t.verb_name} {t.object_name}".replace("_", " ")
                               for t in truths[result.image]})
         shown.append(Example(Path(result.image), ok, path,
-                             f"{verdict}: predicted {said}; ground truth {', '.join(truth_names)}"))
+                             f"{verdict}{why}: predicted {said}; ground truth "
+                             f"{', '.join(truth_names)}"))
     return Examples(shown, len(results), sum(verdicts))
 
 

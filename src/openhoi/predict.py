@@ -36,8 +36,8 @@ from openhoi.structures import HOIPredictions, Triplet
 log = logging.getLogger(__name__)
 
 PREDICT_PRECISION = "auto"
-"""``openhoi predict``'s default precision: bf16 where native. On the synthetic benchmark bf16
-changes test mAP by less than the run-to-run noise (README, "Precision")."""
+"""``openhoi predict``'s default precision: bf16 where native. On the demo's trained model bf16
+moved test mAP by +0.06 points and best scores by at most 0.05 (README, "Precision")."""
 
 
 @dataclass
