@@ -37,7 +37,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from infer_measure import LoadMonitor, count_flops, matmul_peak, native_bf16_cpu, peak_memory, sync
+from infer_measure import (
+    LoadMonitor,
+    count_flops,
+    machine_line,
+    matmul_peak,
+    native_bf16_cpu,
+    peak_memory,
+    sync,
+)
 from PIL import Image
 
 from openhoi.config import load_config
@@ -286,8 +294,7 @@ def main() -> None:
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     monitor = LoadMonitor()
     peaks = Peaks(args, monitor)
-    print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"{monitor.ncpu} cores, threads {args.threads}")
+    print(machine_line(monitor) + f"; threads {args.threads}")
     rows: list[Row] = []
     clip_rows: list[str] = []
     for dev_name in devices:
@@ -308,6 +315,7 @@ def main() -> None:
     for (dev, dtype, threads), peak in sorted(peaks.best.items()):
         print(f"matmul peak {dev} {dtype} {threads} thread(s): {peak / 1e9:.1f} GFLOP/s")
     print("\n".join(clip_rows))
+    print(machine_line(monitor) + " (at the end)")
 
 
 if __name__ == "__main__":

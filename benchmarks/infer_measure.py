@@ -97,19 +97,25 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...]
 
 
 def native_bf16_cpu() -> tuple[bool, str]:
-    """Whether oneDNN runs bf16 natively on this CPU, and the CPU flags that say so."""
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    found = sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"})
-    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return native, ", ".join(found) or "no avx512_bf16 / amx_bf16 flag"
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX-BF16 flags,
+    ``openhoi.precision``), and the flags that say so. ``mkldnn._is_mkldnn_bf16_supported``
+    is no test: it is also true on AVX-512 CPUs where oneDNN emulates bf16."""
+    from openhoi.precision import CPU_BF16_FLAGS, cpu_flags, native_bf16
+
+    found = sorted(cpu_flags() & {*CPU_BF16_FLAGS, "amx_tile"})
+    return native_bf16("cpu"), ", ".join(found) or "no avx512_bf16 / amx_bf16 flag"
+
+
+def machine_line(monitor: LoadMonitor | None = None) -> str:
+    """CPU model, cores, torch's CPU capability, bf16 support and the load, for a header."""
+    from openhoi.precision import cpu_name
+
+    native, flags = native_bf16_cpu()
+    load = os.getloadavg()
+    return (f"CPU: {cpu_name()}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+            f"capability {torch.backends.cpu.get_cpu_capability()}, bf16 "
+            f"{'native' if native else 'emulated'} ({flags}); load average "
+            f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
 
 
 class LoadMonitor:

@@ -8,6 +8,11 @@ imports need and that this environment lacks or that would download weights: ``c
 (OpenAI's pip package: tokenizer and a random ViT-B/32 from open_clip), ``threadpool``,
 ``cv2`` and ``pkg_resources`` (only imported, never used by the forward pass).
 
+``build_reference_training(arch, root)`` builds the same model in training mode with its
+criterion and AdamW optimiser as their ``main.py`` sets them up (parameters frozen and grouped
+by its name rules, the recipe's learning rates); ``ReferenceTraining.step`` is one iteration of
+their ``engine.train_one_epoch``.
+
 The forward pass timed is the one their ``engine.evaluate_hoi`` runs:
 ``model(samples, is_training=False, clip_input=...)`` (HOICLIP; the CLIP input is made by the
 data loader, ``clip_preprocess`` on the PIL image) and ``model(samples, is_training=False)``
@@ -119,12 +124,9 @@ class ReferenceModel:
         return self.model.parameters()
 
 
-def build_reference(arch: str, root: str | Path, seed: int = 0) -> ReferenceModel:
-    """The reference ``arch`` (``hoiclip`` / ``gen_vlkt``) with random weights, in eval mode.
-
-    Raises:
-        FileNotFoundError: ``root`` has no checkout of ``arch``.
-    """
+def _build_parts(arch: str, root: str | Path, seed: int) -> tuple[tuple, Callable, object]:
+    """``build(args)``'s (model, criterion, postprocessors), the nested-tensor maker and
+    HOICLIP's CLIP transform (None for GEN-VLKT), from the checkout under ``root``."""
     import open_clip
 
     path = reference_dir(root, arch)
@@ -154,7 +156,78 @@ def build_reference(arch: str, root: str | Path, seed: int = 0) -> ReferenceMode
         module = "models.models_hoiclip.hoiclip" if arch == "hoiclip" else "models"
         build = getattr(importlib.import_module(module),
                         "build" if arch == "hoiclip" else "build_model")
-        model = build(args)[0].eval().requires_grad_(False)  # inference only
+        parts = build(args)
         nested = importlib.import_module("util.misc").nested_tensor_from_tensor_list
+    return parts, nested, clip_preprocess
+
+
+def build_reference(arch: str, root: str | Path, seed: int = 0) -> ReferenceModel:
+    """The reference ``arch`` (``hoiclip`` / ``gen_vlkt``) with random weights, in eval mode.
+
+    Raises:
+        FileNotFoundError: ``root`` has no checkout of ``arch``.
+    """
+    (model, _, _), nested, clip_preprocess = _build_parts(arch, root, seed)
+    model = model.eval().requires_grad_(False)  # inference only
     return ReferenceModel(model, arch, nested, clip_preprocess)
 
+
+LR, LR_BACKBONE, LR_CLIP, WEIGHT_DECAY, CLIP_MAX_NORM = 1e-4, 1e-5, 1e-5, 1e-4, 0.1
+"""The recipes' optimiser settings (``main.py`` defaults, ``--lr_backbone`` of the scripts)."""
+
+
+def _freeze_and_group(model: nn.Module, arch: str) -> list[dict]:
+    """``main.py``'s trainable parameters and AdamW groups for the recipe's flags: HOICLIP
+    ``--fix_clip`` (CLIP and the visual projections frozen; groups rest / backbone), GEN-VLKT
+    ``--ft_clip_with_small_lr --with_clip_label --with_obj_clip_label`` (the visual
+    projections at ``lr_clip``)."""
+    for name, p in model.named_parameters():
+        if "eval_visual_projection" in name:
+            p.requires_grad_(False)
+        if arch == "hoiclip" and ("visual_projection" in name or "clip_model" in name):
+            p.requires_grad_(False)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if arch == "hoiclip":
+        return [{"params": [p for n, p in named if "backbone" not in n]},
+                {"params": [p for n, p in named if "backbone" in n], "lr": LR_BACKBONE}]
+    return [{"params": [p for n, p in named
+                        if "backbone" not in n and "visual_projection" not in n]},
+            {"params": [p for n, p in named if "backbone" in n], "lr": LR_BACKBONE},
+            {"params": [p for n, p in named if "visual_projection" in n], "lr": LR_CLIP}]
+
+
+class ReferenceTraining:
+    """The reference model, criterion and optimiser; ``step`` is one training iteration."""
+
+    def __init__(self, model: nn.Module, criterion: nn.Module, arch: str,
+                 nested: Callable[[list[Tensor]], object], clip_preprocess: Callable | None,
+                 fused: bool = False) -> None:
+        self.model, self.criterion, self.arch = model.train(), criterion.train(), arch
+        self.nested, self.clip_preprocess = nested, clip_preprocess
+        self.optimizer = torch.optim.AdamW(_freeze_and_group(model, arch), lr=LR,
+                                           weight_decay=WEIGHT_DECAY, fused=fused)
+
+    def step(self, samples: object, clip_input: Tensor, targets: list[dict],
+             autocast: contextlib.AbstractContextManager | None = None) -> float:
+        """Their ``engine.train_one_epoch`` body: forward, weighted loss sum, backward,
+        ``clip_grad_norm_(max_norm=0.1)``, AdamW step. ``autocast`` wraps forward and loss
+        (HOICLIP's ``--enable_amp`` does the same on CUDA)."""
+        with autocast or contextlib.nullcontext():
+            if self.arch == "hoiclip":
+                outputs = self.model(samples, clip_input=clip_input, targets=targets)
+            else:
+                outputs = self.model(samples)
+            loss_dict = self.criterion(outputs, targets)
+            weights = self.criterion.weight_dict
+            loss = sum(loss_dict[k] * weights[k] for k in loss_dict if k in weights)
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), CLIP_MAX_NORM)
+        self.optimizer.step()
+        return float(loss)
+
+
+def build_reference_training(arch: str, root: str | Path, seed: int = 0) -> ReferenceTraining:
+    """The reference ``arch`` with random weights, set up for training as ``main.py`` does."""
+    (model, criterion, _), nested, clip_preprocess = _build_parts(arch, root, seed)
+    return ReferenceTraining(model, criterion, arch, nested, clip_preprocess)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from openhoi.cli import main
-from openhoi.demo import learned
+from openhoi.demo import is_right, learned
+from openhoi.structures import Triplet
 
 
 @pytest.fixture
@@ -31,10 +32,25 @@ def test_demo_writes_report_pictures_checkpoint_and_predictions(tmp_path, capsys
     assert "| mAP (Full) |" in report and "run/plots/loss.png" in report
     pictures = sorted((out / "pictures").glob("*.png"))
     assert pictures and all(f"pictures/{p.name}" in report for p in pictures)
+    assert all(p.name.startswith(("right_", "wrong_")) for p in pictures)
+    assert "ground truth" in report and "test images" in report
     assert (out / "run" / "plots" / "loss.png").is_file()
     records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
-    assert len(records) == len(pictures) and all("triplets" in r for r in records)
+    num_test = len(json.loads((out / "data" / "annotations" / "test_hico.json").read_text()))
+    assert len(records) == num_test and all("triplets" in r for r in records)
     assert (out / "run" / "test_metrics.json").is_file()
+
+
+def _triplet(interaction, h, o, score=1.0):
+    return Triplet(h, o, "kite", "fly", interaction, score)
+
+
+def test_right_means_same_interaction_and_both_boxes_overlapping():
+    truth = [_triplet(3, (0, 0, 10, 10), (20, 0, 30, 10))]
+    assert is_right(_triplet(3, (1, 0, 10, 10), (20, 1, 30, 10)), truth)
+    assert not is_right(_triplet(4, (0, 0, 10, 10), (20, 0, 30, 10)), truth)  # other class
+    assert not is_right(_triplet(3, (0, 0, 10, 10), (25, 0, 35, 10)), truth)  # IoU 1/3
+    assert not is_right(_triplet(3, (20, 0, 30, 10), (0, 0, 10, 10)), truth)  # swapped
 
 
 def test_learned_needs_a_margin_over_the_untrained_model():

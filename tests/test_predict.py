@@ -72,7 +72,7 @@ def test_predict_odd_formats_with_schema(checkpoint, photos):
 
 def test_predictor_matches_the_model_run_directly(checkpoint):
     """The predictor's scores are the post-processed outputs of the same weights."""
-    predictor = HOIPredictor.from_checkpoint(checkpoint, device="cpu")
+    predictor = HOIPredictor.from_checkpoint(checkpoint, device="cpu", precision="fp32")
     image = Image.fromarray(skimage.data.astronaut())
     (result,) = predictor.predict_images([image], ["a"], top_k=None)
     with torch.inference_mode():
@@ -81,6 +81,23 @@ def test_predictor_matches_the_model_run_directly(checkpoint):
         (pred,) = predictor.postprocess(raw, torch.tensor([[512, 512]]), ["a"])
     assert torch.allclose(torch.tensor([t.score for t in result.triplets]),
                           pred.scores.sort(descending=True).values)
+
+
+def test_bf16_prediction_is_close_to_fp32(checkpoint):
+    """bf16 autocast (what `auto` picks on a CPU with AVX512-BF16/AMX) changes scores by
+    bf16 rounding only, and the forward pass really runs in bf16."""
+    image = Image.fromarray(skimage.data.astronaut())
+    fp32 = HOIPredictor.from_checkpoint(checkpoint, device="cpu", precision="fp32")
+    bf16 = HOIPredictor.from_checkpoint(checkpoint, device="cpu", precision="bf16")
+    assert fp32.amp_dtype is None and bf16.amp_dtype is torch.bfloat16
+    (a,) = fp32.predict_images([image], ["a"], top_k=None)
+    (b,) = bf16.predict_images([image], ["a"], top_k=None)
+    # the best scores (the pair NMS may keep a few different near-duplicates further down)
+    sa = torch.tensor([t.score for t in a.triplets[:20]])
+    sb = torch.tensor([t.score for t in b.triplets[:20]])
+    assert abs(sa[0] - sb[0]) < 0.05  # random weights: bf16 rounding, ~5% of a 0.5 score
+    assert (sa - sb).abs().max() < 0.1
+    assert not torch.equal(sa, sb), "bf16 gave bit-identical scores: autocast did not apply"
 
 
 def test_export_roundtrip_gives_identical_predictions(checkpoint, photos, tmp_path):

@@ -620,9 +620,12 @@ class TrainConfig:
     grad_accum_steps: int = 1
     """Forward/backward passes per optimizer step (HOICLIP ``scripts/train_hico.sh``:
     ``--gradient_accumulation_steps 1``)."""
-    amp: Literal["off", "bf16", "fp16"] = "off"
-    """Mixed precision on CUDA (``bf16``, or ``fp16`` with a gradient scaler); ignored on CPU.
-    HOICLIP trains in float32 (``--enable_amp`` unset in ``scripts/train_hico.sh``)."""
+    amp: Literal["off", "auto", "bf16", "fp16"] = "off"
+    """Mixed precision of the training forward pass (autocast, on CUDA and CPU): ``off`` =
+    float32; ``bf16``; ``fp16`` (with a gradient scaler); ``auto`` = bf16 where the device
+    computes it natively, else float32 (``openhoi.precision``). Validation and test
+    evaluation run in float32 whatever this says. HOICLIP trains in float32 (``--enable_amp``
+    unset in ``scripts/train_hico.sh``)."""
     eval_every: int = 1
     """Evaluate on the validation set every this many epochs and after the last one (HOICLIP
     ``main.py`` evaluates after every epoch). Needs ``data.val_size > 0``."""

@@ -3,7 +3,9 @@
 The checkpoint describes itself (resolved config, label space, weights), so prediction needs
 no model flags. The model is built once and kept; each call only preprocesses, runs the
 network under ``torch.inference_mode`` and post-processes. Images are read with EXIF rotation
-applied (``openhoi.data.image_io``), so boxes are in the pixels a viewer shows.
+applied (``openhoi.data.image_io``), so boxes are in the pixels a viewer shows. The forward
+pass runs under the autocast of ``precision`` (``openhoi.precision``; default ``auto``: bf16
+where the device computes it natively), scores are computed in float32.
 """
 
 from __future__ import annotations
@@ -27,9 +29,14 @@ from openhoi.errors import OpenHOIError
 from openhoi.label_space import LabelSpace
 from openhoi.models.build import build_postprocess, load_model
 from openhoi.models.contract import HOIModel
+from openhoi.precision import autocast, outputs_to_float, precision_name, resolve_precision
 from openhoi.structures import HOIPredictions, Triplet
 
 log = logging.getLogger(__name__)
+
+PREDICT_PRECISION = "auto"
+"""``openhoi predict``'s default precision: bf16 where native. On the demo's trained model bf16
+moved test mAP by +0.06 points and best scores by at most 0.05 (README, "Precision")."""
 
 
 @dataclass
@@ -119,6 +126,8 @@ class HOIPredictor:
         config: the resolved config the model was trained with (preprocessing and scoring).
         label_space: the classes the model scores.
         device: where to run; None picks CUDA when available.
+        precision: ``auto`` / ``fp32`` / ``bf16`` / ``fp16`` (``openhoi.precision``); None
+            means ``PREDICT_PRECISION``.
 
     Example::
 
@@ -128,11 +137,15 @@ class HOIPredictor:
     """
 
     def __init__(self, model: HOIModel, config: Config, label_space: LabelSpace,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, precision: str | None = None
+                 ) -> None:
         if model.task != "detection":
             raise OpenHOIError(f"HOIPredictor predicts triplets; this model's task is "
                                f"{model.task!r}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.amp_dtype = resolve_precision(self.device, precision, PREDICT_PRECISION)
+        """Autocast dtype of the forward pass (None: float32)."""
+        log.info("predicting on %s in %s", self.device, precision_name(self.amp_dtype))
         self.model = model.to(self.device).eval()
         self.config = config
         self.label_space = label_space
@@ -150,12 +163,13 @@ class HOIPredictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
                         interactions: Sequence[str] | None = None,
-                        objects: Sequence[str] | None = None) -> HOIPredictor:
+                        objects: Sequence[str] | None = None,
+                        precision: str | None = None) -> HOIPredictor:
         """Load a checkpoint or exported safetensors file; optionally retarget the model to
         an open-vocabulary interaction list and/or object vocabulary (see
         ``openhoi.open_vocab``)."""
         loaded = load_model(path)
-        predictor = cls(loaded.model, loaded.config, loaded.label_space, device)
+        predictor = cls(loaded.model, loaded.config, loaded.label_space, device, precision)
         if objects is not None:
             from openhoi.open_vocab import object_vocabulary_entries
 
@@ -208,7 +222,8 @@ class HOIPredictor:
         """Predict on already-loaded RGB images (one batch)."""
         batch = pad_images([self.preprocess(im) for im in images]).to(self.device)
         batch.image_ids = tuple(str(n) for n in names)
-        outputs = self.fast_model(batch)
+        with autocast(self.device, self.amp_dtype):
+            outputs = outputs_to_float(self.fast_model(batch))
         orig = torch.tensor([[im.height, im.width] for im in images], device=self.device)
         preds = self.postprocess(outputs, orig, list(names))
         return [

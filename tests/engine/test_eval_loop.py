@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from engine_toys import ToyDataset, ToyEvaluator, ToyModel, collate, toy_postprocess
-from openhoi.engine.evaluate import evaluate, evaluate_variants, outputs_to_float, scalar_results
+from openhoi.engine.evaluate import evaluate, evaluate_variants, scalar_results
 from openhoi.engine.loaders import eval_loader
+from openhoi.precision import outputs_to_float
 from openhoi.structures import HOIRawOutput
 
 

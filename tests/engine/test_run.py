@@ -180,3 +180,31 @@ def test_oracle_outputs_score_full_map_through_the_validation_path(syn_root):
     results = evaluate(model, postprocessor, batches(), evaluator, torch.device("cpu"))
     assert results["num_images"] == 4 and results["num_gt"] > 0
     assert results["mAP"] == pytest.approx(1.0) and results["mean_max_recall"] == 1.0
+
+
+def test_train_precision_bf16_autocasts_on_cpu_and_evaluates_in_fp32(syn_root, tmp_path,
+                                                                     monkeypatch):
+    """`--precision bf16` sets train.amp (saved with the run) and the CPU forward pass really
+    runs under bf16 autocast, while the test split is scored in fp32."""
+    from openhoi.engine import evaluate as eval_mod
+    from openhoi.engine import train as train_mod
+
+    seen, seen_eval = [], []
+    real = train_mod.autocast
+
+    def spy(into):
+        def wrapped(device, dtype):
+            into.append(dtype)
+            return real(device, dtype)
+        return wrapped
+
+    monkeypatch.setattr(train_mod, "autocast", spy(seen))
+    monkeypatch.setattr(eval_mod, "autocast", spy(seen_eval))
+    out = tmp_path / "bf16"
+    sets = _sets(syn_root, **{"train.epochs": 1, "data.val_size": 0})
+    assert _train(*sets, "--precision", "bf16", "--output", str(out)) == 0
+    assert load_config(out / "config.yaml").train.amp == "bf16"
+    assert seen and set(seen) == {torch.bfloat16}  # every training forward
+    assert seen_eval and set(seen_eval) == {None}  # the test split: fp32
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert 0.0 <= metrics["mAP"] <= 1.0

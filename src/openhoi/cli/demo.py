@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {label:14s} untrained {100 * a:6.2f}   trained {100 * b:6.2f}")
     if not learned(result.untrained, result.trained):
         print("  note: " + NOT_LEARNED)
+    print(f"  best triplet right on {100 * result.top1_right:.0f}% of the test images")
     print(f"  report:     {result.report}")
     print(f"  pictures:   {result.pictures[0].parent if result.pictures else '-'}")
     print(f"  checkpoint: {result.checkpoint}")

@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="with --checkpoint: cpu, cuda... (default: cuda if "
                         "available)")
     parser.add_argument("--batch-size", type=int, default=4, help="with --checkpoint")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="fp32",
+                        help="with --checkpoint: forward-pass precision (default: %(default)s, "
+                             "exact; auto = bf16 where the device computes it natively)")
     parser.add_argument("--predictions",
                         help="predictions file: .json/.jsonl/.npz (openhoi or GEN-VLKT/HOICLIP/"
                              "PPDM records); V-COCO also a vsrl_eval .pkl or GEN-VLKT's "
@@ -264,6 +267,7 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
     from openhoi.evaluation import write_predictions
     from openhoi.inference_settings import apply_inference_overrides
     from openhoi.models.build import build_postprocess, load_model
+    from openhoi.precision import resolve_precision
 
     loaded = load_model(args.checkpoint)
     model, space = loaded.model, loaded.label_space
@@ -279,8 +283,9 @@ def _predict_with_checkpoint(args: argparse.Namespace) -> tuple[Any, Path]:
                                .annotation_file)
     loader = eval_loader(test, args.batch_size, collate, config.data.num_workers)
     post = build_postprocess(config.model, space)  # --set may have changed its settings
-    preds = predict_loader(model.to(device), {"": post}, loader, device, progress=True,
-                           desc="test")[""]
+    amp_dtype = resolve_precision(device, args.precision)
+    preds = predict_loader(model.to(device), {"": post}, loader, device, amp_dtype,
+                           progress=True, desc="test")[""]
     preds = _drop_substitutes(preds, test)
     path = _output_path(args).with_suffix(".predictions.npz")
     write_predictions(path, preds, space)

@@ -55,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "model.interaction.zero_shot_topk, data.test_scale, data.max_size")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                        help="forward-pass precision: auto = bf16 where the device computes "
+                             "it natively (CUDA, CPUs with AVX512-BF16/AMX), else fp32 "
+                             "(default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (shown on standard error with --out)")
 
@@ -113,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     from openhoi.predict import HOIPredictor
 
-    predictor = HOIPredictor.from_checkpoint(args.checkpoint, args.device, entries, objects)
+    predictor = HOIPredictor.from_checkpoint(args.checkpoint, args.device, entries, objects,
+                                             args.precision)
     if args.overrides:
         predictor.apply_settings(args.overrides)
     failed = _write_results(args, predictor, paths, pictures)

@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "verb.pth), needed when model.interaction.verb_repr_init=file")
     parser.add_argument("--device", default=None,
                         help="cpu, cuda, cuda:1... (default: this process's GPU, else cpu)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                        help="autocast of the training forward pass on CPU or CUDA (sets "
+                             "train.amp): auto = bf16 where the device computes it natively, "
+                             "else fp32 (default: the recipe's train.amp, fp32 in every shipped "
+                             "recipe); validation and test evaluation stay fp32")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--epochs", type=int, help="same as --set train.epochs=N")
     parser.add_argument("--batch-size", type=int,
@@ -112,6 +117,7 @@ def _remove_unstarted_run(run_dir: Path, handler: logging.Handler | None) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
+    from openhoi.config import replace
     from openhoi.engine.distributed import (
         destroy_distributed,
         init_distributed,
@@ -123,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
     from openhoi.fileio import check_writable_dir
 
     config, run_dir = _config(args)
+    if args.precision:
+        config = replace(config, {"train.amp": {"fp32": "off"}.get(args.precision,
+                                                                   args.precision)})
     env = parse_torchrun_env(os.environ)
     device = _device(args.device, env.local_rank)
     main = env.rank == 0

@@ -4,7 +4,6 @@ predictions, score them with an evaluator on rank 0 and hand the result to every
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ from openhoi.engine.distributed import (
     is_main_process,
     unwrap,
 )
+from openhoi.precision import autocast, outputs_to_float
 from openhoi.structures import HOIPredictions, HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)
@@ -35,28 +35,6 @@ class Evaluator(Protocol):
     def process(self, predictions: Sequence[HOIPredictions]) -> None: ...
 
     def evaluate(self) -> dict[str, Any]: ...
-
-
-def outputs_to_float(out: HOIRawOutput) -> HOIRawOutput:
-    """Copy of ``out`` whose floating tensors are float32 (losses and scores are computed in
-    full precision even when the forward pass ran under autocast). Any raw-output dataclass:
-    ``aux`` and ``extras`` are handled where the output has them."""
-
-    def cast(x: Any) -> Any:
-        return x.float() if isinstance(x, Tensor) and x.is_floating_point() else x
-
-    if not hasattr(out, "aux"):  # e.g. RecognitionRawOutput
-        return dataclasses.replace(out, **{f.name: cast(getattr(out, f.name))
-                                           for f in dataclasses.fields(out)})
-
-    changes = {f.name: cast(getattr(out, f.name)) for f in dataclasses.fields(out)
-               if f.name not in ("aux", "extras")}
-    return dataclasses.replace(out, **changes, aux=[outputs_to_float(a) for a in out.aux],
-                               extras={k: cast(v) for k, v in out.extras.items()})
-
-
-def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
-    return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
 
 @torch.no_grad()

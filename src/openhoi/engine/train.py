@@ -81,12 +81,11 @@ class TrainState:
 
 
 def amp_dtype_for(amp: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for ``train.amp`` on ``device``: None (float32) on CPU or when off."""
-    if amp == "off" or device.type != "cuda":
-        if amp != "off":
-            log.warning("train.amp=%s ignored on %s: training in float32", amp, device.type)
-        return None
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    """Autocast dtype of ``train.amp`` on ``device`` (None: float32); see
+    ``openhoi.precision.resolve_precision``."""
+    from openhoi.precision import resolve_precision
+
+    return resolve_precision(device, "fp32" if amp == "off" else amp)
 
 
 def loader_epoch_seed(seed: int, epoch: int, rank: int) -> int:
@@ -350,7 +349,7 @@ def fit(
         if val_loader is not None and (state.epoch % cfg.eval_every == 0
                                        or state.epoch == cfg.epochs):
             results = evaluate(model, postprocessor, val_loader, val_evaluator, device,
-                               amp_dtype, progress, desc=f"val epoch {epoch}")
+                               None, progress, desc=f"val epoch {epoch}")  # exact: float32
             value = _selection_value(results, cfg.best_metric)
             improved = state.best_value is None or value > state.best_value
             if improved:
@@ -387,7 +386,7 @@ def _finish(model: nn.Module, postprocessor: PostProcessor, test_loader: Iterabl
                                  label_space)
     if test_loader is not None:
         results = evaluate(model, postprocessor, test_loader, test_evaluator, device,
-                           amp_dtype_for(cfg.amp, device), progress, desc="test")
+                           None, progress, desc="test")  # exact: float32 whatever train.amp
         metrics.write("test", max(state.epoch - 1, 0), step=state.step, checkpoint=selected,
                       selected_epoch=selected_epoch, **scalar_results(results))
         if is_main_process():
