@@ -17,21 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-
-class MLP(nn.Module):
-    """ReLU MLP with ``num_layers`` linear layers (DETR's ``MLP``)."""
-
-    def __init__(self, in_dim: int, hidden: int, out_dim: int, num_layers: int) -> None:
-        super().__init__()
-        dims = [in_dim] + [hidden] * (num_layers - 1) + [out_dim]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = F.relu(x)
-        return x
+from openhoi.models.detr.heads import MLP
 
 
 class DecoderLayer(nn.Module):

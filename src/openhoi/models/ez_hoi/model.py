@@ -14,7 +14,8 @@ from torch.nn import functional as F
 
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, prepare_clip_input
 from openhoi.models.contract import HOIModel
-from openhoi.models.ez_hoi.adapters import MLP, PromptAdapter
+from openhoi.models.detr.heads import MLP
+from openhoi.models.ez_hoi.adapters import PromptAdapter
 from openhoi.models.ez_hoi.detections import (
     Instances,
     detr_instances,
