@@ -35,17 +35,11 @@ from openhoi.engine.distributed import (
     unwrap,
     wrap_ddp,
 )
-from openhoi.engine.evaluate import (
-    Evaluator,
-    PostProcessor,
-    autocast,
-    evaluate,
-    outputs_to_float,
-    scalar_results,
-)
+from openhoi.engine.evaluate import Evaluator, PostProcessor, evaluate, scalar_results
 from openhoi.engine.metrics import MetricsLog, RunningMean
 from openhoi.errors import CheckpointError, ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.precision import autocast, outputs_to_float
 from openhoi.structures import HOIRawOutput, HOITargets, ImageBatch
 
 log = logging.getLogger(__name__)
