@@ -40,15 +40,15 @@ def vcoco_ground_truth_from_targets(targets: Sequence[HOITargets], space: LabelS
     for i, t in enumerate(targets):
         boxes = t.boxes_xyxy.double().numpy()
         humans = np.flatnonzero(t.labels.numpy() == space.human_label)
-        row_of = {int(h): len(p_box) + k for k, h in enumerate(humans)}
+        row_of = {int(h): k for k, h in enumerate(humans)}  # box index -> person row
         labels = np.zeros((len(humans), len(actions)), np.int64)
         role_boxes = np.full((len(humans), len(slots), 4), -1.0)
         for (h, o), verbs in zip(t.pair_idx.tolist(), t.verbs.numpy()):
             for v in np.flatnonzero(verbs > 0):
                 a, r = verb_action_role[v]
-                labels[row_of[h] - len(p_box), a] = 1
+                labels[row_of[h], a] = 1
                 if r > 0 and o >= 0:
-                    role_boxes[row_of[h] - len(p_box), slot_of[(a, r)]] = boxes[o]
+                    role_boxes[row_of[h], slot_of[(a, r)]] = boxes[o]
         p_img += [i] * len(humans)
         p_box += boxes[humans].tolist()
         p_lab.append(labels)
