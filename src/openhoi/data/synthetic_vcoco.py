@@ -35,7 +35,7 @@ from openhoi.data.annotations import read_json
 from openhoi.data.hicodet import SPLITS as HICO_SPLITS
 from openhoi.data.vcoco import CORRESPONDENCE_FILE
 from openhoi.data.vcoco import SPLITS as VCOCO_SPLITS
-from openhoi.label_space import LABEL_SPACE_DIR, load_label_space
+from openhoi.label_space import LabelSpace, load_label_space
 
 LABEL_SPACE = "synthetic_vcoco"
 OFFICIAL_DIR = "official"
@@ -56,18 +56,16 @@ def _convert_entries(entries: list[dict], verb_of: dict[int, int]) -> list[dict]
     return out
 
 
-def _official_files(entries: list[dict], out: Path, space_json: dict) -> None:
+def _official_files(entries: list[dict], out: Path, space: LabelSpace) -> None:
     """COCO instances, per-action V-COCO annotations and split ids of the test entries."""
     from PIL import Image
 
-    person_id = next(o["id"] for o in space_json["objects"]
-                     if o["name"] == space_json["human_object"])
-    categories = [{"id": person_id, "name": space_json["human_object"]}] + [
-        {"id": o["id"], "name": o["name"]} for o in space_json["objects"] if o["id"] != person_id]
-    verbs = [v["name"] for v in space_json["verbs"]]
-    action_of = {e["verb"]: (e["action"], e["role"])
-                 for e in space_json["vcoco_official"]["verb_action_role"]}
-    actions = space_json["vcoco_official"]["actions"]
+    person_id = space.object_ids[space.human_label]
+    categories = [{"id": person_id, "name": space.objects[space.human_label]}] + [
+        {"id": i, "name": n} for i, n in zip(space.object_ids, space.objects) if i != person_id]
+    meta = space.extra["vcoco_official"]
+    action_of = {e["verb"]: e["action"] for e in meta["verb_action_role"]}
+    actions = meta["actions"]
     images, anns, persons = [], [], []  # persons: (ann_id, image_id, {action: role ann id})
     next_ann = 1
     for k, e in enumerate(entries):
@@ -86,7 +84,7 @@ def _official_files(entries: list[dict], out: Path, space_json: dict) -> None:
             next_ann += 1
         roles: dict[int, dict[str, int]] = {}
         for hoi in e["hoi_annotation"]:
-            action, _ = action_of[verbs[hoi["category_id"]]]
+            action = action_of[space.verbs[hoi["category_id"]]]
             roles.setdefault(hoi["subject_id"], {})[action] = ids[hoi["object_id"]]
         persons += [(ids[i], image_id, roles.get(i, {})) for i, a in enumerate(e["annotations"])
                     if a["category_id"] == person_id]
@@ -112,7 +110,6 @@ def write_vcoco_layout(hico_root: str | Path, out: str | Path) -> Path:
     ``out`` (images hard-linked where possible, else copied); returns ``out``."""
     hico_root, out = Path(hico_root), Path(out)
     space = load_label_space(LABEL_SPACE)
-    space_json = json.loads((LABEL_SPACE_DIR / f"{LABEL_SPACE}.json").read_text())
     synthetic = load_label_space("synthetic")
     vcoco_verb = {v: k for k, v in enumerate(space.verbs)}
     names = space.extra["synthetic_verbs"]  # synthetic verb -> V-COCO verb class
@@ -137,5 +134,5 @@ def write_vcoco_layout(hico_root: str | Path, out: str | Path) -> Path:
             test_entries = entries
     np.save(out / "annotations" / CORRESPONDENCE_FILE,
             space.correspondence.numpy().astype(np.float32))
-    _official_files(test_entries, out, space_json)
+    _official_files(test_entries, out, space)
     return out
