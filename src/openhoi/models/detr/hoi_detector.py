@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -140,10 +139,6 @@ class HOIDetector(HOIModel):
         if name.startswith(self.clip_side):
             return "clip"
         return "rest"
-
-    def named_parameters_in(self, group: str) -> Iterator[tuple[str, Tensor]]:
-        """``(name, parameter)`` of one group, frozen ones included."""
-        return ((n, p) for n, p in self.named_parameters() if self.parameter_group(n) == group)
 
     def retarget(self, new_space: LabelSpace, base_space: LabelSpace) -> None:
         """Score ``new_space``'s classes (open vocabulary); see ``openhoi.models.detr.retarget``."""
