@@ -231,6 +231,14 @@ def gen_vlkt_arrays(doc: Any, path: Path, space: LabelSpace,
         arrays = PredictionArrays.from_records(rows)
     else:
         arrays = PredictionArrays(*fast)
+    return label_triplets(arrays, path, space, labels)
+
+
+def label_triplets(arrays: PredictionArrays, path: Path, space: LabelSpace,
+                   labels: GenVLKTLabels = "interaction") -> PredictionArrays:
+    """Triplet records read from a GEN-VLKT-style file (parsed, or scanned by
+    :mod:`~openhoi.evaluation.gen_vlkt_scan`): ``category_id`` -> interaction index, then
+    every value checked (``PredictionFileError`` naming record, field and entry)."""
 
     def where(k: int) -> str:
         return f"{path}: record {k} (image {arrays.image_ids[k]!r})"
