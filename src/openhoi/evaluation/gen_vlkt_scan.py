@@ -100,8 +100,10 @@ def _skeleton(chunk: bytes) -> bytes:
 
 def _without_exponents(skeleton: bytes) -> bytes:
     """A number's exponent letter is the only letter left just before ``,``, ``]`` or ``}``."""
-    skeleton = skeleton.replace(b"E", b"e")
-    return skeleton.replace(b"e,", b",").replace(b"e]", b"]").replace(b"e}", b"}")
+    for letter in (b"e", b"E"):
+        for closer in (b",", b"]", b"}"):
+            skeleton = skeleton.replace(letter + closer, closer)
+    return skeleton
 
 
 def _numbers(text: bytes, count: int, exponents: bool) -> np.ndarray | None:
@@ -118,11 +120,11 @@ def _numbers(text: bytes, count: int, exponents: bool) -> np.ndarray | None:
 
     if count == 0:
         return np.zeros(0) if not text else None
-    if exponents:  # keep a number's e, blank the keys' (never after a digit)
+    if exponents:  # keep the numbers' e, blank the keys' (between two blanked letters)
         text = bytearray(text.translate(_NUMBERS_EXP))
         chars = np.frombuffer(text, dtype=np.uint8)
-        e_at = np.flatnonzero((chars | 32) == ord("e"))
-        chars[e_at[chars[e_at - 1] - ord("0") > 9]] = ord(" ")
+        e_at = np.flatnonzero((chars[1:-1] | 32) == ord("e")) + 1
+        chars[e_at[(chars[e_at - 1] == ord(" ")) & (chars[e_at + 1] == ord(" "))]] = ord(" ")
     else:
         text = text.translate(_NUMBERS)
         chars = np.frombuffer(text, dtype=np.uint8)
@@ -231,21 +233,21 @@ def scan_triplet_records(buf: Any, need_box_labels: bool = False) -> tuple | Non
     layout = next((lay for lay in LAYOUTS if head.startswith(lay.start)), None)
     if layout is None:
         return None
-    names, counts = [], []
+    names, counts, complete = [], [], False
     batch = _Batch(layout)
-    for name, chunk, last in _records(buf, layout):
-        if last:
+    for name, chunk, complete in _records(buf, layout):
+        if complete:
             chunk = chunk.rstrip(b" \t\n\r")
         skeleton = _skeleton(chunk)
-        found = layout.counts(skeleton, last)
+        found = layout.counts(skeleton, complete)
         exponents = found is None  # the template's skeleton has no "e" before , ] or }
         if exponents:
-            found = layout.counts(_without_exponents(skeleton), last)
-        if found is None or not batch.add(chunk, *found, last, exponents):
+            found = layout.counts(_without_exponents(skeleton), complete)
+        if found is None or not batch.add(chunk, *found, complete, exponents):
             return None
         names.append(name)
         counts.append(found)
-    if not batch.flush():
+    if not complete or not batch.flush():  # complete: the last record ended the file
         return None
     return _assemble(names, counts, batch, need_box_labels)
 
