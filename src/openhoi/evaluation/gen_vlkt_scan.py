@@ -61,6 +61,7 @@ class _Layout:
         self.hoi = (b'{"subject_id"' + k + s + b'"object_id"' + k + s + b'"category_id"' + k + s
                     + b'"score"' + k + b"}")
         self._lists: dict[tuple[bytes, int], bytes] = {}
+        self._recent: tuple[bytes, int, int] = (b"", 0, 0)  # files repeat one record shape
 
     def repeated(self, item: bytes, n: int) -> bytes:
         key = (item, n)
@@ -70,6 +71,8 @@ class _Layout:
 
     def counts(self, skeleton: bytes, last: bool) -> tuple[int, int] | None:
         """(boxes, triplets) for which the template has this skeleton, else None."""
+        if skeleton == self._recent[0]:
+            return self._recent[1:]
         num_objects = skeleton.count(b"{")  # one per box and per triplet
         tail = self.end if last else self.close + self.sep
         fixed = len(self.head) + len(self.mid) + len(tail)
@@ -78,6 +81,7 @@ class _Layout:
             expected = b"".join((self.head, self.repeated(self.box, num_boxes), self.mid,
                                  self.repeated(self.hoi, num_hois), tail))
             if skeleton == expected:
+                self._recent = (expected, num_boxes, num_hois)
                 return num_boxes, num_hois
         return None
 
@@ -155,8 +159,7 @@ class _Batch:
         self.hois: list[bytes] = []
         self.size = self.num_boxes = self.num_hois = 0
         self.exponents = False
-        self.box_parts: list[np.ndarray] = []  # [n, 5] x1, y1, x2, y2, category_id
-        self.hoi_parts: list[np.ndarray] = []  # [k, 4] subject_id, object_id, category_id, score
+        self.parts: list[tuple[np.ndarray, ...]] = []  # _typed() of each batch
 
     def add(self, chunk: bytes, num_boxes: int, num_hois: int, last: bool,
             exponents: bool) -> bool:
@@ -192,9 +195,27 @@ class _Batch:
         self.exponents = False
         if boxes is None or hois is None:
             return False
-        self.box_parts.append(boxes.reshape(-1, 5))
-        self.hoi_parts.append(hois.reshape(-1, 4))
+        typed = _typed(boxes.reshape(-1, 5), hois.reshape(-1, 4))
+        if typed is None:
+            return False
+        self.parts.append(typed)
         return True
+
+
+def _typed(boxes: np.ndarray, hois: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """``boxes [n, 5]`` (x1, y1, x2, y2, category_id) and ``hois [k, 4]`` (subject_id,
+    object_id, category_id, score) float64 -> the output dtypes; None where the JSON reader's
+    result could differ: integers past 2**53 (it keeps them int64), non-integer ids or box
+    categories (it names them, or keeps float categories unused)."""
+    for values in (boxes, hois):
+        if values.size and not -_MAX_EXACT < values.min() <= values.max() < _MAX_EXACT:
+            return None
+    box_labels = boxes[:, 4].astype(np.int64)
+    ids = hois[:, :3].astype(np.int64)
+    if (ids != hois[:, :3]).any() or (box_labels != boxes[:, 4]).any():
+        return None
+    return (boxes[:, :4].astype(np.float32), box_labels, ids[:, :2], ids[:, 2],
+            hois[:, 3].astype(np.float32))
 
 
 def _records(buf: Any, layout: _Layout) -> Iterator[tuple[bytes, bytes, bool]]:
@@ -254,8 +275,8 @@ def scan_triplet_records(buf: Any, need_box_labels: bool = False) -> tuple | Non
 
 def _assemble(names: list[bytes], counts: list[tuple[int, int]], batch: _Batch,
               need_box_labels: bool) -> tuple | None:
-    """The parsed numbers as ``gen_vlkt_files`` arrays; None where its result could differ
-    (integers past 2**53, which it would keep as int64, or non-integer ids: its errors)."""
+    """The batches' arrays joined, with the image names (None where the JSON reader would
+    decode them differently or fail)."""
     joined = b'"'.join(names)
     if joined.translate(None, _NAME_BAD) != joined:
         return None
@@ -264,20 +285,10 @@ def _assemble(names: list[bytes], counts: list[tuple[int, int]], batch: _Batch,
     except UnicodeDecodeError:
         return None
     sizes = np.array(counts, dtype=np.int64).reshape(-1, 2)
-    boxes = np.concatenate(batch.box_parts)  # [sum N, 5]
-    hois = np.concatenate(batch.hoi_parts)  # [sum K, 4]
-    for values in (boxes, hois):
-        if values.size and not -_MAX_EXACT < values.min() <= values.max() < _MAX_EXACT:
-            return None
-    pair_idx = hois[:, :2].astype(np.int64)
-    category = hois[:, 2].astype(np.int64)
-    box_labels = (boxes[:, 4].astype(np.int64) if need_box_labels
-                  else np.full(len(boxes), -1, dtype=np.int64))
-    if ((pair_idx != hois[:, :2]).any() or (category != hois[:, 2]).any()
-            or need_box_labels and (box_labels != boxes[:, 4]).any()):
-        return None
-    return (image_ids, sizes[:, 0], sizes[:, 1], boxes[:, :4].astype(np.float32), box_labels,
-            pair_idx, category, hois[:, 3].astype(np.float32))
+    boxes, box_labels, pair_idx, category, scores = (np.concatenate(c) for c in zip(*batch.parts))
+    if not need_box_labels:
+        box_labels = np.full(len(boxes), -1, dtype=np.int64)
+    return (image_ids, sizes[:, 0], sizes[:, 1], boxes, box_labels, pair_idx, category, scores)
 
 
 @contextmanager
