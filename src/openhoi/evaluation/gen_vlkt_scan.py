@@ -173,8 +173,8 @@ class _Batch:
         if exponents and not self.exponents and not self.flush():
             return False  # a record with exponents is parsed alone: the slower way
         body = chunk[len(head):len(chunk) - len(tail)]
-        if num_boxes and num_hois:
-            split = body.find(lay.mid)
+        if num_boxes and num_hois:  # boxes take at least their skeleton and a byte a number
+            split = body.find(lay.mid, len(lay.repeated(lay.box, num_boxes)) + 5 * num_boxes)
             if split < 0:
                 return False
             self.boxes.append(body[:split])
