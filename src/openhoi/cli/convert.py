@@ -19,8 +19,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", required=True, choices=["hoiclip", "gen-vlkt", "defr"],
-                        help="toolbox that wrote IN")
+    parser.add_argument("--from", dest="source", required=True,
+                        choices=["hoiclip", "gen-vlkt", "defr"], help="toolbox that wrote IN")
     parser.add_argument("input", metavar="IN", help="the released checkpoint (.pth)")
     parser.add_argument("output", metavar="OUT",
                         help="openhoi checkpoint to write (.pt; .safetensors: weights only)")

@@ -42,9 +42,11 @@ RECIPE = "hico_defr"
 def check_layout(ckpt: ReferenceCheckpoint) -> None:
     """``CheckpointError`` unless ``ckpt`` is a DEFR ``ClipViT`` with a CLIP ViT image tower."""
     if not ckpt.has(f"{VISUAL}conv1.weight"):
-        raise CheckpointError(
-            f"{ckpt.path}: no {VISUAL}conv1.weight; not a DEFR ClipViT checkpoint "
-            "(clip/clip_hico.py) — DEFR's ImageNet models (vit.py) are not supported")
+        hint = ("; it looks like an HOI detector: use --from hoiclip or --from gen-vlkt"
+                if ckpt.has("backbone.0.body.conv1.weight") else
+                "; DEFR's ImageNet models (vit.py) are not supported")
+        raise CheckpointError(f"{ckpt.path}: not a DEFR ClipViT checkpoint "
+                              f"(clip/clip_hico.py): no {VISUAL}conv1.weight{hint}")
     if ckpt.has(f"{VISUAL}layer1.0.conv1.weight"):
         raise CheckpointError(f"{ckpt.path}: a CLIP ResNet image tower ({VISUAL}layer1...); "
                               "only DEFR's CLIP ViT models convert")
