@@ -99,6 +99,7 @@ def test_settings_come_from_the_shapes(tmp_path, tiny_arch):
     assert (b.kind, b.arch, b.image_size, b.keep_projection) == ("open_clip", tiny_arch,
                                                                  GRID * PATCH, False)
     assert (c.kind, c.logit_scale) == ("cosine", 4.61)
+    assert converted.config.model.score == "logit"  # DEFR's evaluate.py ranks raw logits
     assert converted.label_space.name == "hicodet"
     inferred = converted.report.inferred
     assert inferred["model.backbone.image_size"][1].startswith(
@@ -175,7 +176,11 @@ def test_round_trip_through_load_model_and_recognize(tmp_path, capsys):
     loaded = load_model(out)
     converted = convert_checkpoint(path, "defr")
     pixels = torch.randn(2, 3, 32, 32)
-    assert torch.equal(_run(loaded.model, pixels), _run(converted.model, pixels))
+    logits = _run(loaded.model, pixels)
+    assert torch.equal(logits, _run(converted.model, pixels))
+    raw = type("R", (), {"logits": logits})()
+    preds = loaded.parts.postprocess(raw, torch.tensor([[32, 32]] * 2), ["a", "b"])
+    assert torch.equal(preds[1].scores, logits[1])  # evaluated on logits, as DEFR does
     weights = save_converted(converted, tmp_path / "defr.safetensors")
     assert torch.equal(_run(load_model(weights).model, pixels), _run(converted.model, pixels))
 

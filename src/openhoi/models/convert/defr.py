@@ -165,7 +165,10 @@ def settings(ckpt: ReferenceCheckpoint, report: ConversionReport) -> dict[str, A
     report.notes.append("model.classifier.init and model.text come from the recipe: the "
                         "checkpoint cannot tell them (DEFR's clip, bert and rand classifiers "
                         "share one layout) and they matter only when training from scratch")
-    return {"architecture": "defr", "backbone": backbone, "classifier": classifier}
+    score = report.infer("model.score", "logit", "DEFR's evaluate.py ranks the raw logits "
+                         "(float32 sigmoid ties those above ~17)")
+    return {"architecture": "defr", "backbone": backbone, "classifier": classifier,
+            "score": score}
 
 
 def gather(ckpt: ReferenceCheckpoint, report: ConversionReport) -> tuple[TensorMap, dict]:
