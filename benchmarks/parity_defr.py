@@ -189,6 +189,13 @@ def _topk_agree(a: torch.Tensor, b: torch.Tensor, k: int) -> str:
     return f"{same}/{len(a)}"
 
 
+def _order_agree(a: torch.Tensor, b: torch.Tensor) -> str:
+    """Images whose whole class ranking is the same."""
+    same = sum(torch.equal(x.argsort(descending=True), y.argsort(descending=True))
+               for x, y in zip(a, b))
+    return f"{same}/{len(a)}"
+
+
 def run_setting(root: Path, name: str, size: dict, classifier: str, seed: int) -> dict:
     from openhoi.models.convert import convert_checkpoint, save_converted
     from openhoi.recognize import Recognizer
@@ -223,6 +230,8 @@ def run_setting(root: Path, name: str, size: dict, classifier: str, seed: int) -
         "logits_same_input": float((same_input - ref_logits).abs().max()),
         "logits_end_to_end": float((end_to_end - ref_logits).abs().max()),
         "scores_end_to_end": float((scores - ref_logits.sigmoid()).abs().max()),
+        "order_same_input": _order_agree(same_input, ref_logits),
+        "order_end_to_end": _order_agree(end_to_end, ref_logits),
         "top5_same_input": _topk_agree(same_input, ref_logits, 5),
         "top5_end_to_end": _topk_agree(end_to_end, ref_logits, 5),
         "seconds_ref": round(t_ref, 2), "seconds_ours": round(t_ours, 2),
@@ -265,7 +274,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["tiny", "full"], choices=list(SIZES))
     parser.add_argument("--full-image-size", type=int, default=672,
                         help="input size of the full setting (DEFR: 672)")
-    parser.add_argument("--images", type=int, default=2, choices=[1, 2, 3, 4])
+    parser.add_argument("--images", type=int, default=4, choices=[1, 2, 3, 4])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     ARGS = parser.parse_args()
@@ -290,13 +299,14 @@ def main() -> None:
           f"{torch.__version__}, {torch.get_num_threads()} threads, load "
           f"{os.getloadavg()[0]:.2f}")
     print("| setting | classifier | max abs logit | input | logits, same input | logits, end to "
-          "end | scores | top-5 same (same input / end to end) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "end | sigmoid scores | top-5 same | whole ranking same |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['setting']} | {r['classifier']} | {r['max_abs_logit']:.1f} | "
               f"{r['input_diff']:.1e} | {r['logits_same_input']:.1e} | "
               f"{r['logits_end_to_end']:.1e} | {r['scores_end_to_end']:.1e} | "
-              f"{r['top5_same_input']} / {r['top5_end_to_end']} |")
+              f"{r['top5_same_input']} / {r['top5_end_to_end']} | "
+              f"{r['order_same_input']} / {r['order_end_to_end']} |")
     if ARGS.json:
         ARGS.json.write_text(json.dumps(rows, indent=1))
 

@@ -154,6 +154,10 @@ def test_layout_and_label_space_errors(tmp_path):
     torch.save(release(random_state(hoiclip_layout(600, 81, 117))), detector)
     with pytest.raises(CheckpointError, match="use --from hoiclip or --from gen-vlkt"):
         convert_checkpoint(detector, "defr")
+    path, _ = _write(tmp_path, **{"visual_encoder.visual.layer1.0.conv1.weight":
+                                  torch.zeros(64, 64, 1, 1)})
+    with pytest.raises(CheckpointError, match="CLIP ResNet image tower"):
+        convert_checkpoint(path, "defr")
     path, _ = _write(tmp_path, **{"visual_encoder.visual.conv1.weight": torch.zeros(64, 3, 7, 7)})
     with pytest.raises(CheckpointError, match="no open_clip QuickGELU ViT.*patch 7"):
         convert_checkpoint(path, "defr")
