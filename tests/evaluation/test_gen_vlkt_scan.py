@@ -4,6 +4,7 @@ arrays, and steps aside (None: the general reader then decides) on anything else
 import json
 import os
 import random
+import re
 
 import numpy as np
 import orjson
@@ -11,7 +12,7 @@ import pytest
 
 from openhoi.errors import PredictionFileError
 from openhoi.evaluation import prediction_files
-from openhoi.evaluation.gen_vlkt_files import _fast
+from openhoi.evaluation.gen_vlkt_files import _fast, _literal_as_json
 from openhoi.evaluation.gen_vlkt_scan import scan_triplet_records
 from openhoi.evaluation.prediction_files import read_prediction_arrays
 from openhoi.label_space import load_label_space
@@ -162,6 +163,23 @@ def test_random_corruptions_never_change_the_outcome(tmp_path, monkeypatch, comp
         path.write_bytes(data)
         _assert_same_outcome(path, monkeypatch)
     assert read > 20  # harmless edits (a digit changed) are still read the fast way
+
+
+@pytest.mark.parametrize("gts", ["[]", "[{'filename': 'x.jpg', 'annotations': []}]"])
+def test_gen_vlkt_python_literal_file(tmp_path, monkeypatch, gts):
+    # HICOEvaluator writes json.dumps(str({'preds': ..., 'gts': ...})), numpy 2 reprs too
+    text = str({"preds": _records(6), "gts": []}).replace("'gts': []", "'gts': " + gts)
+    text = re.sub(r"'score': ([^,}]+)", r"'score': np.float32(\1)", text)
+    text = re.sub(r"'category_id': (\d+)", r"'category_id': np.int64(\1)", text)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(text))
+    assert scan_triplet_records(_literal_as_json(text), True) is not None
+    _assert_same_outcome(path, monkeypatch)
+    for bad in (text.replace("'gts': ", "'gts': {"), text.replace("'gts'", "'preds'"),
+                text.replace("{'preds'", "{'gts': [], 'preds'")):
+        assert scan_triplet_records(_literal_as_json(bad), True) is None
+        path.write_text(json.dumps(bad))
+        _assert_same_outcome(path, monkeypatch)
 
 
 def test_read_prediction_arrays_takes_the_shortcut(tmp_path, monkeypatch):

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 _NUMERIC = b"0123456789.+-"
-_DIGITS = b"0123456789"
 _MAX_EXACT = 2.0**53  # beyond it int -> float64 -> float32 may round twice: general path
 
 
@@ -41,6 +40,8 @@ _NUMBERS = _table(_NUMERIC + b",")  # letters blanked: the keys' "e"s too
 _NUMBERS_EXP = _table(_NUMERIC + b",eE")  # for text with exponents ("1e-05")
 _NAME_BAD = bytes(range(32)) + b"\\"  # control characters, escapes: the general path decides
 _BATCH_BYTES = 1 << 20
+_PREDS = b'{"preds": '  # GEN-VLKT's str({'preds': [...], 'gts': [...]}), made JSON
+_PREDS_END = b'}]}], "gts": '  # the last record, the list, and the next key
 
 
 class _Layout:
@@ -218,27 +219,47 @@ def _typed(boxes: np.ndarray, hois: np.ndarray) -> tuple[np.ndarray, ...] | None
             hois[:, 3].astype(np.float32))
 
 
-def _records(buf: Any, layout: _Layout) -> Iterator[tuple[bytes, bytes, bool]]:
-    """(name, rest of the record, is last) of each record, found by the template's marker."""
-    name_at = len(layout.start)
-    size = len(buf)
+def _records(buf: Any, layout: _Layout, start: int,
+             stop: int) -> Iterator[tuple[bytes, bytes, bool]]:
+    """(name, rest of the record, is last) of each record of the list at ``buf[start:stop]``,
+    found by the template's marker."""
+    name_at = start + len(layout.start)
     while True:
-        name_end = buf.find(b'"', name_at)
+        name_end = buf.find(b'"', name_at, stop)
         if name_end < 0:
             return
-        nxt = buf.find(layout.marker, name_end)
+        nxt = buf.find(layout.marker, name_end, stop)
         last = nxt < 0
-        stop = size if last else nxt + len(layout.sep)
-        yield buf[name_at:name_end], buf[name_end:stop], last
+        end = stop if last else nxt + len(layout.sep)
+        yield buf[name_at:name_end], buf[name_end:end], last
         if last:
             return
         name_at = nxt + len(layout.marker)
 
 
+def _list_bounds(buf: Any) -> tuple[int, int] | None:
+    """Where the list of records is: the whole file, or GEN-VLKT's ``preds`` (None if what
+    follows it is not JSON, or names ``preds`` again: the JSON reader would take that one)."""
+    if bytes(buf[:len(_PREDS)]) != _PREDS:
+        return 0, len(buf)
+    import orjson
+
+    end = buf.find(_PREDS_END)
+    rest = bytes(buf[end + len(b"}]}],"):]) if end >= 0 else b""  # ' "gts": [...]}'
+    try:
+        others = orjson.loads(b"{" + rest)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(others, dict) or "preds" in others:
+        return None
+    return len(_PREDS), end + len(b"}]}]")
+
+
 def scan_triplet_records(buf: Any, need_box_labels: bool = False) -> tuple | None:
     """Read a JSON list of GEN-VLKT / HOICLIP / PPDM HICO-DET records written by
     ``json.dumps`` (keys in their writers' order: filename | file_name, predictions [bbox,
-    category_id], hoi_prediction [subject_id, object_id, category_id, score]).
+    category_id], hoi_prediction [subject_id, object_id, category_id, score]), or the
+    ``preds`` list of GEN-VLKT's ``str({'preds': ..., 'gts': ...})`` turned into JSON.
 
     Args:
         buf: the file's bytes (``bytes`` or a read-only ``mmap``).
@@ -250,13 +271,14 @@ def scan_triplet_records(buf: Any, need_box_labels: bool = False) -> tuple | Non
         scores [sum K] float32)``, what ``gen_vlkt_files`` builds from the parsed JSON; or
         None when the bytes are not exactly this layout (read them as JSON then).
     """
-    head = bytes(buf[:32])
+    bounds = _list_bounds(buf)
+    head = bytes(buf[bounds[0]:bounds[0] + 32]) if bounds else b""
     layout = next((lay for lay in LAYOUTS if head.startswith(lay.start)), None)
     if layout is None:
         return None
     names, counts, complete = [], [], False
     batch = _Batch(layout)
-    for name, chunk, complete in _records(buf, layout):
+    for name, chunk, complete in _records(buf, layout, *bounds):
         if complete:
             chunk = chunk.rstrip(b" \t\n\r")
         skeleton = _skeleton(chunk)
