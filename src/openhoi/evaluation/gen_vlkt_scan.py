@@ -156,8 +156,8 @@ class _Batch:
 
     def __init__(self, layout: _Layout) -> None:
         self.layout = layout
-        self.boxes: list[bytes] = []
-        self.hois: list[bytes] = []
+        self.boxes: list[memoryview] = []
+        self.hois: list[memoryview] = []
         self.size = self.num_boxes = self.num_hois = 0
         self.exponents = False
         self.parts: list[tuple[np.ndarray, ...]] = []  # _typed() of each batch
@@ -173,9 +173,11 @@ class _Batch:
             return False
         if exponents and not self.exponents and not self.flush():
             return False  # a record with exponents is parsed alone: the slower way
-        body = chunk[len(head):len(chunk) - len(tail)]
+        lo, hi = len(head), len(chunk) - len(tail)
+        body = memoryview(chunk)[lo:hi]  # views: joined once per batch, copied once
         if num_boxes and num_hois:  # boxes take at least their skeleton and a byte a number
-            split = body.find(lay.mid, len(lay.repeated(lay.box, num_boxes)) + 5 * num_boxes)
+            least = lo + len(lay.repeated(lay.box, num_boxes)) + 5 * num_boxes
+            split = chunk.find(lay.mid, least, hi) - lo
             if split < 0:
                 return False
             self.boxes.append(body[:split])
