@@ -20,7 +20,9 @@ openhoi format, version 1 — one record per image, fields named as in ``HOIPred
 The header's ``label_space`` fingerprint must match the label space the file is read with.
 :func:`read_prediction_arrays` returns every format as one ``PredictionArrays`` (flat numpy,
 no torch: what ``openhoi evaluate`` scores); :func:`read_predictions` as ``HOIPredictions``.
-The other repositories' layouts are read in :mod:`~openhoi.evaluation.gen_vlkt_files`.
+The other repositories' layouts are read in :mod:`~openhoi.evaluation.gen_vlkt_files`; files
+in exactly the layout ``json.dumps`` gives them take :mod:`~openhoi.evaluation.gen_vlkt_scan`
+first (same arrays, without a Python object per box and triplet).
 
 GEN-VLKT / HOICLIP format (``HICOEvaluator`` writes it with ``json.dumps(str({'preds': ...,
 'gts': ...}))``; PPDM writes a plain JSON list): per image ``{"filename" | "file_name": str,
