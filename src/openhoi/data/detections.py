@@ -1,5 +1,6 @@
-"""Instances for the two-stage pipeline: a per-image detections file, openhoi's DETR, and
-UPT's filtering of either (per-class NMS, score threshold, human/object count limits).
+"""Instances for the two-stage pipelines (EZ-HOI, DEFR detection): a per-image detections file,
+openhoi's DETR, and UPT's filtering of either (per-class NMS, score threshold, human/object
+count limits).
 
 Detections file (JSON)::
 
