@@ -14,11 +14,15 @@ Per image (DEFR ``pair_generator.py`` + ``hoi_head.py`` + ``eval/cache.py``):
    computes ``s_h ** 2.8 * s_o ** 2.8`` and ``eval/cache.py`` re-powers it to
    ``p_h = 6, p_o = 3, p_i = 1``, the defaults here.
 
-Region (``region``): DEFR's released code runs the whole image through CLIP's ViT and limits
-the class token's attention, in the last ``mask_layers`` blocks, to the patches inside the
-human and object boxes (``HoiHead.build_attention_masks``); ``"union"`` (the default here, any
-backbone) instead crops each pair's union box from the image and classifies the crop as the
-model classifies whole images (square resize, its normalisation).
+What the model sees of a pair (``region``):
+
+- ``"mask"``: DEFR's released code. The whole image goes through CLIP's ViT (resized to the
+  model's square input); in the last ``mask_layers`` blocks the class token may attend only to
+  itself and to the patches inside the human and the object box (``HoiHead.
+  build_attention_masks``; ``test.py`` sets ``mask_layers = 1``). CLIP ViT backbones only.
+- ``"union"``: each pair's union box is cropped from the image and classified as the model
+  classifies whole images (square resize, its normalisation): any backbone.
+- ``"auto"`` (default): ``mask`` where the model supports it, else ``union``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from PIL import Image
@@ -58,20 +62,24 @@ class PairScoring:
     """Exponent of the object detection score (``cache.py`` ``o_p``)."""
     power_interaction: float = 1.0
     """Exponent of the recognition score (``cache.py`` ``i_p``)."""
-    region: Literal["union"] = "union"
+    region: Literal["auto", "mask", "union"] = "auto"
     """What the recognition model sees of a pair (see the module docstring)."""
+    mask_layers: int = 1
+    """``mask``: the last blocks whose class token is limited to the boxes (DEFR ``test.py``
+    ``cfg.model.mask_layers = 1``; ``defaults.yaml`` says 6)."""
     batch_size: int = 32
-    """Pair crops per forward pass."""
+    """Pairs per forward pass."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.score_thresh <= 1 or not 0 < self.nms_iou <= 1:
             raise ConfigError("detection settings: the score threshold must lie in [0, 1] and "
                               "the NMS IoU in (0, 1]")
-        if self.max_instances < 1 or self.batch_size < 1:
-            raise ConfigError("detection settings: max instances and batch size must be >= 1")
+        if min(self.max_instances, self.batch_size, self.mask_layers) < 1:
+            raise ConfigError("detection settings: max instances, mask layers and batch size "
+                              "must be >= 1")
         if min(self.power_human, self.power_object, self.power_interaction) < 0:
             raise ConfigError("detection settings: score exponents must be >= 0")
-        if self.region != "union":
+        if self.region not in ("auto", "mask", "union"):
             raise ConfigError(f"detection settings: unknown region {self.region!r}")
 
 
@@ -98,26 +106,47 @@ class PairRecognizer:
         scoring: the detection settings.
     """
 
-    def __init__(self, recognizer, scoring: PairScoring | None = None) -> None:
+    def __init__(self, recognizer: Any, scoring: PairScoring | None = None) -> None:
         self.recognizer = recognizer
-        self.scoring = scoring or PairScoring()
+        self.scoring = s = scoring or PairScoring()
         self.space = recognizer.space
         self.interaction_object = self.space.interaction_object.cpu()  # [I]
+        masks = bool(getattr(recognizer.model, "supports_box_mask", False))
+        if s.region == "mask" and not masks:
+            raise ConfigError("--region mask (DEFR's attention mask) needs a recognition model "
+                              "with a CLIP ViT backbone; use --region union")
+        self.region = ("mask" if masks else "union") if s.region == "auto" else s.region
 
     @torch.no_grad()
-    def region_scores(self, image: Image.Image, boxes_xyxy: Tensor) -> Tensor:
+    def union_scores(self, image: Image.Image, boxes_xyxy: Tensor) -> Tensor:
         """``[P, I]`` sigmoid scores of the model on each box's crop of ``image``.
 
         Args:
             boxes_xyxy: ``[P, 4]`` absolute pixels of ``image``.
         """
-        rec = self.recognizer
         out = []
         for start in range(0, len(boxes_xyxy), self.scoring.batch_size):
             chunk = boxes_xyxy[start:start + self.scoring.batch_size].tolist()
             crops = [image.crop(tuple(round(v) for v in b)) for b in chunk]
-            out.append(rec.scores(crops))  # [p, I]
+            out.append(self.recognizer.scores(crops))  # [p, I]
         return torch.cat(out) if out else torch.zeros(0, self.space.num_interactions)
+
+    @torch.no_grad()
+    def masked_scores(self, image: Image.Image, h_boxes: Tensor, o_boxes: Tensor) -> Tensor:
+        """``[P, I]`` sigmoid scores with DEFR's box attention mask (pixels of ``image``)."""
+        rec = self.recognizer
+        if len(h_boxes) == 0:
+            return torch.zeros(0, self.space.num_interactions)
+        pixels = rec.transform(image)[None].to(rec.device)  # [1, 3, S, S]
+        s_h, s_w = pixels.shape[-2:]
+        scale = torch.tensor([s_w / image.width, s_h / image.height]).repeat(2)  # [4]
+        pairs = torch.stack([h_boxes, o_boxes], 1) * scale  # [P, 2, 4] input pixels
+        out = []
+        for start in range(0, len(pairs), self.scoring.batch_size):
+            chunk = pairs[start:start + self.scoring.batch_size].to(rec.device)
+            logits = rec.model.box_masked_logits(pixels, chunk, self.scoring.mask_layers)
+            out.append(logits.float().sigmoid().cpu())  # [p, I]
+        return torch.cat(out)
 
     def detect(self, image: Image.Image, instances: Instances, image_id: str) -> HOIPredictions:
         """Triplets of one image from its detected instances (pixels of ``image``)."""
@@ -126,8 +155,10 @@ class PairRecognizer:
                                 0, s.max_instances)  # humans first, best first
         h_idx, o_idx = enumerate_pairs(inst.labels, self.space.human_label)  # [P], [P]
         boxes = inst.boxes_xyxy.float()
-        regions = union_boxes(boxes[h_idx], boxes[o_idx])  # [P, 4] xyxy abs
-        hoi = self.region_scores(image, regions)  # [P, I]
+        if self.region == "mask":
+            hoi = self.masked_scores(image, boxes[h_idx], boxes[o_idx])  # [P, I]
+        else:
+            hoi = self.union_scores(image, union_boxes(boxes[h_idx], boxes[o_idx]))
         scores = triplet_scores(hoi, inst.scores[h_idx], inst.scores[o_idx],
                                 inst.labels[o_idx], self.interaction_object, s)  # [P, I]
         pair, interaction = torch.nonzero(scores > 0).unbind(1)  # DEFR keeps scores.nonzero()

@@ -226,3 +226,49 @@ def test_detections_need_a_predictions_out_file_and_matching_images(bench, tmp_p
                  "--detections", str(dets), "--out", str(tmp_path / "x.json"),
                  "--device", "cpu"]) == 2
     assert "d.json: lists none of the" in capsys.readouterr().err
+
+
+CLIP_TINY = ["model.backbone.kind=open_clip", "model.backbone.arch=openhoi-tiny",
+             "model.backbone.image_size=32", "model.classifier.init=random",
+             "model.classifier.embed_dim=null"]
+
+
+def test_defr_box_mask_on_a_clip_vit(bench, tmp_path, capsys, caplog):
+    """--region auto picks DEFR's attention mask for a CLIP ViT model; the written scores are
+    the model's masked logits on the boxes scaled to its input (ground-truth detections,
+    score 1, so the triplet score is the recognition score)."""
+    root, data, space, gt = bench
+    config = load_config("synthetic_defr", CLIP_TINY + [f"data.root={data}"])
+    torch.manual_seed(0)
+    model = build_defr(config.model, space).model.eval()
+    ckpt = root / "clip.pt"
+    ckpt_io.save_checkpoint(ckpt, ckpt_io.make_checkpoint(model=model, config=config,
+                                                          label_space=space))
+    sizes = _sizes(data, gt)
+    dets = _gt_detections(gt, tmp_path / "gt.json", sizes)
+    caplog.set_level("INFO")
+    preds, res = _detect_and_evaluate(ckpt, dets, data, tmp_path, "mask")
+    assert math.isfinite(res["mAP"]) and res["num_detections"] > 0
+    assert "pair region: mask" in caplog.text
+    rec = preds["images"][0]
+    image = load_image(data / "images" / "test2015" / rec["image_id"], apply_exif=False)
+    tf = recognition_transforms(32, model.pixel_mean, model.pixel_std, train=False)
+    scale = torch.tensor([32 / image.width, 32 / image.height] * 2)
+    boxes = torch.tensor(rec["boxes_xyxy"])
+    pairs = torch.stack([boxes[[h, o]] for h, o in rec["pair_idx"]]) * scale  # [K, 2, 4]
+    with torch.no_grad():
+        want = model.box_masked_logits(tf(image)[None], pairs, 1).sigmoid()
+    want = want[torch.arange(len(pairs)), torch.tensor(rec["interactions"])]
+    assert torch.allclose(torch.tensor(rec["scores"]), want, atol=1e-5)
+    union, _ = _detect_and_evaluate(ckpt, dets, data, tmp_path, "union", ["--region", "union"])
+    assert union["images"][0]["scores"] != rec["scores"]
+
+
+def test_region_mask_needs_a_clip_vit(bench, tmp_path, capsys):
+    root, data, space, gt = bench
+    ckpt = _checkpoint(root, data, space, _model(data), "resnet.pt")
+    dets = _gt_detections(gt, tmp_path / "d.json", _sizes(data, gt))
+    assert main(["recognize", str(data / "images" / "test2015"), "--checkpoint", str(ckpt),
+                 "--detections", str(dets), "--out", str(tmp_path / "x.json"), "--region",
+                 "mask", "--device", "cpu"]) == 2
+    assert "--region mask" in capsys.readouterr().err

@@ -10,8 +10,9 @@ reported and skipped.
 
 With --detections (a per-image detections file, layout in openhoi.data.detections), HOI
 detection the DEFR way: every human x instance pair of each image's detections is scored by the
-model on the pair's union box, times the detection scores (s_hoi^1 * s_h^6 * s_o^3, DEFR's
-eval/cache.py), for the interactions of the detected object only. The triplets go to --out in
+model (--region: DEFR's box attention mask on CLIP ViTs, or the pair's union box cropped),
+times the detection scores (s_hoi^1 * s_h^6 * s_o^3, DEFR's eval/cache.py), for the
+interactions of the detected object only. The triplets go to --out in
 openhoi's predictions format (.json, .jsonl or .npz), which `openhoi evaluate --dataset hicodet
 --predictions` scores. Images are matched to the file's entries by file name.
 """
@@ -48,7 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     det.add_argument("--score-powers", type=float, nargs=3, default=(6.0, 3.0, 1.0),
                      metavar=("H", "O", "I"),
                      help="triplet score = s_h^H * s_o^O * s_hoi^I (DEFR: 6 3 1)")
-    det.add_argument("--batch-size", type=int, default=32, help="pair crops per forward (32)")
+    det.add_argument("--region", choices=["auto", "mask", "union"], default="auto",
+                     help="what the model sees of a pair: mask = DEFR's released code (whole "
+                          "image, class token limited to the two boxes; CLIP ViT models), "
+                          "union = the pair's union box cropped (any model); auto = mask "
+                          "where possible (default)")
+    det.add_argument("--mask-layers", type=int, default=1,
+                     help="--region mask: last blocks with the box mask (DEFR test.py: 1)")
+    det.add_argument("--batch-size", type=int, default=32, help="pairs per forward (32)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +116,7 @@ def _detect(args: argparse.Namespace) -> int:
     check_writable_dir(Path(args.out).parent, "--out")
     p_h, p_o, p_i = args.score_powers
     scoring = PairScoring(args.box_score_thresh, args.box_nms, args.max_instances, p_h, p_o,
-                          p_i, batch_size=args.batch_size)
+                          p_i, args.region, args.mask_layers, args.batch_size)
     paths = list_images(args.inputs)
     recognizer = Recognizer.from_checkpoint(args.checkpoint, args.device)
     space = recognizer.space
@@ -122,6 +130,7 @@ def _detect(args: argparse.Namespace) -> int:
             "%d of %d images have no entry in %s (no instances, no triplets), e.g. %s",
             len(missing), len(paths), args.detections, missing[0])
     pairs = PairRecognizer(recognizer, scoring)
+    logging.getLogger(__name__).info("pair region: %s", pairs.region)
     preds = list(tqdm(pairs.detect_files(paths, detections), total=len(paths),
                       desc="pairs", disable=None))
     write_predictions(args.out, preds, space)
