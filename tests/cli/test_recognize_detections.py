@@ -272,3 +272,42 @@ def test_region_mask_needs_a_clip_vit(bench, tmp_path, capsys):
                  "--detections", str(dets), "--out", str(tmp_path / "x.json"), "--region",
                  "mask", "--device", "cpu"]) == 2
     assert "--region mask" in capsys.readouterr().err
+
+
+def test_detections_from_an_openhoi_detector(bench, tmp_path, capsys):
+    """`openhoi detect-instances` (an HOI detection checkpoint) writes the detections file
+    that `openhoi recognize --detections` reads: the chain ends in a HICO-DET mAP."""
+    from openhoi.data.detections import read_detections
+    from openhoi.models.build import build_model_parts
+
+    root, data, space, gt = bench
+    torch.manual_seed(0)
+    cfg = load_config("synthetic_tiny")
+    det_model = build_model_parts(cfg, space, torch.device("cpu")).model
+    det_ckpt = root / "hoiclip.pt"
+    ckpt_io.save_checkpoint(det_ckpt, ckpt_io.make_checkpoint(model=det_model, config=cfg,
+                                                              label_space=space))
+    dets = tmp_path / "from_detector.json"
+    images = str(data / "images" / "test2015")
+    assert main(["detect-instances", images, "--checkpoint", str(det_ckpt), "--out", str(dets),
+                 "--batch-size", "2", "--device", "cpu"]) == 0
+    read = read_detections(dets, space.num_objects)
+    sizes = _sizes(data, gt)
+    q = cfg.model.detector.num_queries
+    assert set(read) == set(sizes)
+    for name, entry in read.items():
+        assert entry["size"].tolist() == list(sizes[name])
+        assert len(entry["boxes"]) == 2 * q
+        assert (entry["labels"][:q] == space.human_label).all()
+        assert torch.equal(entry["scores"][:q], entry["scores"][q:])  # the pair's score
+        assert ((entry["scores"] > 0) & (entry["scores"] <= 1)).all()
+        h, w = sizes[name]
+        assert (entry["boxes"] >= 0).all() and (entry["boxes"][:, [0, 2]] <= w).all()
+        assert (entry["boxes"][:, [1, 3]] <= h).all()
+    ckpt = _checkpoint(root, data, space, _model(data), "rec.pt")
+    _, res = _detect_and_evaluate(ckpt, dets, data, tmp_path, "chain",
+                                  ["--box-score-thresh", "0"])
+    assert math.isfinite(res["mAP"]) and res["num_detections"] > 0
+    assert main(["detect-instances", images, "--checkpoint", str(ckpt), "--out",
+                 str(tmp_path / "x.json"), "--device", "cpu"]) == 2
+    assert "recognition" in capsys.readouterr().err

@@ -20,6 +20,7 @@ replayed on file boxes, so training from a file needs ``data.flip_prob: 0, crop_
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,30 @@ def read_detections(path: str | Path, num_objects: int) -> dict[str, dict[str, T
     for image_id, entry in images.items():
         out[image_id] = _entry(entry, f"{where}: images[{image_id!r}]", num_objects)
     return out
+
+
+def write_detections(path: str | Path,
+                     entries: Mapping[str, tuple[tuple[int, int], Instances]]) -> None:
+    """Write a detections file (layout above).
+
+    Args:
+        entries: ``image_id -> ((height, width) of the image on disk, its instances in those
+            pixels)``.
+    """
+    from openhoi.fileio import atomic_write_text
+
+    def round_list(t: Tensor, digits: int) -> list:
+        return [[round(v, digits) for v in row] for row in t.tolist()] if t.dim() == 2 else \
+            [round(v, digits) for v in t.tolist()]
+
+    images = {
+        image_id: {"size": [int(size[0]), int(size[1])],
+                   "boxes": round_list(inst.boxes_xyxy.detach().float().cpu(), 2),
+                   "scores": round_list(inst.scores.detach().float().cpu(), 6),
+                   "labels": [int(v) for v in inst.labels.tolist()]}
+        for image_id, (size, inst) in entries.items()}
+    atomic_write_text(path, json.dumps({"format": FORMAT, "version": 1, "boxes": "xyxy_abs",
+                                        "images": images}))
 
 
 def _entry(entry: object, where: str, num_objects: int) -> dict[str, Tensor]:
