@@ -8,7 +8,8 @@ Writes one JSON line per image (top interactions with their scores) to --out or 
 output; with --draw, a picture per image with the list beside it. Unreadable images are
 reported and skipped.
 
-With --detections (a per-image detections file, layout in openhoi.data.detections), HOI
+With --detections (a detections file, or SCG / DEFR's folder of per-image JSONs; layouts in
+openhoi.data.detections), HOI
 detection the DEFR way: every human x instance pair of each image's detections is scored by the
 model (--region: DEFR's box attention mask on CLIP ViTs, or the pair's union box cropped),
 times the detection scores (s_hoi^1 * s_h^6 * s_o^3, DEFR's eval/cache.py), for the
@@ -38,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda ... (default: cuda if available)")
     det = parser.add_argument_group("HOI detection from detections (--detections)")
     det.add_argument("--detections", metavar="FILE",
-                     help="per-image detections JSON: score its human-object pairs and write "
-                          "HICO-DET triplets to --out (.json, .jsonl or .npz)")
+                     help="detections JSON (or SCG / DEFR's folder of per-image JSONs): score "
+                          "their human-object pairs and write HICO-DET triplets to --out "
+                          "(.json, .jsonl or .npz)")
     det.add_argument("--box-score-thresh", type=float, default=0.2,
                      help="drop detections scoring below this (DEFR/SCG: 0.2)")
     det.add_argument("--box-nms", type=float, default=0.5,
@@ -99,7 +101,7 @@ def _detect(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from openhoi.data.detections import read_detections
+    from openhoi.data.detections import load_detections
     from openhoi.data.image_io import list_images
     from openhoi.errors import ConfigError
     from openhoi.evaluation import write_predictions
@@ -120,7 +122,7 @@ def _detect(args: argparse.Namespace) -> int:
     paths = list_images(args.inputs)
     recognizer = Recognizer.from_checkpoint(args.checkpoint, args.device)
     space = recognizer.space
-    detections = read_detections(args.detections, space.num_objects)
+    detections = load_detections(args.detections, space.objects)
     missing = [p.name for p in paths if p.name not in detections]
     if len(missing) == len(paths):
         raise ConfigError(f"{args.detections}: lists none of the {len(paths)} images given "
