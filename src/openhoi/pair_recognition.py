@@ -125,9 +125,15 @@ class PairRecognizer:
             boxes_xyxy: ``[P, 4]`` absolute pixels of ``image``.
         """
         out = []
-        for start in range(0, len(boxes_xyxy), self.scoring.batch_size):
-            chunk = boxes_xyxy[start:start + self.scoring.batch_size].tolist()
-            crops = [image.crop(tuple(round(v) for v in b)) for b in chunk]
+        x1, y1, x2, y2 = boxes_xyxy.round().long().unbind(-1)  # [P] each, whole pixels
+        x1, y1 = x1.clamp(0, image.width - 1), y1.clamp(0, image.height - 1)
+        # inside the image (PIL pads outside with black) and at least one pixel wide and high
+        x2 = torch.maximum(x2.clamp(max=image.width), x1 + 1)
+        y2 = torch.maximum(y2.clamp(max=image.height), y1 + 1)
+        rects = torch.stack([x1, y1, x2, y2], -1).tolist()  # [P, 4]
+        for start in range(0, len(rects), self.scoring.batch_size):
+            chunk = rects[start:start + self.scoring.batch_size]
+            crops = [image.crop(tuple(b)) for b in chunk]
             out.append(self.recognizer.scores(crops))  # [p, I]
         return torch.cat(out) if out else torch.zeros(0, self.space.num_interactions)
 
