@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.contract import HOIModel
 from openhoi.ops.losses import lse_sign_loss, masked_bce_loss
@@ -106,6 +107,26 @@ class DefrModel(HOIModel):
 
     def forward(self, batch: ImageBatch) -> RecognitionRawOutput:
         return RecognitionRawOutput(self.classifier(self.features(batch.images)))  # [B, I]
+
+    @property
+    def supports_box_mask(self) -> bool:
+        """Whether ``box_masked_logits`` applies (a CLIP ViT backbone)."""
+        return bool(getattr(self.backbone, "supports_box_mask", False))
+
+    def box_masked_logits(self, pixels: Tensor, boxes_xyxy: Tensor, mask_layers: int) -> Tensor:
+        """``[P, I]`` logits of P box pairs of one image, DEFR's HOI detection
+        (``hoi_detection/hoi_head.py``): the class token of the last ``mask_layers`` blocks
+        sees only the patches inside each pair's boxes.
+
+        Args:
+            pixels: ``[1, 3, S, S]`` the preprocessed image.
+            boxes_xyxy: ``[P, 2, 4]`` (human, object) boxes in pixels of ``pixels``.
+        """
+        if not self.supports_box_mask:
+            raise ConfigError("box-masked pair scoring needs a CLIP ViT backbone "
+                              "(model.backbone.kind: open_clip, a ViT arch)")
+        x = self.backbone.box_masked(pixels, boxes_xyxy, mask_layers)  # [P, D]
+        return self.classifier(self.neck(x) if self.neck is not None else x)
 
     def parameter_group(self, name: str) -> str:
         """``rest`` (``train.lr``) for the classifier, ``backbone`` (``train.lr_backbone``)
