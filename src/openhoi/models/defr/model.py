@@ -28,7 +28,6 @@ from openhoi.structures import (
     RecognitionRawOutput,
 )
 
-
 RowMap = Callable[[Tensor], Tensor]
 """``[I, D] -> [I, D]``: a map of classifier rows (the text-side CLIP-Adapter)."""
 
