@@ -70,9 +70,12 @@ def test_tune_alpha_chooses_on_validation_only(data, tmp_path, capsys):
 @pytest.mark.parametrize(("overrides", "message"), [
     (["data.val_size=0"], "data.val_size must be > 0"),
     (["model.adapter.where=[]"], "no CLIP-Adapter"),
+    (["--alphas", "0.2", "1.5"], "outside [0, 1]"),
 ])
 def test_tune_alpha_refuses_what_it_cannot_tune(data, tmp_path, capsys, overrides, message):
-    args = ["tune-alpha", "--config", RECIPE, *_sets([f"data.root={data}", *overrides]),
+    sets = [v for v in overrides if "=" in v]
+    flags = [v for v in overrides if "=" not in v]
+    args = ["tune-alpha", "--config", RECIPE, *_sets([f"data.root={data}", *sets]), *flags,
             "--output", str(tmp_path / "x"), "--device", "cpu"]
     assert main(args) == 2
     assert message in capsys.readouterr().err

@@ -115,6 +115,20 @@ def test_only_the_adapter_trains_and_clip_stays_bit_identical():
     assert any(not torch.equal(v, model.adapters.state_dict()[k]) for k, v in adapter0.items())
 
 
+def test_text_adapter_on_a_linear_classifier_maps_its_rows():
+    _, parts = _parts("model.adapter.where=[text]", "model.classifier.kind=linear")
+    model = parts.model.eval()
+    head = model.classifier
+    with torch.no_grad():
+        for p in model.adapters.parameters():
+            p.copy_(torch.rand_like(p))
+        f = model.backbone(_batch().images)
+        rows = model.adapters["text"](head.linear.weight)  # [I, E]
+        want = F.linear(head.logit_scale.exp() * F.normalize(f, dim=-1), rows, head.linear.bias)
+        assert torch.allclose(model(_batch()).logits, want, atol=1e-4)
+        assert not torch.allclose(want, head(f), atol=1e-3)
+
+
 def test_adapter_on_a_trained_defr_goes_before_the_neck():
     """Full DEFR (trainable tower, sentence-space classifier behind a neck): the image adapter
     sits on the tower's feature, its parameters train at train.lr."""
@@ -143,7 +157,7 @@ def test_recipe_defaults_are_the_papers_setting():
     assert (m.adapter.where, m.adapter.alpha, m.adapter.reduction) == (("image",), 0.2, 4)
     assert not m.backbone.trainable and not m.classifier.trainable
     assert m.backbone.keep_projection and m.classifier.init == "language"
-    assert m.text.encoder == "clip" and m.loss.kind == "softmax"
+    assert m.text.encoder == "clip" and m.loss.kind == "softmax" and m.score == "logit"
     assert cfg.data.shots == 16 and cfg.data.val_size > 0
     with torch.device("meta"):
         model = build_defr(m, load_label_space("hicodet"), pretrained=False).model
