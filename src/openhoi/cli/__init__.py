@@ -27,6 +27,7 @@ from openhoi.cli import (
     predict,
     recognize,
     serve,
+    tune_alpha,
     verb_repr,
     vild_crops,
 )
@@ -45,6 +46,7 @@ COMMANDS: list[tuple[str, ModuleType, str]] = [
     ("serve", serve, "a local web page and JSON API: drop a photo, see its interactions"),
     ("train", train_cmd, "train an HOI detector or recognizer (fresh or --resume), evaluate"),
     ("evaluate", evaluate, "score predictions or a checkpoint (HICO-DET, V-COCO, recognition)"),
+    ("tune-alpha", tune_alpha, "choose CLIP-Adapter's alpha on validation data (one run each)"),
     ("plot", plot_cmd, "draw a training run's loss and mAP curves to PNG"),
     ("export", export, "write a checkpoint's model as one safetensors file"),
     ("convert", convert, "convert a HOICLIP / GEN-VLKT checkpoint into an openhoi checkpoint"),
