@@ -1,10 +1,12 @@
-"""Convert a released HOICLIP or GEN-VLKT checkpoint into an openhoi checkpoint.
+"""Convert a released HOICLIP, GEN-VLKT or DEFR checkpoint into an openhoi checkpoint.
 
     openhoi convert --from hoiclip hoiclip_hico.pth hoiclip_hico.pt
     openhoi convert --from gen-vlkt gen-vlkt_s.pth gen-vlkt_s.pt --clip-weights ViT-B-32.pt
+    openhoi convert --from defr DEFR-vitbp16-b4-lr75e6-65.62.pt defr_vitb16.pt
 
-The architecture (backbone, widths, layers, queries, CLIP model, label space, zero-shot split)
-is read from the tensor shapes and the run's saved ``args``; ``--set`` fixes anything else.
+The architecture (backbone, widths, layers, queries, CLIP model, input size, label space,
+zero-shot split) is read from the tensor shapes and the run's saved ``args``; ``--set`` fixes
+anything else.
 Every tensor is accounted for: copied, derived (listed with how) or ignored (listed with why);
 a tensor that fits nowhere, a missing one or a shape mismatch is an error naming it. OUT
 (``.pt``, or ``.safetensors`` for weights + metadata only) loads in ``openhoi predict`` /
@@ -17,8 +19,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", required=True, choices=["hoiclip", "gen-vlkt"],
-                        help="toolbox that wrote IN")
+    parser.add_argument("--from", dest="source", required=True,
+                        choices=["hoiclip", "gen-vlkt", "defr"], help="toolbox that wrote IN")
     parser.add_argument("input", metavar="IN", help="the released checkpoint (.pth)")
     parser.add_argument("output", metavar="OUT",
                         help="openhoi checkpoint to write (.pt; .safetensors: weights only)")

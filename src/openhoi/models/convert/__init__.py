@@ -1,9 +1,10 @@
-"""Convert checkpoints released by other toolboxes (HOICLIP, GEN-VLKT) into openhoi models.
+"""Convert checkpoints released by other toolboxes (HOICLIP, GEN-VLKT, DEFR) into openhoi models.
 
-``convert_checkpoint(path, "hoiclip" | "gen-vlkt")`` infers the architecture from the tensor
-shapes (and the run's ``args`` where shapes cannot tell), maps every tensor onto
+``convert_checkpoint(path, "hoiclip" | "gen-vlkt" | "defr")`` infers the architecture from the
+tensor shapes (and the run's ``args`` where shapes cannot tell), maps every tensor onto
 ``openhoi.models.build.build_model``'s model and reports what was copied, derived and ignored;
-``save_converted`` writes an openhoi checkpoint. See ``hoiclip`` and ``gen_vlkt`` for the key maps.
+``save_converted`` writes an openhoi checkpoint. See ``hoiclip``, ``gen_vlkt`` and ``defr`` for the
+key maps.
 """
 
 from openhoi.models.convert.converter import (

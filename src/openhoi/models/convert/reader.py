@@ -1,9 +1,11 @@
-"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT) without running its code.
+"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT, DEFR) without running its
+code.
 
-Their ``main.py`` saves ``{'model': state_dict, 'optimizer', 'lr_scheduler', 'epoch', 'args'}``
-with ``torch.save`` (``args`` is the ``argparse.Namespace`` of the run). The file is read with
-``weights_only=True``: tensors, plain containers and ``argparse.Namespace`` only, so a file
-cannot run code when it is opened.
+HOICLIP's and GEN-VLKT's ``main.py`` save ``{'model': state_dict, 'optimizer', 'lr_scheduler',
+'epoch', 'args'}`` with ``torch.save`` (``args`` is the ``argparse.Namespace`` of the run);
+DEFR's ``checkpointer.py`` ``{'epoch', 'model_state_dict', 'optimizer_state_dict'}``. The file
+is read with ``weights_only=True``: tensors, plain containers and ``argparse.Namespace`` only,
+so a file cannot run code when it is opened.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def _sha256(path: Path) -> str:
 
 
 def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
-    """Read ``path`` (a ``{'model': ...}`` checkpoint or a bare state dict) on the CPU.
+    """Read ``path`` (a ``{'model': ...}`` or ``{'model_state_dict': ...}`` checkpoint or a bare
+    state dict) on the CPU.
 
     Raises:
         CheckpointError: the file is missing, cannot be read safely, or holds no state dict.
@@ -75,6 +78,8 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
     path = Path(path)
     obj = load_weights_only(path)
     args = epoch = None
+    if isinstance(obj, Mapping) and isinstance(obj.get("model_state_dict"), Mapping):
+        obj = {**obj, "model": obj["model_state_dict"]}  # DEFR's checkpointer.py
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         raw_args = obj.get("args")
         if isinstance(raw_args, argparse.Namespace):
