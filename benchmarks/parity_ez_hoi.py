@@ -98,6 +98,17 @@ def write_detections(path: Path, names: list[str], dets: list[dict]) -> None:
                                 "boxes": "xyxy_abs", "images": images}))
 
 
+class FixedDetections(torch.nn.Module):
+    """Stands in for EZ-HOI's DETR post-processor: the given detections, CLIP-input pixels."""
+
+    def __init__(self, dets: list[dict[str, torch.Tensor]]) -> None:
+        super().__init__()
+        self.dets = dets
+
+    def forward(self, results: dict, image_sizes: torch.Tensor) -> list[dict]:
+        return self.dets
+
+
 def release_checkpoint(upt: torch.nn.Module, path: Path) -> None:
     """pocket's ``DistributedLearningEngine.save_checkpoint`` layout."""
     torch.save({"iteration": 41940, "epoch": 12, "model_state_dict": upt.state_dict(),
@@ -151,7 +162,7 @@ def run(root: str, clip_arch: str, zero_shot: str, tmp: Path) -> dict[str, float
     scale = torch.tensor([s / W, s / H, s / W, s / H])
     ref_dets = [{"scores": d["scores"], "labels": d["labels"], "boxes": d["boxes"] * scale}
                 for d in dets]
-    upt.postprocessor = lambda results, image_sizes: ref_dets
+    upt.postprocessor = FixedDetections(ref_dets)
     captured = {}
     original = upt.compute_roi_embeddings
 
