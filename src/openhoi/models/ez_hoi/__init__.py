@@ -31,7 +31,8 @@ Two-stage pipeline (``detections``, ``pairs``, ``model``)
     (``adapter_pos='all'``), added to the block input before attention
     (``ResidualAttentionBlock_MAPLE.forward``); its decoder layer is cross-attention only (CMA
     redefines ``TransformerDecoderLayer`` without self-attention); instance priors UPTF
-    ``get_prior`` with ``--prior_type cbe`` (score, box / image size, object text feature) -> MLP(5+E, 128, 64).
+    ``get_prior`` with ``--prior_type cbe`` (score, box / image size, object text feature)
+    -> MLP(5+E, 128, 64).
 Prompts (``prompts``, ``towers``)
   - UPTF ``MultiModalPromptLearner`` with ``--N_CTX 2 --tune_LY 9 --CTX_INIT 'A photo of'
     --txtcls_pt --img_clip_pt --unseen_pt_inj``: per-layer text prompts; class-specific via
