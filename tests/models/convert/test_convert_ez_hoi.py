@@ -149,6 +149,8 @@ def test_missing_inputs_are_errors(files):
         _convert(files, prompts=None)
     with pytest.raises(ConfigError, match="--detections"):
         _convert(files, detections=None)
+    with pytest.raises(ConfigError, match="'rf_uc'"):
+        _convert(files, zero_shot="rare_first")
 
 
 def test_prompts_of_the_wrong_shape(files, tmp_path):

@@ -211,9 +211,12 @@ def _ez_config(ckpt: ReferenceCheckpoint, space: LabelSpace, clip_sd: dict, repo
                ConversionReport, files: dict[str, str | None], zero_shot: str | None,
                overrides: Sequence[str]) -> Config:
     arch = common.clip_arch(clip_sd, "clip_head.*", ckpt, report)
-    base = EZ_RECIPES.get(arch, EZ_RECIPES["ViT-B-16-quickgelu"])
-    recipe = base + (f"_zs_{zero_shot}" if zero_shot else "")
-    report.infer("recipe", recipe, "CLIP architecture and --zero-shot")
+    recipe = EZ_RECIPES.get(arch, EZ_RECIPES["ViT-B-16-quickgelu"])
+    report.infer("recipe", recipe, "CLIP architecture")
+    if zero_shot is not None and zero_shot not in space.zero_shot:
+        raise ConfigError(f"--zero-shot {zero_shot!r}: label space {space.name!r} has the "
+                          f"splits {sorted(space.zero_shot)}")
+    report.infer("model.zero_shot", zero_shot, "--zero-shot")
     pl = "clip_head.prompt_learner."
     prompts = {
         "depth": report.infer("model.prompts.depth", ckpt.count(f"{pl}compound_prompt_proj_vis.")
