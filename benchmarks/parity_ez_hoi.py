@@ -214,6 +214,8 @@ def compare(space, zero_shot, raw, preds, ref_logits, ref_out, dets) -> dict[str
     out = {k: float(torch.cat(v).max()) if sum(len(x) for x in v) else float("nan")
            for k, v in diffs.items()}
     out["scores"] = float(torch.cat(score_diffs).max())
+    out["logit_max"] = max(float(x.abs().max()) for x in ref_logits)
+    out["score_max"] = max(float(r["scores"].max()) for r in ref_out)
     out["pairs"], out["scored"] = n_pairs, n_scores
     out["unseen_n"] = sum(len(x) for x in diffs["unseen"])
     out["seen_n"] = sum(len(x) for x in diffs["seen"])
@@ -231,10 +233,10 @@ def main() -> None:
         r = run(args.ref, args.clip, args.zero_shot, Path(tmp))
     print(f"\nCPU: {platform.processor() or platform.machine()}, torch {torch.__version__}")
     print("| model | pairs | unseen-class logits | seen-class logits | other verbs | "
-          "pair scores |")
+          "pair scores | max abs logit / score |")
     print(f"| EZ-HOI {args.clip} {args.zero_shot.upper()} | {r['pairs']} | {r['unseen']:.1e} "
           f"({r['unseen_n']}) | {r['seen']:.1e} ({r['seen_n']}) | {r['other']:.1e} | "
-          f"{r['scores']:.1e} ({r['scored']}) |")
+          f"{r['scores']:.1e} ({r['scored']}) | {r['logit_max']:.2f} / {r['score_max']:.3f} |")
 
 
 if __name__ == "__main__":
