@@ -57,15 +57,19 @@ class Recognizer:
         return cls(m.to(dev).eval(), space, tf, dev)
 
     @torch.no_grad()
-    def scores(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """``[N, I]`` sigmoid scores."""
+    def logits(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """``[N, I]`` logits (DEFR's reach |x| ~ 100: exp(4.61) times a cosine)."""
         from openhoi.data.recognition import recognition_collate
         from openhoi.structures import ImageLabels
 
         batch, _ = recognition_collate(
             [(self.transform(im), ImageLabels("", (im.height, im.width), torch.zeros(0)))
              for im in images])
-        return self.model(batch.to(self.device)).logits.float().sigmoid().cpu()
+        return self.model(batch.to(self.device)).logits.float().cpu()
+
+    def scores(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """``[N, I]`` sigmoid scores."""
+        return self.logits(images).sigmoid()
 
     def recognize(self, paths: Sequence[str | Path], top_k: int = 5,
                   min_score: float = 0.0) -> Iterator[Recognition]:
@@ -77,8 +81,10 @@ class Recognizer:
             except OpenHOIError as err:
                 yield Recognition(str(path), [], str(err))
                 continue
-            s = self.scores([image])[0]
-            top = torch.argsort(s, descending=True)[:top_k].tolist()
+            logits = self.logits([image])[0]
+            s = logits.sigmoid()
+            # ranked by logit: float32 sigmoid is exactly 1 above ~17, which would tie them
+            top = torch.argsort(logits, descending=True)[:top_k].tolist()
             items = [{"interaction": int(i), "name": self.names[i],
                       "verb": self.space.verbs[self.space.interactions[i][0]],
                       "object": self.space.objects[self.space.interactions[i][1]],

@@ -1,13 +1,15 @@
-"""Convert a released HOICLIP, GEN-VLKT or EZ-HOI checkpoint into an openhoi checkpoint.
+"""Convert a released HOICLIP, GEN-VLKT, DEFR or EZ-HOI checkpoint into an openhoi checkpoint.
 
     openhoi convert --from hoiclip hoiclip_hico.pth hoiclip_hico.pt
     openhoi convert --from gen-vlkt gen-vlkt_s.pth gen-vlkt_s.pt --clip-weights ViT-B-32.pt
+    openhoi convert --from defr DEFR-vitbp16-b4-lr75e6-65.62.pt defr_vitb16.pt
     openhoi convert --from ez-hoi ckpt_41940_12.pt ez_hoi_uv.pt --zero-shot uv \
         --prompts ez_prompts.pt --detections dets.json \
         --descriptions hico_HOI_descrip.txt --difference-descriptions unseen_verb_diff.txt
 
-The architecture (backbone, widths, layers, queries, CLIP model, label space, zero-shot split)
-is read from the tensor shapes and the run's saved ``args``; ``--set`` fixes anything else.
+The architecture (backbone, widths, layers, queries, CLIP model, input size, label space,
+zero-shot split) is read from the tensor shapes and the run's saved ``args``; ``--set`` fixes
+anything else.
 Every tensor is accounted for: copied, derived (listed with how) or ignored (listed with why);
 a tensor that fits nowhere, a missing one or a shape mismatch is an error naming it. OUT
 (``.pt``, or ``.safetensors`` for weights + metadata only) loads in ``openhoi predict`` /
@@ -21,7 +23,7 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="source", required=True,
-                        choices=["hoiclip", "gen-vlkt", "ez-hoi"],
+                        choices=["hoiclip", "gen-vlkt", "defr", "ez-hoi"],
                         help="toolbox that wrote IN")
     parser.add_argument("input", metavar="IN", help="the released checkpoint (.pth)")
     parser.add_argument("output", metavar="OUT",

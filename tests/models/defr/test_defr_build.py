@@ -138,3 +138,15 @@ def test_config_errors_name_the_field():
         DefrModelConfig(backbone=DefrBackboneConfig(kind="torchvision", arch="resnet50"))
     with pytest.raises(ConfigError, match="model.classifier.kni"):
         load_config("synthetic_defr", ["model.classifier.kni=cosine"])
+
+
+def test_postprocess_logit_scores_keep_the_ranking_sigmoid_loses():
+    raw = type("R", (), {})()
+    raw.logits = torch.tensor([[40.0, 30.0, -5.0]])  # DEFR-scale logits
+    sig = DefrPostprocess()(raw, torch.tensor([[10, 10]]), ["a.jpg"])[0].scores
+    assert sig[0] == sig[1] == 1.0  # float32 sigmoid ties them
+    logit = DefrPostprocess("logit")(raw, torch.tensor([[10, 10]]), ["a.jpg"])[0].scores
+    assert torch.equal(logit, raw.logits[0])
+    with pytest.raises(ValueError, match="score"):
+        DefrPostprocess("softmax")
+    assert load_config("synthetic_defr", ["model.score=logit"]).model.score == "logit"

@@ -1,4 +1,5 @@
-"""Convert a HOICLIP / GEN-VLKT / EZ-HOI checkpoint into an openhoi model, config and checkpoint.
+"""Convert a HOICLIP / GEN-VLKT / DEFR / EZ-HOI checkpoint into an openhoi model, config and
+checkpoint.
 
 Steps: read the file safely; check its layout; infer the label space and the architecture
 (shapes, then ``args``, then the shipped recipe, then the user's ``--set``); build CLIP from the
@@ -24,7 +25,8 @@ from openhoi.config import Config, load_config, merge
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.text_classifier import interaction_prompts, text_embeddings
-from openhoi.models.convert import common, ez_hoi, gen_vlkt, hoiclip
+from openhoi.models.contract import HOIModel
+from openhoi.models.convert import common, defr, ez_hoi, gen_vlkt, hoiclip
 from openhoi.models.convert.infer import (
     ARGS_TO_CONFIG,
     DATASETS,
@@ -36,10 +38,12 @@ from openhoi.models.convert.mapping import assemble_state
 from openhoi.models.convert.reader import ReferenceCheckpoint, read_reference_checkpoint
 from openhoi.models.convert.report import ConversionReport
 from openhoi.models.detr.hoi_detector import HOIDetector
-from openhoi.models.ez_hoi.model import EZHOI
 
-SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt, "ez-hoi": ez_hoi}
-"""``--from`` name -> module with the layout's key map (``check_layout``, ``gather``...)."""
+SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt, "defr": defr,
+                                  "ez-hoi": ez_hoi}
+"""``--from`` name -> module with ``check_layout`` and ``gather`` (the detectors' also
+``settings``, ``interaction_rows`` and ``verb_rows``; DEFR's ``infer_label_space``; EZ-HOI's
+inputs its files lack: ``convert_ez_hoi``)."""
 
 RECIPES = {("hoiclip", "hicodet"): "hicodet_hoiclip", ("hoiclip", "vcoco"): "vcoco_hoiclip",
            ("gen_vlkt", "hicodet"): "hicodet_gen_vlkt"}
@@ -53,7 +57,7 @@ class ConvertedModel:
     """A reference checkpoint converted: the model (eval mode), its resolved config, label
     space, and the report of where every tensor came from."""
 
-    model: HOIDetector | EZHOI
+    model: HOIModel
     config: Config
     label_space: LabelSpace
     report: ConversionReport
@@ -124,11 +128,12 @@ def convert_checkpoint(
     verb_to_interaction: VerbToInteraction = "checkpoint",
     **ez_hoi_inputs: Any,
 ) -> ConvertedModel:
-    """Convert a released HOICLIP, GEN-VLKT or EZ-HOI checkpoint.
+    """Convert a released HOICLIP, GEN-VLKT, DEFR or EZ-HOI checkpoint.
 
     Args:
-        path: the reference ``.pth`` (``{'model': state_dict, 'args': ...}`` or a state dict).
-        source: ``hoiclip``, ``gen-vlkt`` or ``ez-hoi``.
+        path: the reference ``.pth`` (``{'model': state_dict, 'args': ...}``, DEFR's and
+            EZ-HOI's ``{'model_state_dict': ...}``, or a state dict).
+        source: ``hoiclip``, ``gen-vlkt``, ``defr`` or ``ez-hoi``.
         clip_weights: CLIP file (OpenAI ``ViT-B-32.pt`` or a state dict) for GEN-VLKT
             checkpoints, which hold no CLIP.
         label_space: label space name or JSON; default: from ``args`` or the class counts.
@@ -153,6 +158,11 @@ def convert_checkpoint(
                               **ez_hoi_inputs)
     if ez_hoi_inputs:
         raise ConfigError(f"--from {source}: {sorted(ez_hoi_inputs)} are EZ-HOI inputs")
+    if source == "defr":
+        if clip_weights is not None:
+            raise ConfigError("--clip-weights: DEFR checkpoints hold their image tower and "
+                              "need no CLIP file")
+        return _convert_defr(path, label_space, overrides)
     layout = SOURCES[source]
     ckpt = read_reference_checkpoint(path)
     layout.check_layout(ckpt)
@@ -183,6 +193,29 @@ def convert_checkpoint(
         space, config.model.clip.interaction_template))  # [I, E], L2-normalised
     model.load_state_dict(state, strict=True)
     _text_check(model, ckpt, report)
+    return ConvertedModel(model.eval(), config, space, report, ckpt)
+
+
+def _convert_defr(path: str | Path, label_space: str | None,
+                  overrides: Sequence[str]) -> ConvertedModel:
+    """A DEFR ``ClipViT`` checkpoint as an openhoi ``defr`` model (see ``convert.defr``)."""
+    from openhoi.models.build import build_model
+
+    ckpt = read_reference_checkpoint(path)
+    defr.check_layout(ckpt)
+    report = ConversionReport("defr", ckpt.path)
+    space = defr.infer_label_space(ckpt, report, label_space)
+    report.infer("recipe", defr.RECIPE, "defaults for what the shapes do not tell")
+    data = {"dataset": "hico", "label_space": label_space or space.name}
+    tree = {"model": defr.settings(ckpt, report), "data": data}
+    config = load_config(defr.RECIPE, overrides, tree)
+    for item in overrides:
+        key, raw = item.split("=", 1)
+        report.infer(key.strip(), yaml.safe_load(raw) if raw else raw, "--set")
+    model = build_model(config.model, space, pretrained=False)
+    tensors, derived = defr.gather(ckpt, report)
+    state = assemble_state(ckpt.path, model.state_dict(), tensors, derived, report, defr.RULES)
+    model.load_state_dict(state, strict=True)
     return ConvertedModel(model.eval(), config, space, report, ckpt)
 
 

@@ -53,8 +53,10 @@ def check_layout(ckpt: ReferenceCheckpoint) -> None:
         raise CheckpointError(f"{ckpt.path}: this is a HOICLIP checkpoint (it has "
                               "transformer.clip_interaction_decoder): use --from hoiclip")
     if not ckpt.has(SIGNATURE) or not ckpt.has("hoi_class_fc.0.weight"):
+        hint = (" (it looks like DEFR: use --from defr)"
+                if ckpt.has("visual_encoder.visual.conv1.weight") else "")
         raise CheckpointError(f"{ckpt.path}: not a GEN-VLKT checkpoint: no {SIGNATURE} or "
-                              "hoi_class_fc.0.weight")
+                              f"hoi_class_fc.0.weight{hint}")
     if not ckpt.has("visual_projection.weight"):
         raise CheckpointError(f"{ckpt.path}: GEN-VLKT without --with_clip_label (no "
                               "visual_projection) is not supported")

@@ -79,7 +79,9 @@ IGNORE: list[Rule] = [
 def check_layout(ckpt: ReferenceCheckpoint) -> None:
     if not ckpt.has(SIGNATURE):
         hint = (" (it looks like GEN-VLKT: use --from gen-vlkt)"
-                if ckpt.has("transformer.interaction_decoder.layers.0.linear1.weight") else "")
+                if ckpt.has("transformer.interaction_decoder.layers.0.linear1.weight")
+                else " (it looks like DEFR: use --from defr)"
+                if ckpt.has("visual_encoder.visual.conv1.weight") else "")
         raise CheckpointError(f"{ckpt.path}: not a HOICLIP checkpoint: no {SIGNATURE}{hint}")
     if not ckpt.has("clip_model.visual.proj"):
         raise CheckpointError(f"{ckpt.path}: HOICLIP checkpoints hold CLIP as clip_model.*, "

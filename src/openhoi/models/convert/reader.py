@@ -1,10 +1,12 @@
-"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT) without running its code.
+"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT, DEFR, EZ-HOI) without
+running its code.
 
-Their ``main.py`` saves ``{'model': state_dict, 'optimizer', 'lr_scheduler', 'epoch', 'args'}``
-with ``torch.save`` (``args`` is the ``argparse.Namespace`` of the run); pocket's engine (UPT,
-EZ-HOI) saves ``{'model_state_dict', 'optim_state_dict', ..., 'epoch', 'iteration'}``. The
-file is read with ``weights_only=True``: tensors, plain containers and ``argparse.Namespace``
-only, so a file cannot run code when it is opened.
+HOICLIP's and GEN-VLKT's ``main.py`` save ``{'model': state_dict, 'optimizer', 'lr_scheduler',
+'epoch', 'args'}`` with ``torch.save`` (``args`` is the ``argparse.Namespace`` of the run);
+DEFR's ``checkpointer.py`` ``{'epoch', 'model_state_dict', 'optimizer_state_dict'}``, pocket's
+engine (UPT, EZ-HOI) ``{'model_state_dict', 'optim_state_dict', ..., 'epoch', 'iteration'}``.
+The file is read with ``weights_only=True``: tensors, plain containers and
+``argparse.Namespace`` only, so a file cannot run code when it is opened.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ def _sha256(path: Path) -> str:
 
 
 def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
-    """Read ``path`` (a ``{'model': ...}`` or ``{'model_state_dict': ...}`` checkpoint or a
-    bare state dict) on the CPU.
+    """Read ``path`` (a ``{'model': ...}`` or ``{'model_state_dict': ...}`` checkpoint or a bare
+    state dict) on the CPU.
 
     Raises:
         CheckpointError: the file is missing, cannot be read safely, or holds no state dict.
@@ -78,10 +80,8 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
     obj = load_weights_only(path)
     args = epoch = None
     if isinstance(obj, Mapping) and isinstance(obj.get("model_state_dict"), Mapping):
-        # pocket's DistributedLearningEngine (UPT, EZ-HOI): no args
-        epoch = obj.get("epoch") if isinstance(obj.get("epoch"), int) else None
-        obj = obj["model_state_dict"]
-    elif isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
+        obj = {**obj, "model": obj["model_state_dict"]}  # DEFR's checkpointer.py, pocket
+    if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         raw_args = obj.get("args")
         if isinstance(raw_args, argparse.Namespace):
             args = dict(vars(raw_args))
@@ -90,8 +90,8 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
         epoch = obj.get("epoch") if isinstance(obj.get("epoch"), int) else None
         obj = obj["model"]
     if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError(f"{path}: expected a state dict or a dict with a 'model' (or "
-                              f"'model_state_dict') state dict, found {type(obj).__name__}")
+        raise CheckpointError(f"{path}: expected a state dict or a dict with a 'model' state "
+                              f"dict, found {type(obj).__name__}")
     bad = [str(k) for k, v in obj.items() if not isinstance(v, Tensor)]
     if bad:
         raise CheckpointError(f"{path}: state dict entry {bad[0]!r} is not a tensor")

@@ -203,11 +203,11 @@ def build_defr(cfg: DefrModelConfig, space: LabelSpace, pretrained: bool = True)
     """Model, criterion and post-processor (the table's ``build_model_parts`` does the same
     for a whole ``Config``)."""
     return ModelParts(build_model(cfg, space, pretrained=pretrained),
-                      DefrCriterion(cfg.loss.kind, space), DefrPostprocess())
+                      DefrCriterion(cfg.loss.kind, space), DefrPostprocess(cfg.score))
 
 
 ARCHITECTURE = Architecture(
     config=DefrModelConfig, model=build_model,
     criterion=lambda cfg, space, columns=None: DefrCriterion(cfg.loss.kind, space),
-    postprocess=lambda cfg, space: DefrPostprocess())
+    postprocess=lambda cfg, space: DefrPostprocess(cfg.score))
 """The family's line of ``openhoi.models.build.ARCHITECTURES``."""

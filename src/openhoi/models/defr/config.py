@@ -115,6 +115,11 @@ class DefrModelConfig(ModelConfig):
     text: DefrTextConfig = field(default_factory=DefrTextConfig)
     loss: DefrLossConfig = field(default_factory=DefrLossConfig)
     input: DefrInputConfig = field(default_factory=DefrInputConfig)
+    score: Literal["sigmoid", "logit"] = "sigmoid"
+    """What the post-processor reports per interaction: ``sigmoid`` (a probability) or
+    ``logit`` (DEFR ``evaluate.py`` ranks the raw logits). With DEFR's logit scale exp(4.61)
+    confident classes reach logits of 20-100, where float32 sigmoid is exactly 1 and ties
+    them, so mAP as the reference computes it needs ``logit``."""
 
     def __post_init__(self) -> None:
         if self.backbone.image_size < 8:

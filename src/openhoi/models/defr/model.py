@@ -2,7 +2,7 @@
 
 ``DefrModel.forward(ImageBatch) -> RecognitionRawOutput(logits [B, I])``; the criterion is
 LSE-Sign or BCE over 1/-1 labels with 0 ignored; the post-processor gives sigmoid scores per
-image (monotone in the logits, so rankings and mAP are the logits').
+image, or the logits (``score: logit``, DEFR's evaluation: float32 sigmoid ties large logits).
 """
 
 from __future__ import annotations
@@ -146,11 +146,20 @@ class DefrCriterion(nn.Module):
 
 
 class DefrPostprocess:
-    """``RecognitionPredictions(image_id, sigmoid(logits))`` per image."""
+    """``RecognitionPredictions(image_id, scores)`` per image: ``sigmoid(logits)``, or the
+    logits themselves with ``score="logit"`` (DEFR's evaluation; float32 sigmoid saturates
+    to 1 above a logit of ~17 and would tie confident classes)."""
 
     reads_extras = False
 
+    def __init__(self, score: str = "sigmoid") -> None:
+        if score not in ("sigmoid", "logit"):
+            raise ValueError(f"unknown DEFR score {score!r}")
+        self.score = score
+
     def __call__(self, raw: RecognitionRawOutput, orig_sizes: Tensor,
                  image_ids: Sequence[str]) -> list[RecognitionPredictions]:
-        scores = raw.logits.float().sigmoid()  # [B, I]
+        scores = raw.logits.float()  # [B, I]
+        if self.score == "sigmoid":
+            scores = scores.sigmoid()
         return [RecognitionPredictions(s, i) for i, s in zip(image_ids, scores)]
