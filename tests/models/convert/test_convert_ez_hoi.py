@@ -133,8 +133,12 @@ def test_cli_converts(files, tmp_path, capsys):
     out = tmp_path / "cli.pt"
     rc = main(["convert", "--from", "ez-hoi", str(files["ckpt"]), str(out), "--prompts",
                str(files["prompts"]), "--detections", str(files["dets"]), "--zero-shot", "uv"])
-    assert rc == 0 and out.is_file()
-    assert "prompts.text_prompts" not in capsys.readouterr().err
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "(ez-hoi)" in printed and "txtcls_ctx_pt" not in printed
+    loaded = load_model(out)
+    assert loaded.config.model.instances.detections_file == str(files["dets"])
+    assert torch.equal(loaded.model.prompts.text_prompts, torch.load(files["prompts"]))
 
 
 def test_cli_without_prompts_exits_2_and_says_how(files, tmp_path, capsys):
