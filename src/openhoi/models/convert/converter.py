@@ -303,8 +303,9 @@ def convert_ez_hoi(
         overrides: ``a.b=value`` config overrides applied last.
 
     Raises:
-        ConfigError: a required input is missing; CheckpointError: wrong layout, unknown or
-            missing tensors, shapes that do not fit, prompted classes the label space lacks.
+        ConfigError: a required input is missing, or an unknown split.
+        CheckpointError: wrong layout, unknown or missing tensors, shapes that do not fit,
+            prompted classes the label space lacks (messages name the file and keys).
     """
     from openhoi.label_space import load_label_space
     from openhoi.models.build import build_model
@@ -330,7 +331,7 @@ def convert_ez_hoi(
     out.put("prompts.text_prompts", f"txtcls_ctx_pt ({prompts})",
             ez_hoi.read_prompts(prompts, *text.shape))
     tables = _ez_tables(ckpt, cfg, space, clip, report)
-    derived = {f"{k}": "computed at start-up by EZ-HOI too (CLIP text tower, label space, "
+    derived = {k: "computed at start-up by EZ-HOI too (CLIP text tower, label space, "
                "description files); prompted classes read from token_prompts"
                for k in tables}
     state = assemble_state(ckpt.path, model.state_dict(), out, derived, report, ez_hoi.RULES)
