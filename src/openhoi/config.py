@@ -108,6 +108,15 @@ class DataConfig:
     """Recognition few-shot experiments: keep at most this many training images showing each
     of the label space's rare interactions (the others are dropped, first images in file
     order kept), so that Few@k classes exist on small benchmarks. ``None``: no cap."""
+    shots: int | None = None
+    """Recognition few-shot training (CLIP-Adapter / CoOp's k-shot setting, multi-label):
+    for each interaction in turn, training images showing it are drawn (seeded, without
+    replacement) until it has ``shots`` positives among the kept images; the union is the
+    training set. Co-occurring labels can give a class more than ``shots`` positives; a class
+    with fewer images keeps them all. Drawn after the ``val_size`` hold-out, so validation
+    images never train. ``None``: every training image."""
+    shots_seed: int = 1
+    """Seed of the few-shot draw (CoOp draws its k-shot sets with seeds 1, 2, 3)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.flip_prob <= 1.0 or not 0.0 <= self.crop_prob <= 1.0:
@@ -128,6 +137,8 @@ class DataConfig:
             raise ConfigError(f"data.val_size must be >= 0, got {self.val_size}")
         if self.rare_cap is not None and self.rare_cap < 1:
             raise ConfigError(f"data.rare_cap must be >= 1, got {self.rare_cap}")
+        if self.shots is not None and self.shots < 1:
+            raise ConfigError(f"data.shots must be >= 1, got {self.shots}")
 
 
 @dataclass(frozen=True)

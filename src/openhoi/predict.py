@@ -22,6 +22,7 @@ from torchvision.ops import clip_boxes_to_image
 from torchvision.transforms import functional as TF
 
 from openhoi.config import Config
+from openhoi.data.detections import Instances
 from openhoi.data.image_io import load_image
 from openhoi.data.loader import pad_images
 from openhoi.data.transforms import resize_shape
@@ -232,6 +233,32 @@ class HOIPredictor:
                                                 (im.width, im.height)))
             for n, im, p in zip(names, images, preds)
         ]
+
+    @torch.inference_mode()
+    def detect_instances(self, images: Sequence[Image.Image]) -> list[Instances]:
+        """The model's human and object boxes of each image (one batch), in its pixels, as
+        instances for a two-stage pipeline (``openhoi.data.detections``): per query pair its
+        object box with the best object class and that class's probability, and its human
+        box with the same score (a one-stage detector scores a query's pair, not its human
+        apart). Duplicates across queries are left to the pipeline's NMS."""
+        batch = pad_images([self.preprocess(im) for im in images]).to(self.device)
+        with autocast(self.device, self.amp_dtype):
+            outputs = outputs_to_float(self.fast_model(batch))
+        probs = (self.postprocess.object_probs(outputs)
+                 if hasattr(self.postprocess, "object_probs")
+                 else outputs.obj_logits.float().softmax(-1))  # [B, Q, O + 1]
+        scores, labels = probs[..., :-1].max(-1)  # [B, Q], no-object column dropped
+        out = []
+        for b, im in enumerate(images):
+            wh = torch.tensor([im.width, im.height], device=self.device).repeat(2)  # [4]
+            boxes = torch.cat([outputs.h_boxes_cxcywh[b], outputs.o_boxes_cxcywh[b]])  # [2Q, 4]
+            cx, cy, w, h = boxes.float().unbind(-1)
+            xyxy = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1) * wh
+            xyxy = clip_boxes_to_image(xyxy, (im.height, im.width))  # [2Q, 4] image pixels
+            human = torch.full_like(labels[b], self.label_space.human_label)
+            out.append(Instances(xyxy.cpu(), torch.cat([scores[b], scores[b]]).cpu(),
+                                 torch.cat([human, labels[b]]).cpu()))
+        return out
 
     def predict(self, paths: Iterable[str | Path], batch_size: int = 1,
                 top_k: int | None = None, min_score: float = 0.0,

@@ -9,6 +9,7 @@ from openhoi.data.recognition import (
     RecognitionDataset,
     build_recognition_data,
     cap_rare,
+    few_shot,
     read_hico_split,
     read_image_level_split,
     recognition_collate,
@@ -95,6 +96,27 @@ def test_rare_cap_creates_few_shot_classes(synthetic_root, space):
     assert data.summary["val_images"] == 2
     # a capped image is dropped whole, non-rare classes keep their other images
     assert (full.labels[kept][:, rare] == 1).sum(0).max() <= 1
+
+
+def test_few_shot_draws_k_images_per_class_after_the_val_hold_out(synthetic_root, space):
+    cfg = DataConfig(dataset="synthetic", root=str(synthetic_root), val_size=4, shots=2)
+    full = read_image_level_split(cfg, "train", space)
+    available = (full.labels == 1).sum(0)
+    data = build_recognition_data(cfg, space)
+    assert set(data.train.image_ids).isdisjoint(data.val.image_ids)
+    # every class reaches min(k, what the post-hold-out split has); the set is small
+    plain = build_recognition_data(DataConfig(dataset="synthetic", root=str(synthetic_root),
+                                              val_size=4), space)
+    have = (plain.train.labels == 1).sum(0)
+    assert (data.train_counts >= np.minimum(2, have)).all()
+    assert len(data.train.image_ids) < len(plain.train.image_ids)
+    assert set(data.train.image_ids) <= set(plain.train.image_ids)
+    assert data.summary["shots"] == 2 and available.sum() > 0
+    # seeded: same seed, same set; another seed, another set; never more than needed
+    again = few_shot(plain.train, 2, 1)
+    assert np.array_equal(again, few_shot(plain.train, 2, 1))
+    assert not np.array_equal(again, few_shot(plain.train, 2, 7))
+    assert len(again) <= 2 * len(space.interactions)
 
 
 def test_train_transform_is_square_and_random():

@@ -111,3 +111,8 @@ def test_dropped_pairs_take_their_file_entries_along():
     from openhoi.data.transforms import sanitize
 
     assert sanitize(targets).hoi_entries.tolist() == [[0, SPACE.verbs.index("sit_on")]]
+
+
+def test_detection_refuses_the_recognition_shots_draw():
+    with pytest.raises(ConfigError, match="data.shots"):
+        training_subsets(_records(), SPACE, DataConfig(shots=4))

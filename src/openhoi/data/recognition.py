@@ -135,6 +135,22 @@ def cap_rare(data: ImageLevelSplit, rare: Sequence[int], cap: int) -> np.ndarray
     return np.asarray(keep, dtype=np.int64)
 
 
+def few_shot(data: ImageLevelSplit, shots: int, seed: int) -> np.ndarray:
+    """Positions of a k-shot training set (``data.shots``): for each class in order, its
+    not-yet-kept positive images in a seeded random order are added until ``shots`` kept
+    images show it. Sorted; the same ``(data, shots, seed)`` always gives the same set."""
+    rng = np.random.default_rng(seed)
+    positive = data.labels == 1  # [N, I]
+    kept = np.zeros(len(positive), dtype=bool)
+    for c in range(positive.shape[1]):
+        missing = shots - int(positive[kept, c].sum())
+        if missing <= 0:
+            continue
+        candidates = np.flatnonzero(positive[:, c] & ~kept)
+        kept[rng.permutation(candidates)[:missing]] = True
+    return np.flatnonzero(kept)
+
+
 def recognition_transforms(size: int, mean: Sequence[float], std: Sequence[float], *,
                            train: bool, flip_prob: float = 0.5, brightness: float = 0.4,
                            contrast: float = 0.4, crop_scale: tuple[float, float] = (0.7, 1.0),
@@ -193,10 +209,11 @@ class RecognitionData:
 
 def build_recognition_data(cfg: DataConfig, space: LabelSpace,
                            with_test: bool = True) -> RecognitionData:
-    """Training split after ``rare_cap`` and the ``val_size`` hold-out, and the test split."""
+    """Training split after ``rare_cap``, the ``val_size`` hold-out and the ``shots`` draw,
+    and the test split."""
     if cfg.fraction != 1.0 or cfg.zero_shot is not None:
         raise DataError("data.fraction / data.zero_shot are detection subsets; recognition "
-                        "runs support data.rare_cap and data.val_size")
+                        "runs support data.rare_cap, data.shots and data.val_size")
     full = read_image_level_split(cfg, "train", space)
     train = full
     if cfg.rare_cap is not None:
@@ -205,10 +222,13 @@ def build_recognition_data(cfg: DataConfig, space: LabelSpace,
     if cfg.val_size > 0:
         tr, va = hold_out(len(train.image_ids), cfg.val_size, cfg.val_seed)
         train, val = train.select(tr), train.select(va)
+    if cfg.shots is not None:
+        train = train.select(few_shot(train, cfg.shots, cfg.shots_seed))
     test = read_image_level_split(cfg, "test", space) if with_test else None
     counts = train.train_counts
     summary = {"train_images": len(train.image_ids),
                "val_images": 0 if val is None else len(val.image_ids),
                "test_images": 0 if test is None else len(test.image_ids),
+               "shots": cfg.shots,
                "train_counts": counts.tolist()}
     return RecognitionData(train, val, test, counts, summary)

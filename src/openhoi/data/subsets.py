@@ -135,6 +135,9 @@ def training_subsets(annotations: HOIAnnotations, label_space: LabelSpace,
     def counts(a: HOIAnnotations) -> dict[str, int]:
         return {"images": len(a), "pairs": int(a.num_pairs.sum())}
 
+    if cfg.shots is not None:  # a detector would silently train on every image
+        raise ConfigError("data.shots is the k-shot draw of recognition runs; a detector's "
+                        "low-data setting is data.fraction")
     summary: dict[str, Any] = {"input": counts(annotations)}
     pos = np.arange(len(annotations))
     current = annotations

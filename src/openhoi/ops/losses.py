@@ -120,6 +120,37 @@ def masked_bce_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") ->
     return _reduce(per_entry.sum(1), reduction)
 
 
+def multilabel_softmax_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Softmax cross-entropy against an image's positives as a uniform distribution.
+
+    CLIP-Adapter (Gao et al.) trains with ``F.cross_entropy(logits, label)`` on single-label
+    datasets. The multi-label form of Mahajan et al. (ECCV 2018, "Exploring the limits of
+    weakly supervised pretraining", Sec. 2) keeps the softmax: ``L = -sum_j q_j log
+    softmax(s)_j`` with ``q`` uniform over the image's positives, which is exactly CLIP-Adapter's
+    loss when an image has one label. Like CLIP's own training objective it depends only on
+    score differences, so a frozen, bias-free cosine classifier needs no absolute margin (BCE
+    and LSE-Sign compare every score with 0).
+
+    Args:
+        logits: ``[B, C]`` scores.
+        targets: ``[B, C]`` in {1, -1, 0}: positive, negative, ignored (ignored classes leave
+            the softmax).
+
+    Returns:
+        The mean over images with at least one positive (0, with a gradient, when none has).
+    """
+    if logits.shape != targets.shape or logits.dim() != 2:
+        raise ValueError(f"multilabel_softmax_loss: logits {tuple(logits.shape)} and targets "
+                         f"{tuple(targets.shape)} must both be [B, C]")
+    pos = (targets > 0).to(logits.dtype)  # [B, C]
+    has = pos.sum(1) > 0  # [B]
+    if not has.any():
+        return logits.sum() * 0.0
+    log_p = logits.masked_fill(targets == 0, float("-inf"))[has].log_softmax(1)  # [B', C]
+    q = pos[has] / pos[has].sum(1, keepdim=True)  # [B', C], uniform over positives
+    return -(q * log_p.masked_fill(q == 0, 0.0)).sum(1).mean()
+
+
 def _reduce(per_image: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return per_image.mean()

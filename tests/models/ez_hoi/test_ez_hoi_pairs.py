@@ -7,15 +7,16 @@ import json
 import pytest
 import torch
 
-from openhoi.errors import DataError
-from openhoi.models.ez_hoi.detections import (
+from openhoi.data.detections import (
     Instances,
     detr_instances,
     file_instances,
     read_detections,
     region_proposals,
 )
-from openhoi.models.ez_hoi.pairs import associate, enumerate_pairs
+from openhoi.errors import DataError
+from openhoi.models.ez_hoi.pairs import associate
+from openhoi.ops.pairs import enumerate_pairs
 
 
 def test_read_and_rescale(tmp_path):

@@ -49,6 +49,32 @@ def resize_vit_input(visual: nn.Module, image_size: int) -> None:
     visual.image_size, visual.grid_size = (image_size, image_size), grid
 
 
+def box_attention_mask(boxes_grid: Tensor, grid: tuple[int, int], num_heads: int) -> Tensor:
+    """DEFR ``HoiHead.build_attention_masks``: the class token may attend to itself and to the
+    patches inside any of a pair's boxes; patch tokens attend everywhere.
+
+    Args:
+        boxes_grid: ``[P, K, 4]`` xyxy boxes in patch units (K boxes per pair: human, object).
+        grid: (rows, columns) of the patch grid.
+
+    Returns:
+        ``[P * num_heads, L, L]`` additive float mask (``-inf`` where attention is cut),
+        ``L = 1 + rows * columns``; DEFR's ``floor`` / ``ceil`` snapping of box edges.
+    """
+    gh, gw = grid
+    p = boxes_grid.shape[0]
+    lo = boxes_grid[..., :2].floor().clamp(min=0)  # [P, K, 2] (x, y)
+    hi = torch.minimum(boxes_grid[..., 2:].ceil(), boxes_grid.new_tensor([gw, gh]))
+    ys = torch.arange(gh, device=boxes_grid.device)[:, None] + 0.5  # [gh, 1] patch centres
+    xs = torch.arange(gw, device=boxes_grid.device)[None, :] + 0.5  # [1, gw]
+    inside = ((xs >= lo[..., 0, None, None]) & (xs < hi[..., 0, None, None])
+              & (ys >= lo[..., 1, None, None]) & (ys < hi[..., 1, None, None]))  # [P, K, gh, gw]
+    allowed = inside.any(1).flatten(1)  # [P, gh * gw]
+    mask = boxes_grid.new_zeros(p, 1 + gh * gw, 1 + gh * gw)
+    mask[:, 0, 1:] = torch.where(allowed, 0.0, float("-inf"))  # the class token's row only
+    return mask.repeat_interleave(num_heads, 0)  # [P * heads, L, L], pair-major as MHA wants
+
+
 class ClipImageBackbone(nn.Module):
     """CLIP's image tower: pooled feature ``[B, W]`` (projection dropped, DEFR) or ``[B, E]``
     (projection kept).
@@ -65,6 +91,46 @@ class ClipImageBackbone(nn.Module):
     def forward(self, pixels: Tensor) -> Tensor:
         dtype = next(self.visual.parameters()).dtype
         return self.visual(pixels.to(dtype)).float()  # [B, D]
+
+    @property
+    def supports_box_mask(self) -> bool:
+        """A ViT with a class token pooled at the end: ``box_masked`` applies."""
+        v = self.visual
+        return (hasattr(v, "class_embedding") and hasattr(v, "_embeds")
+                and getattr(v, "attn_pool", None) is None
+                and getattr(v, "pool_type", "tok") == "tok")
+
+    def box_masked(self, pixels: Tensor, boxes_xyxy: Tensor, mask_layers: int) -> Tensor:
+        """``[P, D]`` pooled features of one image for P box pairs, the class token limited
+        to the pairs' boxes in the last ``mask_layers`` blocks (DEFR ``DefrDet`` /
+        ``HoiHead.forward``); the earlier blocks run once for all pairs.
+
+        Args:
+            pixels: ``[1, 3, S, S]`` the model's input.
+            boxes_xyxy: ``[P, K, 4]`` pixels of that input (K = 2: human, object).
+        """
+        v = self.visual
+        blocks = v.transformer.resblocks
+        if not 1 <= mask_layers <= len(blocks):
+            raise ConfigError(f"mask layers: {mask_layers} not in [1, {len(blocks)}]")
+        dtype = next(v.parameters()).dtype
+        x = v._embeds(pixels.to(dtype))  # [1, L, W]
+        first = not v.transformer.batch_first
+        x = x.transpose(0, 1) if first else x
+        for block in blocks[:-mask_layers]:
+            x = block(x)
+        gh, gw = v.grid_size
+        scale = boxes_xyxy.new_tensor([gw / pixels.shape[-1], gh / pixels.shape[-2]]).repeat(2)
+        mask = box_attention_mask(boxes_xyxy * scale, (gh, gw), blocks[0].attn.num_heads)
+        p = boxes_xyxy.shape[0]
+        x = x.expand(-1, p, -1) if first else x.expand(p, -1, -1)  # [P, L, W] (or L, P, W)
+        for block in blocks[-mask_layers:]:
+            x = block(x, attn_mask=mask.to(x.dtype))
+        x = x.transpose(0, 1) if first else x
+        pooled, _ = v._pool(x)  # ln_post of the class token, [P, W]
+        if v.proj is not None:
+            pooled = pooled @ v.proj
+        return pooled.float()
 
 
 class TorchvisionBackbone(nn.Module):

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.contract import Architecture, ModelParts
 from openhoi.models.defr.backbone import (
     IMAGENET_MEAN,
@@ -194,9 +195,12 @@ def build_model(cfg: DefrModelConfig, space: LabelSpace, *, pretrained: bool = T
     else:
         classifier = LinearClassifier(weight, space.num_interactions, dim, c.logit_scale,
                                       c.trainable)
+    adapters = None
+    if cfg.adapter.where:  # CLIP-Adapter: image feature [B, D], classifier rows [I, dim]
+        adapters = build_adapters(cfg.adapter, {"image": backbone.out_dim, "text": dim})
     return DefrModel(backbone, classifier, neck, backbone_trainable=b.trainable,
                      image_size=b.image_size, pixel_mean=tuple(b.mean or mean),
-                     pixel_std=tuple(b.std or std))
+                     pixel_std=tuple(b.std or std), adapters=adapters)
 
 
 def build_defr(cfg: DefrModelConfig, space: LabelSpace, pretrained: bool = True) -> ModelParts:

@@ -3,7 +3,8 @@
 Defaults are DEFR's best run (``drjinying/hts`` ``configs/defaults.yaml`` + ``configs/clip/
 p16.yaml``): CLIP ViT-B/16 image tower at 672 px with interpolated position embeddings, cosine
 classifier with a fixed logit scale exp(4.61), initialised from CLIP text embeddings mapped
-through the visual projection, trained end to end with LSE-Sign.
+through the visual projection, trained end to end with LSE-Sign. ``adapter`` adds CLIP-Adapter
+(``openhoi.models.clip.adapter``) on the image feature and/or the classifier rows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from openhoi.config import ModelConfig
+from openhoi.config import ClipAdapterConfig, ModelConfig
 from openhoi.errors import ConfigError
 
 
@@ -87,9 +88,12 @@ class DefrTextConfig:
 
 @dataclass(frozen=True)
 class DefrLossConfig:
-    kind: Literal["bce", "lse_sign"] = "lse_sign"
-    """``lse_sign`` (DEFR eq. 4, ``openhoi.ops.losses.lse_sign_loss``) or ``bce``; both ignore
-    ambiguous (0) labels."""
+    kind: Literal["bce", "lse_sign", "softmax"] = "lse_sign"
+    """``lse_sign`` (DEFR eq. 4, ``openhoi.ops.losses.lse_sign_loss``), ``bce``, or
+    ``softmax``: CLIP-Adapter's cross-entropy extended to several labels (target = the image's
+    positives as a uniform distribution, ``openhoi.ops.losses.multilabel_softmax_loss``;
+    exactly softmax cross-entropy when an image has one label). All ignore ambiguous (0)
+    labels."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,10 @@ class DefrModelConfig(ModelConfig):
     text: DefrTextConfig = field(default_factory=DefrTextConfig)
     loss: DefrLossConfig = field(default_factory=DefrLossConfig)
     input: DefrInputConfig = field(default_factory=DefrInputConfig)
+    adapter: ClipAdapterConfig = field(default_factory=ClipAdapterConfig)
+    """CLIP-Adapter: ``where`` lists ``image`` (on the image tower's feature, before the neck
+    and classifier) and/or ``text`` (on the language-initialised classifier rows, before their
+    normalisation); ``alpha`` the residual ratio. Empty ``where``: plain DEFR."""
     score: Literal["sigmoid", "logit"] = "sigmoid"
     """What the post-processor reports per interaction: ``sigmoid`` (a probability) or
     ``logit`` (DEFR ``evaluate.py`` ranks the raw logits). With DEFR's logit scale exp(4.61)
@@ -126,6 +134,13 @@ class DefrModelConfig(ModelConfig):
             raise ConfigError("model.backbone.image_size must be >= 8")
         if self.backbone.kind == "torchvision" and self.backbone.keep_projection:
             raise ConfigError("model.backbone.keep_projection is a CLIP option (open_clip)")
+        bad = [w for w in self.adapter.where if w not in ("image", "text")]
+        if bad:
+            raise ConfigError(f"model.adapter.where: {bad} are detector places; a recognition "
+                              "model adapts 'image' and/or 'text'")
+        if "text" in self.adapter.where and self.classifier.init != "language":
+            raise ConfigError("model.adapter.where: 'text' adapts the classifier's text "
+                              "embeddings; it needs model.classifier.init=language")
         if (self.classifier.init == "language" and self.text.encoder == "clip"
                 and self.backbone.kind != "open_clip" and self.text.clip_arch is None):
             raise ConfigError("model.text.encoder=clip with a torchvision backbone needs "

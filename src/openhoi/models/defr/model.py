@@ -1,22 +1,26 @@
-"""DEFR's model (backbone -> optional neck -> classifier), criterion and post-processor.
+"""DEFR's model (backbone -> optional CLIP-Adapter -> optional neck -> classifier), criterion
+and post-processor.
 
 ``DefrModel.forward(ImageBatch) -> RecognitionRawOutput(logits [B, I])``; the criterion is
-LSE-Sign or BCE over 1/-1 labels with 0 ignored; the post-processor gives sigmoid scores per
-image, or the logits (``score: logit``, DEFR's evaluation: float32 sigmoid ties large logits).
+LSE-Sign, BCE or multi-label softmax cross-entropy over 1/-1 labels with 0 ignored; the
+post-processor gives sigmoid scores per image, or the logits (``score: logit``, DEFR's
+evaluation: float32 sigmoid ties large logits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import apply_adapter
 from openhoi.models.contract import HOIModel
-from openhoi.ops.losses import lse_sign_loss, masked_bce_loss
+from openhoi.ops.losses import lse_sign_loss, masked_bce_loss, multilabel_softmax_loss
 from openhoi.structures import (
     HOITargets,
     ImageBatch,
@@ -24,6 +28,9 @@ from openhoi.structures import (
     RecognitionPredictions,
     RecognitionRawOutput,
 )
+
+RowMap = Callable[[Tensor], Tensor]
+"""``[I, D] -> [I, D]``: a map of classifier rows (the text-side CLIP-Adapter)."""
 
 
 class CosineClassifier(nn.Module):
@@ -42,8 +49,12 @@ class CosineClassifier(nn.Module):
         self.weight = nn.Parameter(weight.clone().float(), requires_grad=trainable)
         self.register_buffer("logit_scale", torch.tensor(float(logit_scale)))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.logit_scale.exp() * F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=-1).T
+    def forward(self, x: Tensor, adapt_rows: RowMap | None = None) -> Tensor:
+        """``[B, D] -> [B, I]``; ``adapt_rows`` maps the rows ``[I, D]`` before their
+        normalisation (CLIP-Adapter's text side: ``CustomCLIP.forward`` normalises after the
+        residual mix)."""
+        rows = self.weight if adapt_rows is None else adapt_rows(self.weight)  # [I, D]
+        return self.logit_scale.exp() * F.normalize(x, dim=-1) @ F.normalize(rows, dim=-1).T
 
 
 class LinearClassifier(nn.Module):
@@ -61,8 +72,12 @@ class LinearClassifier(nn.Module):
         self.linear.requires_grad_(trainable)
         self.register_buffer("logit_scale", torch.tensor(float(logit_scale)))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(self.logit_scale.exp() * F.normalize(x, dim=-1))
+    def forward(self, x: Tensor, adapt_rows: RowMap | None = None) -> Tensor:
+        """``[B, D] -> [B, I]``; ``adapt_rows`` maps the weight rows ``[I, D]`` first."""
+        x = self.logit_scale.exp() * F.normalize(x, dim=-1)
+        if adapt_rows is None:
+            return self.linear(x)
+        return F.linear(x, adapt_rows(self.linear.weight), self.linear.bias)
 
 
 class DefrModel(HOIModel):
@@ -73,6 +88,9 @@ class DefrModel(HOIModel):
         classifier: ``[B, D'] -> [B, I]``.
         neck: ``[B, D] -> [B, D']`` linear map when the classifier's space differs, else None.
         backbone_trainable: ``False`` keeps the backbone frozen and in eval mode.
+        adapters: CLIP-Adapters (``openhoi.models.clip.adapter.build_adapters``): ``image`` on
+            the backbone's ``[B, D]`` feature (before the neck), ``text`` on the classifier
+            rows; None (or missing keys): no adapter there.
     """
 
     task: ClassVar[str] = "recognition"
@@ -80,13 +98,15 @@ class DefrModel(HOIModel):
     def __init__(self, backbone: nn.Module, classifier: nn.Module, neck: nn.Module | None = None,
                  backbone_trainable: bool = True, image_size: int = 224,
                  pixel_mean: tuple[float, ...] = (0.5, 0.5, 0.5),
-                 pixel_std: tuple[float, ...] = (0.5, 0.5, 0.5)) -> None:
+                 pixel_std: tuple[float, ...] = (0.5, 0.5, 0.5),
+                 adapters: nn.ModuleDict | None = None) -> None:
         super().__init__()
         # preprocessing travels with the model (open_clip style): square input, normalisation
         self.image_size, self.pixel_mean, self.pixel_std = image_size, pixel_mean, pixel_std
         self.backbone = backbone
         self.neck = neck
         self.classifier = classifier
+        self.adapters = adapters
         self.backbone_trainable = backbone_trainable
         if not backbone_trainable:
             self.backbone.requires_grad_(False)
@@ -102,15 +122,39 @@ class DefrModel(HOIModel):
         """``[B, D']`` the features the classifier sees."""
         with torch.set_grad_enabled(self.backbone_trainable and torch.is_grad_enabled()):
             x = self.backbone(images)  # [B, D]
+        x = apply_adapter(self.adapters, "image", x)  # CLIP-Adapter: a*A(f) + (1-a)*f
         return self.neck(x) if self.neck is not None else x
 
     def forward(self, batch: ImageBatch) -> RecognitionRawOutput:
-        return RecognitionRawOutput(self.classifier(self.features(batch.images)))  # [B, I]
+        text = None
+        if self.adapters is not None and "text" in self.adapters:
+            text = self.adapters["text"]
+        return RecognitionRawOutput(self.classifier(self.features(batch.images), text))  # [B, I]
+
+    @property
+    def supports_box_mask(self) -> bool:
+        """Whether ``box_masked_logits`` applies (a CLIP ViT backbone)."""
+        return bool(getattr(self.backbone, "supports_box_mask", False))
+
+    def box_masked_logits(self, pixels: Tensor, boxes_xyxy: Tensor, mask_layers: int) -> Tensor:
+        """``[P, I]`` logits of P box pairs of one image, DEFR's HOI detection
+        (``hoi_detection/hoi_head.py``): the class token of the last ``mask_layers`` blocks
+        sees only the patches inside each pair's boxes.
+
+        Args:
+            pixels: ``[1, 3, S, S]`` the preprocessed image.
+            boxes_xyxy: ``[P, 2, 4]`` (human, object) boxes in pixels of ``pixels``.
+        """
+        if not self.supports_box_mask:
+            raise ConfigError("box-masked pair scoring needs a CLIP ViT backbone "
+                              "(model.backbone.kind: open_clip, a ViT arch)")
+        x = self.backbone.box_masked(pixels, boxes_xyxy, mask_layers)  # [P, D]
+        return self.classifier(self.neck(x) if self.neck is not None else x)
 
     def parameter_group(self, name: str) -> str:
-        """``rest`` (``train.lr``) for the classifier, ``backbone`` (``train.lr_backbone``)
-        for the image tower and the neck that feeds the classifier."""
-        return "rest" if name.startswith("classifier.") else "backbone"
+        """``rest`` (``train.lr``) for the classifier and the CLIP-Adapters, ``backbone``
+        (``train.lr_backbone``) for the image tower and the neck that feeds the classifier."""
+        return "rest" if name.startswith(("classifier.", "adapters.")) else "backbone"
 
 
 def image_labels(targets: Sequence[ImageLabels | HOITargets], space: LabelSpace) -> Tensor:
@@ -127,6 +171,11 @@ def image_labels(targets: Sequence[ImageLabels | HOITargets], space: LabelSpace)
     return torch.stack(rows)
 
 
+LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "lse_sign": lse_sign_loss, "bce": masked_bce_loss, "softmax": multilabel_softmax_loss}
+"""``model.loss.kind`` -> loss of ``[B, I]`` logits and {1, -1, 0} labels."""
+
+
 class DefrCriterion(nn.Module):
     """``{"loss_<kind>": mean over images}`` (DEFR ``loss.mean()``); the engine's
     normaliser is not needed (every image counts once). Targets are image-level labels or
@@ -134,15 +183,14 @@ class DefrCriterion(nn.Module):
 
     def __init__(self, kind: str, space: LabelSpace) -> None:
         super().__init__()
-        if kind not in ("bce", "lse_sign"):
+        if kind not in LOSSES:
             raise ValueError(f"unknown DEFR loss {kind!r}")
         self.kind, self.space = kind, space
 
     def forward(self, raw: RecognitionRawOutput, targets: Sequence[ImageLabels | HOITargets],
                 num_pairs: float | None = None) -> dict[str, Tensor]:
         labels = image_labels(targets, self.space).to(raw.logits.device)  # [B, I]
-        fn = lse_sign_loss if self.kind == "lse_sign" else masked_bce_loss
-        return {f"loss_{self.kind}": fn(raw.logits.float(), labels)}
+        return {f"loss_{self.kind}": LOSSES[self.kind](raw.logits.float(), labels)}
 
 
 class DefrPostprocess:

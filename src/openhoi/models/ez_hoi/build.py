@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from openhoi.data.detections import read_detections
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
@@ -25,7 +26,6 @@ from openhoi.models.ez_hoi.descriptions import (
     read_class_descriptions,
     read_differences,
 )
-from openhoi.models.ez_hoi.detections import read_detections
 from openhoi.models.ez_hoi.model import EZHOI, InstanceFilter
 from openhoi.models.ez_hoi.postprocess import EZHOIPostProcess
 from openhoi.models.ez_hoi.prompts import PromptLearner

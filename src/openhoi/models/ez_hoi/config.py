@@ -30,7 +30,7 @@ class InstancesConfig:
     source: Literal["detr", "file"] = "detr"
     """``detr``: openhoi's frozen DETR detector (``detector`` section, weights from
     ``detr_weights``); ``file``: a per-image detections JSON (``detections_file``, format in
-    ``openhoi.models.ez_hoi.detections``)."""
+    ``openhoi.data.detections``)."""
     detections_file: str | None = None
     """Detections JSON for ``source: file``."""
     detr_weights: str | None = None

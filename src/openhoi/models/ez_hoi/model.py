@@ -12,19 +12,20 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from openhoi.models.clip.clip_knowledge import ClipKnowledge, prepare_clip_input
-from openhoi.models.contract import HOIModel
-from openhoi.models.detr.heads import MLP
-from openhoi.models.ez_hoi.adapters import PromptAdapter
-from openhoi.models.ez_hoi.detections import (
+from openhoi.data.detections import (
     Instances,
     detr_instances,
     file_instances,
     region_proposals,
 )
-from openhoi.models.ez_hoi.pairs import enumerate_pairs, roi_features
+from openhoi.models.clip.clip_knowledge import ClipKnowledge, prepare_clip_input
+from openhoi.models.contract import HOIModel
+from openhoi.models.detr.heads import MLP
+from openhoi.models.ez_hoi.adapters import PromptAdapter
+from openhoi.models.ez_hoi.pairs import roi_features
 from openhoi.models.ez_hoi.prompts import PromptLearner, UnseenPriors
 from openhoi.models.ez_hoi.towers import PromptedImageTower, encode_prompted_text
+from openhoi.ops.pairs import enumerate_pairs
 from openhoi.structures import HOIRawOutput, ImageBatch
 
 

@@ -1,6 +1,6 @@
-"""Pairs of the two-stage pipeline (UPT / EZ-HOI ``compute_roi_embeddings``): every human x
-every other instance, RoI features of the pair regions and
-the association of detected pairs with ground truth.
+"""Pairs of the two-stage pipeline (UPT / EZ-HOI ``compute_roi_embeddings``): RoI features of
+the pair regions and the association of detected pairs with ground truth (the pairs themselves:
+``openhoi.ops.pairs``).
 """
 
 from __future__ import annotations
@@ -8,25 +8,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torchvision.ops import box_iou, roi_align
-
-
-def enumerate_pairs(labels: Tensor, human_label: int) -> tuple[Tensor, Tensor]:
-    """(human, instance) index pairs: every human with every *other* instance, humans
-    included (UPT: ``x != y`` and ``x < n_h`` over instances ordered humans first).
-    Returns ``h_idx [P]`` and ``o_idx [P]``; empty without a human or with one instance."""
-    n = len(labels)
-    n_h = int((labels == human_label).sum())
-    if n_h == 0 or n <= 1:
-        empty = torch.zeros(0, dtype=torch.int64, device=labels.device)
-        return empty, empty
-    x, y = torch.meshgrid(torch.arange(n, device=labels.device),
-                          torch.arange(n, device=labels.device), indexing="ij")
-    return torch.nonzero((x != y) & (x < n_h)).unbind(1)
-
-
-def union_boxes(h: Tensor, o: Tensor) -> Tensor:
-    """``[P, 4]`` xyxy boxes enclosing each human box and its object box."""
-    return torch.cat([torch.min(h[:, :2], o[:, :2]), torch.max(h[:, 2:], o[:, 2:])], -1)
 
 
 def roi_features(feature_map: Tensor, boxes_xyxy: Tensor, image_size: int,

@@ -1,5 +1,6 @@
-"""Instances for the two-stage pipeline: a per-image detections file, openhoi's DETR, and
-UPT's filtering of either (per-class NMS, score threshold, human/object count limits).
+"""Instances for the two-stage pipelines (EZ-HOI, DEFR detection): a per-image detections file,
+openhoi's DETR, and UPT's filtering of either (per-class NMS, score threshold, human/object
+count limits).
 
 Detections file (JSON)::
 
@@ -14,11 +15,18 @@ Detections file (JSON)::
 An image the file does not list has no instances. Boxes are rescaled to the image as the model
 sees it (``size`` -> ``ImageBatch.sizes``); geometric training augmentations cannot be
 replayed on file boxes, so training from a file needs ``data.flip_prob: 0, crop_prob: 0``.
+
+SCG / DEFR's cache (``fredzzhang/hicodet`` ``detections/preprocessing.py``, DEFR's
+``detections/test2015_finetuned_drg``) is also read (``read_detections_folder``): a folder with
+one ``<image stem>.json`` per image, ``{"boxes": [[x1, y1, x2, y2], ...], "scores": [...],
+"labels": [...]}``, labels indexing the objects in alphabetical order with underscores (HICO's
+80-object order for HICO-DET; person = 49), boxes in the pixels of the image on disk (no size).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +76,75 @@ def read_detections(path: str | Path, num_objects: int) -> dict[str, dict[str, T
     return out
 
 
-def _entry(entry: object, where: str, num_objects: int) -> dict[str, Tensor]:
+def write_detections(path: str | Path,
+                     entries: Mapping[str, tuple[tuple[int, int], Instances]]) -> None:
+    """Write a detections file (layout above).
+
+    Args:
+        entries: ``image_id -> ((height, width) of the image on disk, its instances in those
+            pixels)``.
+    """
+    from openhoi.fileio import atomic_write_text
+
+    def round_list(t: Tensor, digits: int) -> list:
+        return [[round(v, digits) for v in row] for row in t.tolist()] if t.dim() == 2 else \
+            [round(v, digits) for v in t.tolist()]
+
+    images = {
+        image_id: {"size": [int(size[0]), int(size[1])],
+                   "boxes": round_list(inst.boxes_xyxy.detach().float().cpu(), 2),
+                   "scores": round_list(inst.scores.detach().float().cpu(), 6),
+                   "labels": [int(v) for v in inst.labels.tolist()]}
+        for image_id, (size, inst) in entries.items()}
+    atomic_write_text(path, json.dumps({"format": FORMAT, "version": 1, "boxes": "xyxy_abs",
+                                        "images": images}))
+
+
+def read_detections_folder(folder: str | Path, object_names: Sequence[str]
+                           ) -> dict[str, dict[str, Tensor | None]]:
+    """Read SCG / DEFR's per-image detection files (see the module docstring) into
+    ``read_detections``' layout (``size`` None), keyed ``<stem>.jpg`` as SCG names them.
+
+    Args:
+        object_names: the label space's objects, in its order.
+
+    Raises:
+        DataError: naming the file and field of any malformed entry.
+    """
+    folder = Path(folder)
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise DataError(f"{folder}: no per-image detection files (*.json)")
+    alphabetical = sorted(range(len(object_names)),
+                          key=lambda i: object_names[i].replace(" ", "_"))  # [O] ours by rank
+    to_ours = torch.tensor(alphabetical, dtype=torch.int64)
+    out: dict[str, dict[str, Tensor | None]] = {}
+    for f in files:
+        try:
+            entry = json.loads(f.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{f}: cannot read detections: {err}") from None
+        parsed = _entry(entry, str(f), len(object_names), need_size=False)
+        parsed["labels"] = to_ours[parsed["labels"]]
+        out[f.stem + ".jpg"] = parsed
+    return out
+
+
+def load_detections(path: str | Path, object_names: Sequence[str]
+                    ) -> dict[str, dict[str, Tensor | None]]:
+    """A detections file (``read_detections``) or an SCG / DEFR folder
+    (``read_detections_folder``)."""
+    if Path(path).is_dir():
+        return read_detections_folder(path, object_names)
+    return read_detections(path, len(object_names))
+
+
+def _entry(entry: object, where: str, num_objects: int,
+           need_size: bool = True) -> dict[str, Tensor | None]:
     if not isinstance(entry, dict):
         raise DataError(f"{where}: must be an object with size, boxes, scores, labels")
     try:
-        size = torch.tensor(entry["size"], dtype=torch.float32)
+        size = torch.tensor(entry["size"], dtype=torch.float32) if need_size else None
         boxes = torch.tensor(entry["boxes"], dtype=torch.float32).reshape(-1, 4)
         scores = torch.tensor(entry["scores"], dtype=torch.float32).reshape(-1)
         labels = torch.tensor(entry["labels"], dtype=torch.int64).reshape(-1)
@@ -80,7 +152,7 @@ def _entry(entry: object, where: str, num_objects: int) -> dict[str, Tensor]:
         raise DataError(f"{where}: missing field {err}") from None
     except (TypeError, ValueError, RuntimeError) as err:
         raise DataError(f"{where}: malformed numbers ({err})") from None
-    if size.shape != (2,) or bool((size <= 0).any()):
+    if size is not None and (size.shape != (2,) or bool((size <= 0).any())):
         raise DataError(f"{where}.size: must be [height, width] > 0")
     if not len(boxes) == len(scores) == len(labels):
         raise DataError(f"{where}: boxes, scores and labels differ in length "
@@ -100,6 +172,9 @@ def file_instances(dets: dict[str, dict[str, Tensor]], image_id: str, size_hw: T
     if entry is None:
         return Instances(torch.zeros(0, 4, device=device), torch.zeros(0, device=device),
                          torch.zeros(0, dtype=torch.int64, device=device))
+    if entry["size"] is None:  # SCG's folder: boxes already in the image's pixels
+        return Instances(entry["boxes"].to(device), entry["scores"].to(device),
+                         entry["labels"].to(device))
     scale = size_hw.float() / entry["size"].to(device)  # [2] (h, w)
     boxes = entry["boxes"].to(device) * scale[[1, 0, 1, 0]]  # [N, 4] xyxy abs
     return Instances(boxes, entry["scores"].to(device), entry["labels"].to(device))
