@@ -314,7 +314,7 @@ def convert_ez_hoi(
     ez_hoi.check_layout(ckpt)
     if detections is None:
         raise ConfigError("EZ-HOI conversion needs --detections FILE: the converted model "
-                          "reads its instances from a detections file (openhoi.models.ez_hoi."
+                          "reads its instances from a detections file (openhoi.data."
                           "detections), since its DETR cannot be reproduced")
     report = ConversionReport("ez-hoi", ckpt.path)
     space = load_label_space(label_space or "hicodet")
