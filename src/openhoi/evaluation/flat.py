@@ -264,7 +264,7 @@ class FlatDetections:
         counts = preds.triplet_counts
         starts = preds.triplet_offsets[:-1]
         image_of = np.repeat(np.arange(len(preds)), counts)
-        pair_idx = preds.pair_idx.astype(np.int64).reshape(-1, 2)
+        pair_idx = preds.pair_idx.astype(np.int64, copy=False).reshape(-1, 2)
         bad = (pair_idx < 0).any(1) | (pair_idx >= preds.box_counts[image_of][:, None]).any(1)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])

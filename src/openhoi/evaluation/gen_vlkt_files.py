@@ -31,6 +31,7 @@ import numpy as np
 from openhoi.data.json_io import loads_json, paused_gc
 from openhoi.data.label_arrays import interaction_table
 from openhoi.errors import PredictionFileError
+from openhoi.evaluation.gen_vlkt_scan import scan_triplet_records
 from openhoi.evaluation.prediction_arrays import PredictionArrays, check_record
 from openhoi.label_space import LabelSpace
 
@@ -53,15 +54,20 @@ NAMES = {"pair_idx": "hoi_prediction subject_id/object_id",
          "boxes_xyxy": "predictions bbox"}
 
 
-def _python_literal(text: str, path: Path) -> Any:
-    """Parse ``str({'preds': ...})`` (numpy 1.x or 2.x reprs) without ``eval``."""
+def _literal_as_json(text: str) -> bytes:
+    """``str({'preds': ...})`` (numpy 1.x or 2.x reprs) as JSON text, if it is one."""
     if "np." in text:
         text = _NUMPY_SCALAR.sub(r"\1", text)
     converted = text.replace("'", '"')
     if "nan" in converted or "inf" in converted:
         converted = re.sub(r"\bnan\b", "NaN", re.sub(r"\binf\b", "Infinity", converted))
+    return converted.encode()
+
+
+def _python_literal(text: str, path: Path, converted: bytes | None = None) -> Any:
+    """Parse ``str({'preds': ...})`` (numpy 1.x or 2.x reprs) without ``eval``."""
     try:
-        return loads_json(converted.encode())
+        return loads_json(_literal_as_json(text) if converted is None else converted)
     except ValueError:
         import ast
 
@@ -219,6 +225,12 @@ def gen_vlkt_arrays(doc: Any, path: Path, space: LabelSpace,
 
     ``box_labels=False`` skips the boxes' ``category_id`` where ``labels`` does not need it
     (labels -1): the evaluators never read them."""
+    if isinstance(doc, str):  # GEN-VLKT's str({'preds': ...}): JSON text once converted
+        converted = _literal_as_json(doc)
+        scanned = scan_triplet_records(converted, box_labels or labels != "interaction")
+        if scanned is not None:
+            return label_triplets(PredictionArrays(*scanned), path, space, labels)
+        doc = _python_literal(doc, path, converted)
     recs = gen_vlkt_records(doc, path)
     if is_vcoco_layout(recs):
         raise PredictionFileError(f"{path}: GEN-VLKT's V-COCO layout (a list of verb scores per "
@@ -231,6 +243,14 @@ def gen_vlkt_arrays(doc: Any, path: Path, space: LabelSpace,
         arrays = PredictionArrays.from_records(rows)
     else:
         arrays = PredictionArrays(*fast)
+    return label_triplets(arrays, path, space, labels)
+
+
+def label_triplets(arrays: PredictionArrays, path: Path, space: LabelSpace,
+                   labels: GenVLKTLabels = "interaction") -> PredictionArrays:
+    """Triplet records read from a GEN-VLKT-style file (parsed, or scanned by
+    :mod:`~openhoi.evaluation.gen_vlkt_scan`): ``category_id`` -> interaction index, then
+    every value checked (``PredictionFileError`` naming record, field and entry)."""
 
     def where(k: int) -> str:
         return f"{path}: record {k} (image {arrays.image_ids[k]!r})"

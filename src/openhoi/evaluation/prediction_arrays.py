@@ -142,8 +142,11 @@ class PredictionArrays:
                 for k, name in enumerate(self.image_ids)]
 
     def select(self, records: np.ndarray) -> PredictionArrays:
-        """The records at ``records``, in that order."""
+        """The records at ``records``, in that order (``self`` if that is all of them, in
+        order: a file in the ground truth's image order is not copied)."""
         records = np.asarray(records, dtype=np.int64)
+        if len(records) == len(self) and (records == np.arange(len(self))).all():
+            return self
         box_rows, _ = gather_ranges(self.box_offsets, records)
         tri_rows, _ = gather_ranges(self.triplet_offsets, records)
         return PredictionArrays(tuple(self.image_ids[k] for k in records.tolist()),

@@ -20,7 +20,9 @@ openhoi format, version 1 — one record per image, fields named as in ``HOIPred
 The header's ``label_space`` fingerprint must match the label space the file is read with.
 :func:`read_prediction_arrays` returns every format as one ``PredictionArrays`` (flat numpy,
 no torch: what ``openhoi evaluate`` scores); :func:`read_predictions` as ``HOIPredictions``.
-The other repositories' layouts are read in :mod:`~openhoi.evaluation.gen_vlkt_files`.
+The other repositories' layouts are read in :mod:`~openhoi.evaluation.gen_vlkt_files`; files
+in exactly the layout ``json.dumps`` gives them take :mod:`~openhoi.evaluation.gen_vlkt_scan`
+first (same arrays, without a Python object per box and triplet).
 
 GEN-VLKT / HOICLIP format (``HICOEvaluator`` writes it with ``json.dumps(str({'preds': ...,
 'gts': ...}))``; PPDM writes a plain JSON list): per image ``{"filename" | "file_name": str,
@@ -52,7 +54,8 @@ import numpy as np
 
 from openhoi.data.json_io import loads_json
 from openhoi.errors import PredictionFileError
-from openhoi.evaluation.gen_vlkt_files import GenVLKTLabels, gen_vlkt_arrays
+from openhoi.evaluation.gen_vlkt_files import GenVLKTLabels, gen_vlkt_arrays, label_triplets
+from openhoi.evaluation.gen_vlkt_scan import mapped, scan_triplet_records
 from openhoi.evaluation.prediction_arrays import FIELDS as _FIELDS
 from openhoi.evaluation.prediction_arrays import PredictionArrays, check_record
 from openhoi.fileio import atomic_write, atomic_write_text
@@ -230,6 +233,16 @@ def _read_jsonl(path: Path, space: LabelSpace) -> PredictionArrays:
     return _openhoi_records(docs[1:], wheres[1:], space, path)
 
 
+def _scan(path: Path, need_box_labels: bool) -> tuple | None:
+    """The byte-level reader's arrays, or None: not that layout, or not mappable (the general
+    path then reads the file and reports what is wrong with it)."""
+    try:
+        with mapped(path) as buf:
+            return scan_triplet_records(buf, need_box_labels)
+    except (OSError, ValueError):
+        return None
+
+
 # ------------------------------------------------------------------------------------------
 def read_prediction_arrays(path: str | Path, label_space: LabelSpace,
                            labels: GenVLKTLabels = "interaction",
@@ -254,6 +267,9 @@ def read_prediction_arrays(path: str | Path, label_space: LabelSpace,
         return _read_npz(path, label_space)
     if path.suffix == ".jsonl":
         return _read_jsonl(path, label_space)
+    scanned = _scan(path, box_labels or labels != "interaction")
+    if scanned is not None:  # GEN-VLKT-style records exactly as json.dumps writes them
+        return label_triplets(PredictionArrays(*scanned), path, label_space, labels)
     try:
         doc = loads_json(path.read_bytes())
     except ValueError as err:

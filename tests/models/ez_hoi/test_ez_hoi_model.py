@@ -98,7 +98,8 @@ def test_only_prompts_and_adapters_learn(ez_files, space):
     got_grad = {n for n, p in m.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert {"prompts.text_prompts", "prompts.text_adapter.up.weight",
             "prompts.unseen_adapter.up.weight", "image_tower.adapters.0.up.weight",
-            "image_tower.proj", "vis_fuse.0.weight"} <= got_grad
+            "vis_fuse.0.weight"} <= got_grad
+    assert not hasattr(m.image_tower, "proj")  # CLIP's visual head is frozen, as in EZ-HOI
 
 
 def test_focal_loss_matches_formula():

@@ -124,8 +124,11 @@ def class_tables(cfg: EZHOIConfig, space: LabelSpace, clip: ClipKnowledge,
 
 def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
                 **files: object) -> EZHOI:
-    """The EZ-HOI model of ``cfg`` (unknown ``files`` are ignored, as the contract asks)."""
-    clip = build_clip_knowledge(cfg.clip, load_weights=pretrained)
+    """The EZ-HOI model of ``cfg`` (unknown ``files`` are ignored, as the contract asks;
+    ``clip=ClipKnowledge`` uses that CLIP instead of building one: the checkpoint converter)."""
+    given = files.get("clip")
+    clip = (given if isinstance(given, ClipKnowledge)
+            else build_clip_knowledge(cfg.clip, load_weights=pretrained))
     pc = cfg.prompts
     text_layers = len(clip.model.transformer.resblocks)
     image_layers = len(clip.model.visual.transformer.resblocks)
@@ -145,7 +148,8 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
     adapters = (build_instance_adapters(clip.width, image_layers, pc.adapter_dim,
                                         pc.adapter_heads, pc.adapter_dropout)
                 if pc.instance_adapter else None)
-    tower = PromptedImageTower(clip.model.visual, cfg.train_visual_head, adapters)
+    tower = PromptedImageTower(clip.model.visual, cfg.train_visual_head, adapters,
+                               pc.visual_prompts_fp16)
     ic = cfg.instances
     detector, detections = None, None
     if ic.source == "detr":

@@ -89,6 +89,10 @@ class PromptConfig:
     attention hides them from the text feature; kept for checkpoint parity)."""
     image_conditioned: bool = True
     """Adapt the visual prompts with the frozen CLIP global image feature (``--img_clip_pt``)."""
+    visual_prompts_fp16: bool = True
+    """Round the visual prompts to float16 where they enter the image tower, as EZ-HOI's
+    ``VisionTransformer_MAPLE`` / ``ResidualAttentionBlock_MAPLE`` do (``.half()`` before the
+    concatenation, whatever the tower's precision)."""
     instance_adapter: bool = True
     """ADA-CM's instance adapter in every image-tower layer (``--use_insadapter``)."""
     utpl: bool = True
@@ -142,9 +146,12 @@ class EZHOIConfig(ModelConfig):
     without difference sentences (logged)."""
     zero_shot: str | None = None
     """The zero-shot split whose unseen classes UTPL adapts; set it to ``data.zero_shot``."""
-    train_visual_head: bool = True
-    """Fine-tune copies of CLIP's visual positional embedding, ``ln_post`` and projection, as
-    EZ-HOI's ``main_tip_finetune.py`` does (the frozen tower keeps the originals)."""
+    train_visual_head: bool = False
+    """Fine-tune copies of CLIP's visual positional embedding, ``ln_post`` and projection (the
+    frozen tower keeps the originals). EZ-HOI's ``main_tip_finetune.py`` means to (names
+    starting with ``visual.``), but its ``CustomCLIP`` calls the tower ``image_encoder``, so
+    the rule matches nothing and the head stays frozen: the default follows what runs, and
+    the paper's 6.85M / 14.07M count it frozen."""
     roi_dropout: float = 0.2
     """Dropout on the 7x7 RoI feature maps in training (``featmap_dropout``)."""
     score_power: float = 2.8
