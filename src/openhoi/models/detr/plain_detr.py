@@ -61,21 +61,24 @@ def class_rows_to_objects(num_classes: int, object_ids: Sequence[int],
         object_ids: COCO category id of each label-space object (``LabelSpace.object_ids``).
     """
     num_objects = len(object_ids) if num_objects is None else num_objects
-    out = torch.full((num_classes,), -1, dtype=torch.int64)
     if num_classes == COCO_MAX_ID + 1:
         rank = {cid: cid for cid in range(num_classes)}
     elif num_classes == COCO_MAX_ID - len(COCO_UNUSED_IDS):
         used = [cid for cid in range(1, COCO_MAX_ID + 1) if cid not in COCO_UNUSED_IDS]
         rank = {cid: r for r, cid in enumerate(used)}
     elif num_classes == num_objects:
-        return torch.arange(num_classes)
+        rank = {cid: i for i, cid in enumerate(object_ids)}
     else:
         raise CheckpointError(f"DETR class head with {num_classes} classes: expected 91 (COCO "
                               f"ids), 80 (COCO categories) or the label space's {num_objects}")
+    table = [-1] * num_classes
     for i, cid in enumerate(object_ids):
         if cid in rank:
-            out[rank[cid]] = i
-    return out
+            table[rank[cid]] = i
+    if max(table) < 0:
+        raise CheckpointError(f"DETR class head with {num_classes} classes: none of them is an "
+                              "object of the label space")
+    return torch.tensor(table, dtype=torch.int64)
 
 
 class PlainDETR(nn.Module):
@@ -97,8 +100,6 @@ class PlainDETR(nn.Module):
                  decoder: TransformerDecoder, num_queries: int, class_to_object: Tensor) -> None:
         super().__init__()
         dim = decoder.norm.normalized_shape[0]
-        if not bool((class_to_object >= 0).any()):
-            raise CheckpointError("DETR: no class of its head is an object of the label space")
         self.backbone = backbone
         self.input_proj = nn.Conv2d(backbone.num_channels, dim, kernel_size=1)
         self.position_encoding = SinePositionEncoding(dim // 2, normalize=True)
