@@ -122,18 +122,20 @@ class PlainDETR(nn.Module):
         return PlainDETROutput(self.class_embed(hs), self.bbox_embed(hs).sigmoid())
 
     @torch.no_grad()
-    def detect(self, batch: ImageBatch) -> list[Instances]:
-        """Every query of the last layer as an instance in the pixels of ``batch.sizes``:
-        DETR's ``PostProcess`` (softmax over all columns, no-object dropped, best class),
-        the best class taken among the rows that are label-space objects (all of them for
-        HICO-DET and V-COCO with an 80-class head)."""
+    def detect(self, batch: ImageBatch, sizes_hw: Tensor | None = None) -> list[Instances]:
+        """Every query of the last layer as an instance in the pixels of ``sizes_hw`` (DETR's
+        ``target_sizes``, ``[B, 2]`` (h, w); default ``batch.sizes``): DETR's ``PostProcess``
+        (softmax over all columns, no-object dropped, best class), the best class taken among
+        the rows that are label-space objects (all of them for HICO-DET and V-COCO with an
+        80-class head). Boxes are not clipped to the image, as DETR's."""
+        sizes_hw = batch.sizes if sizes_hw is None else sizes_hw
         out = self.forward(batch)
         probs = out.logits[-1].float().softmax(-1)[..., :-1]  # [B, Q, C]
         cols = (self.class_to_object >= 0).nonzero().squeeze(1)  # [C']
         scores, best = probs[..., cols].max(-1)  # [B, Q]
         labels = self.class_to_object[cols[best]]  # [B, Q] label-space objects
         boxes = denormalize_boxes(box_cxcywh_to_xyxy(out.boxes_cxcywh[-1].float()),
-                                  batch.sizes[:, None])  # [B, Q, 4] xyxy pixels
+                                  sizes_hw[:, None])  # [B, Q, 4] xyxy pixels
         return [Instances(boxes[b], scores[b], labels[b]) for b in range(len(batch))]
 
 
