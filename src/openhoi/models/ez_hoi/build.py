@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.data.detections import read_detections
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
 from openhoi.models.clip.text_classifier import object_prompts
 from openhoi.models.contract import Architecture
@@ -169,7 +170,15 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
                           ic.max_instances)
     return EZHOI(clip, prompts, tower, detector, detections, filt, tables,
                  pc.text_position, pc.instance_adapter, pc.adapter_dim, cfg.roi_dropout,
-                 cfg.clip.image_resize)
+                 cfg.clip.image_resize, _clip_adapters(cfg, clip.embed_dim))
+
+
+def _clip_adapters(cfg: EZHOIConfig, embed_dim: int) -> nn.ModuleDict | None:
+    """CLIP-Adapters of ``model.adapter`` (pair features and class text features both live in
+    CLIP's joint space), or None."""
+    if not cfg.adapter.where:
+        return None
+    return build_adapters(cfg.adapter, {"pair": embed_dim, "text": embed_dim})
 
 
 def build_criterion(cfg: EZHOIConfig, space: LabelSpace,

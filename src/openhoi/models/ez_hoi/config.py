@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from openhoi.config import ClipConfig, DetectorConfig, ModelConfig
+from openhoi.config import ClipAdapterConfig, ClipConfig, DetectorConfig, ModelConfig
 from openhoi.errors import ConfigError
 
 
@@ -171,7 +171,15 @@ class EZHOIConfig(ModelConfig):
     score_power: float = 2.8
     """Detection scores enter the test-time prior raised to this power (``--hyper_lambda``;
     1 in training)."""
+    adapter: ClipAdapterConfig = field(default_factory=ClipAdapterConfig)
+    """CLIP-Adapter (not in EZ-HOI; ``openhoi.models.clip.adapter``): ``pair`` on each pair's
+    feature right before it is scored against the class text features, ``text`` on those text
+    features (the semantic loss then sees them adapted too). Empty ``where``: none."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.roi_dropout < 1:
             raise ConfigError("model.roi_dropout must lie in [0, 1)")
+        bad = [w for w in self.adapter.where if w not in ("pair", "text")]
+        if bad:
+            raise ConfigError(f"model.adapter.where: {bad} are other families' places; EZ-HOI "
+                              "adapts 'pair' and/or 'text'")
