@@ -4,7 +4,6 @@ post-processor; the family's line of the build table (``ARCHITECTURE``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import torch
@@ -18,8 +17,7 @@ from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
 from openhoi.models.clip.text_classifier import object_prompts
 from openhoi.models.contract import Architecture
-from openhoi.models.detr.detector import build_detector
-from openhoi.models.detr.detr_checkpoint import load_detr_checkpoint
+from openhoi.models.detr.plain_detr import build_plain_detr, load_plain_detr
 from openhoi.models.ez_hoi.config import EZHOIConfig
 from openhoi.models.ez_hoi.criterion import EZHOICriterion
 from openhoi.models.ez_hoi.descriptions import (
@@ -154,13 +152,12 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
     ic = cfg.instances
     detector, detections = None, None
     if ic.source == "detr":
-        # DETR's own linear class head, whatever obj_head says (a partial `detector:` section
-        # in a recipe starts from DetectorConfig's HOICLIP defaults)
-        detector = build_detector(dataclasses.replace(ic.detector, obj_head="linear"),
-                                  space.num_objects)
+        # DETR as released: one query set, its class head over COCO (or the fine-tune's) classes
+        detector = build_plain_detr(ic.detector, ic.detr_classes, space.object_ids)
         if pretrained and ic.detr_weights:
-            log.info("EZ-HOI detector: %s", load_detr_checkpoint(detector, ic.detr_weights,
-                                                                 space.object_ids).summary())
+            unused = load_plain_detr(detector, ic.detr_weights)
+            log.info("EZ-HOI detector: DETR from %s (%d tensors unused)", ic.detr_weights,
+                     len(unused))
         elif pretrained and not ic.allow_random_detector:
             raise ConfigError("model.instances.detr_weights: the DETR checkpoint is required for "
                               "source 'detr' (UPT's detr-r50-hicodet.pth or a COCO DETR), or "

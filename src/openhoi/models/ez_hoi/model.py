@@ -14,7 +14,6 @@ from torch.nn import functional as F
 
 from openhoi.data.detections import (
     Instances,
-    detr_instances,
     file_instances,
     region_proposals,
 )
@@ -48,7 +47,8 @@ class EZHOI(HOIModel):
         clip: frozen ``ClipKnowledge`` (both towers run through it, unmodified).
         prompts: the prompt learner.
         image_tower: prompted image tower (instance adapters, fine-tuned head copies).
-        detector: frozen openhoi DETR detector, or None with ``detections``.
+        detector: frozen DETR (``openhoi.models.detr.plain_detr.PlainDETR``), or None with
+            ``detections``.
         detections: per-image detections (``detections.read_detections``), or None.
         text_position: ``after_sos`` or ``released_tail`` (see ``PromptConfig``).
         classes: per-interaction tables (``build.class_tables``), fixed-size so that a
@@ -137,10 +137,7 @@ class EZHOI(HOIModel):
         """Filtered instances of every image, humans first, in the image's current pixels."""
         f = self.filt
         if self.detector is not None:
-            with torch.no_grad():
-                out = self.detector(batch)
-            raw = [detr_instances(out.obj_logits[-1, b], out.o_boxes_cxcywh[-1, b], batch.sizes[b])
-                   for b in range(len(batch))]
+            raw = self.detector.detect(batch)  # DETR's post-processing, no gradients
         else:
             if len(batch.image_ids) != len(batch):
                 raise ValueError("EZ-HOI with a detections file needs ImageBatch.image_ids")
