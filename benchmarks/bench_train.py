@@ -129,15 +129,18 @@ def autocast_for(dtype: str) -> contextlib.AbstractContextManager:
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
-def time_steps(fn: Callable[[], float], warmup: int, runs: int) -> list[float]:
+def time_steps(fn: Callable[[], float], warmup: int, runs: int
+               ) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds (this process, all threads) of each of ``runs`` steps."""
     for _ in range(warmup):
         fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return times
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return walls, cpus
 
 
 def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor) -> list[str]:
@@ -168,18 +171,19 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor) -> list[
         for impl, step in steps.items():
             load = monitor.wait_quiet(args.max_load, args.max_wait)
             with monitor.block(torch.get_num_threads()) as block:
-                times = time_steps(lambda s=step, d=dtype: s(d), args.warmup, args.runs)
+                times, cpus = time_steps(lambda s=step, d=dtype: s(d), args.warmup, args.runs)
             best, med = min(times), statistics.median(times)
             row = (f"| {impl} | {arch} | {args.batch} x {h}x{w} | {dtype} | "
                    f"{torch.get_num_threads()} | {best:.2f} / {med:.2f} | "
+                   f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | "
                    f"{args.batch / med:.2f} | {load:.2f} / {block.others_cpu:.2f} |")
             print(row, flush=True)
             rows.append(row)
     return rows
 
 
-HEADER = ("| impl | model | batch | dtype | threads | step min / median (s) | images/s (median) "
-          "| load / others' cores |")
+HEADER = ("| impl | model | batch | dtype | threads | step min / median (s) "
+          "| CPU s min / median | images/s (median) | load / others' cores |")
 
 
 def parse_args() -> argparse.Namespace:

@@ -224,6 +224,11 @@ class DetectorConfig:
     backbone_return_layer: Literal["layer2", "layer3", "layer4"] = "layer4"
     """Last ResNet stage used: ``layer4`` (stride 32, the recipe), ``layer3`` (stride 16) or
     ``layer2`` (stride 8): finer features and less compute for small images."""
+    channels_last: bool = True
+    """Keep the ResNet's weights and activations in channels-last memory layout, the one oneDNN
+    (CPU) and cuDNN's tensor-core kernels compute convolutions in, instead of reordering around
+    every convolution: the same numbers (weights are saved contiguous), faster training and
+    inference (README, "Training speed"). ``false`` is PyTorch's default layout."""
     spatial_prior: bool = False
     """Give every instance-decoder query a learned centre and width that bias its
     cross-attention (a Gaussian, SMCA-style) and predict its boxes relative to the centre
@@ -487,10 +492,12 @@ class ClipAdapterConfig:
     """CLIP-Adapter (Gao et al.; ``openhoi.models.clip.adapter``): residual bottleneck MLPs on
     frozen CLIP features, ``f' = alpha * A(f) + (1 - alpha) * f``."""
 
-    where: tuple[Literal["interaction", "global", "image", "text"], ...] = ()
+    where: tuple[Literal["interaction", "global", "image", "text", "pair"], ...] = ()
     """Features adapted. Detection families: ``interaction`` (interaction features in CLIP
     space, before the text classifier) and ``global`` (CLIP's image embedding V_g, before the
-    zero-shot scorer). Recognition heads: ``image`` and ``text``. Empty: no adapter."""
+    zero-shot scorer). Recognition heads: ``image`` and ``text``. The two-stage family
+    (EZ-HOI): ``pair`` (each human-object pair's feature, before it is scored against the
+    class text features) and ``text`` (those text features). Empty: no adapter."""
     alpha: float = 0.2
     """Residual ratio (the reference's ``ratio = 0.2``; tune on validation data only)."""
     reduction: int = 4
@@ -586,8 +593,9 @@ class DetectionModelConfig(ModelConfig):
     def __post_init__(self) -> None:
         bad = [w for w in self.adapter.where if w not in ("interaction", "global")]
         if bad:
-            raise ConfigError(f"adapter.where: {bad} are recognition places; a detector adapts "
-                              "'interaction' and/or 'global'")
+            raise ConfigError(f"adapter.where: {bad} are other families' places (recognition "
+                              "places: image, text; two-stage: pair, text); a one-stage "
+                              "detector adapts 'interaction' and/or 'global'")
         if self.vild.image_weight > 0 and self.detector.obj_head != "vild":
             raise ConfigError("vild.image_weight > 0 needs detector.obj_head: vild")
 

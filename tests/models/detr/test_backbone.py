@@ -59,3 +59,22 @@ def test_from_scratch_backbone_trains_everything_with_batchnorm_and_stride_16():
     feats, small = net(torch.randn(2, 3, 64, 96), torch.zeros(2, 64, 96, dtype=torch.bool))
     assert feats.shape == (2, 256, 4, 6) and net.num_channels == 256 and small.shape == (2, 4, 6)
     assert Backbone("resnet50", return_layer="layer3").num_channels == 1024
+
+
+def test_channels_last_backbone_trains_like_the_default_layout():
+    torch.manual_seed(0)
+    plain = Backbone("resnet18", norm="bn", frozen_stages=0)
+    fast = Backbone("resnet18", norm="bn", frozen_stages=0, channels_last=True)
+    fast.load_state_dict(plain.state_dict())  # same keys and shapes; values copied in place
+    conv = fast.body.conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
+                                                 fast.state_dict().values()))
+    images, mask = torch.randn(2, 3, 64, 96), torch.zeros(2, 64, 96, dtype=torch.bool)
+    out_plain, out_fast = plain(images, mask)[0], fast(images, mask)[0]
+    assert out_fast.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out_fast, out_plain, rtol=1e-4, atol=1e-4)
+    out_plain.square().mean().backward()
+    out_fast.square().mean().backward()
+    torch.testing.assert_close(fast.body.layer2[0].conv1.weight.grad,
+                               plain.body.layer2[0].conv1.weight.grad, rtol=1e-3, atol=1e-5)

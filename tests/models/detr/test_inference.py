@@ -117,8 +117,10 @@ def test_inference_model_same_outputs_shared_modules(models, make_batch, arch):
         a, b = model(batch), fast(batch)
     for out_a, out_b in zip((a, *a.aux), (b, *b.aux), strict=True):
         for name in ("obj_logits", "h_boxes_cxcywh", "o_boxes_cxcywh", "interaction_logits"):
+            # folded convolutions round differently from conv + FrozenBatchNorm (oneDNN
+            # picks other kernels for them): a few 1e-5-sized differences on logits of ~0.2
             torch.testing.assert_close(getattr(out_b, name), getattr(out_a, name),
-                                       rtol=1e-5, atol=1e-5)
+                                       rtol=1e-4, atol=5e-5)
         assert out_a.extras.keys() == out_b.extras.keys()
     # Everything but the backbone is shared; the model keeps its own frozen BatchNorms.
     assert fast.clip is model.clip and fast.head is model.head
@@ -126,7 +128,7 @@ def test_inference_model_same_outputs_shared_modules(models, make_batch, arch):
     assert fast.detector.backbone is not model.detector.backbone
     assert any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())
     assert not any(isinstance(m, FrozenBatchNorm2d) for m in fast.modules())
-    assert model.detector.backbone.channels_last is False
+    assert fast.detector.backbone.channels_last is True
 
 
 def test_clip_extras_off_skips_clip_for_gen_vlkt_only(models, make_batch):

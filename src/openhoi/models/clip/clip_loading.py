@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from openhoi.errors import CheckpointError, ConfigError
+from openhoi.models.clip.residual_dtype import keep_residual_dtype
 
 log = logging.getLogger(__name__)
 
@@ -313,4 +314,4 @@ def load_clip_model(
         check_activation(info, arch, bool(cfg.get("quick_gelu", False)))
         model.load_state_dict(state, strict=True)
         info.state_dict = {}  # the model holds the weights now; free the copy
-    return model.to(device).eval(), info
+    return keep_residual_dtype(model).to(device).eval(), info

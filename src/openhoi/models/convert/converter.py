@@ -1,11 +1,13 @@
-"""Convert a HOICLIP / GEN-VLKT / DEFR checkpoint into an openhoi model, config and checkpoint.
+"""Convert a HOICLIP / GEN-VLKT / DEFR / EZ-HOI checkpoint into an openhoi model, config and
+checkpoint.
 
 Steps: read the file safely; check its layout; infer the label space and the architecture
 (shapes, then ``args``, then the shipped recipe, then the user's ``--set``); build CLIP from the
 checkpoint (HOICLIP) or the given CLIP file (GEN-VLKT); build the model with
 ``openhoi.models.build``; map every reference tensor onto it strictly (``mapping``); load.
 ``save_converted`` writes an openhoi checkpoint that ``predict``/``evaluate`` load with no model
-flags (resolved config + label-space fingerprint + weights).
+flags (resolved config + label-space fingerprint + weights). EZ-HOI (``convert_ez_hoi``) needs
+inputs its checkpoints lack (``openhoi.models.convert.ez_hoi``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.text_classifier import interaction_prompts, text_embeddings
 from openhoi.models.contract import HOIModel
-from openhoi.models.convert import common, defr, gen_vlkt, hoiclip
+from openhoi.models.convert import common, defr, ez_hoi, gen_vlkt, hoiclip
 from openhoi.models.convert.infer import (
     ARGS_TO_CONFIG,
     DATASETS,
@@ -37,9 +39,11 @@ from openhoi.models.convert.reader import ReferenceCheckpoint, read_reference_ch
 from openhoi.models.convert.report import ConversionReport
 from openhoi.models.detr.hoi_detector import HOIDetector
 
-SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt, "defr": defr}
-"""``--from`` name -> module with ``check_layout``, ``settings`` and ``gather`` (the detectors'
-also ``interaction_rows`` and ``verb_rows``; DEFR's ``infer_label_space``)."""
+SOURCES: dict[str, ModuleType] = {"hoiclip": hoiclip, "gen-vlkt": gen_vlkt, "defr": defr,
+                                  "ez-hoi": ez_hoi}
+"""``--from`` name -> module with ``check_layout`` and ``gather`` (the detectors' also
+``settings``, ``interaction_rows`` and ``verb_rows``; DEFR's ``infer_label_space``; EZ-HOI's
+inputs its files lack: ``convert_ez_hoi``)."""
 
 RECIPES = {("hoiclip", "hicodet"): "hicodet_hoiclip", ("hoiclip", "vcoco"): "vcoco_hoiclip",
            ("gen_vlkt", "hicodet"): "hicodet_gen_vlkt"}
@@ -122,13 +126,14 @@ def convert_checkpoint(
     label_space: str | None = None,
     overrides: Sequence[str] = (),
     verb_to_interaction: VerbToInteraction = "checkpoint",
+    **ez_hoi_inputs: Any,
 ) -> ConvertedModel:
-    """Convert a released HOICLIP, GEN-VLKT or DEFR checkpoint.
+    """Convert a released HOICLIP, GEN-VLKT, DEFR or EZ-HOI checkpoint.
 
     Args:
-        path: the reference ``.pth`` (``{'model': state_dict, 'args': ...}``, DEFR's
-            ``{'model_state_dict': ...}``, or a state dict).
-        source: ``hoiclip``, ``gen-vlkt`` or ``defr``.
+        path: the reference ``.pth`` (``{'model': state_dict, 'args': ...}``, DEFR's and
+            EZ-HOI's ``{'model_state_dict': ...}``, or a state dict).
+        source: ``hoiclip``, ``gen-vlkt``, ``defr`` or ``ez-hoi``.
         clip_weights: CLIP file (OpenAI ``ViT-B-32.pt`` or a state dict) for GEN-VLKT
             checkpoints, which hold no CLIP.
         label_space: label space name or JSON; default: from ``args`` or the class counts.
@@ -136,6 +141,7 @@ def convert_checkpoint(
             ``args`` tell: ``model.postprocess.use_nms=false``...).
         verb_to_interaction: keep HOICLIP's released verb->interaction matrix
             (``checkpoint``, the reference's outputs) or use the label space's.
+        ez_hoi_inputs: ``source="ez-hoi"`` only: ``convert_ez_hoi``'s keyword arguments.
 
     Raises:
         CheckpointError: unreadable file, wrong layout, unknown or missing tensors, shapes
@@ -144,6 +150,14 @@ def convert_checkpoint(
     """
     if source not in SOURCES:
         raise ConfigError(f"--from {source!r}: choose one of {sorted(SOURCES)}")
+    if source == "ez-hoi":
+        if clip_weights is not None:
+            raise ConfigError("--from ez-hoi: --clip-weights is not used (the checkpoint holds "
+                              "CLIP)")
+        return convert_ez_hoi(path, label_space=label_space, overrides=overrides,
+                              **ez_hoi_inputs)
+    if ez_hoi_inputs:
+        raise ConfigError(f"--from {source}: {sorted(ez_hoi_inputs)} are EZ-HOI inputs")
     if source == "defr":
         if clip_weights is not None:
             raise ConfigError("--clip-weights: DEFR checkpoints hold their image tower and "
@@ -219,3 +233,138 @@ def save_converted(converted: ConvertedModel, out: str | Path) -> Path:
     checkpoint = ckpt_io.make_checkpoint(model=converted.model, config=converted.config,
                                          label_space=fingerprint, extra=extra)
     return ckpt_io.save_checkpoint(out, checkpoint)
+
+
+EZ_RECIPES = {"ViT-B-16-quickgelu": "hicodet_ez_hoi_vitb16",
+              "ViT-L-14-336-quickgelu": "hicodet_ez_hoi_vitl14_336"}
+"""CLIP of an EZ-HOI checkpoint -> the shipped recipe with the paper's other settings."""
+
+
+def _ez_config(ckpt: ReferenceCheckpoint, space: LabelSpace, clip_sd: dict, report:
+               ConversionReport, files: dict[str, str | None], zero_shot: str | None,
+               overrides: Sequence[str]) -> Config:
+    arch = common.clip_arch(clip_sd, "clip_head.*", ckpt, report)
+    recipe = EZ_RECIPES.get(arch, EZ_RECIPES["ViT-B-16-quickgelu"])
+    report.infer("recipe", recipe, "CLIP architecture")
+    if zero_shot is not None and zero_shot not in space.zero_shot:
+        raise ConfigError(f"--zero-shot {zero_shot!r}: label space {space.name!r} has the "
+                          f"splits {sorted(space.zero_shot)}")
+    report.infer("model.zero_shot", zero_shot, "--zero-shot")
+    pl = "clip_head.prompt_learner."
+    prompts = {
+        "depth": report.infer("model.prompts.depth", ckpt.count(f"{pl}compound_prompt_proj_vis.")
+                              + 1, "count of compound_prompt_proj_vis.N, plus layer 0"),
+        "num_tokens": report.infer("model.prompts.num_tokens", ckpt.shape(f"{pl}ctx")[0],
+                                   "rows of prompt_learner.ctx (--N_CTX)"),
+        "adapter_dim": report.infer(
+            "model.prompts.adapter_dim", ckpt.shape(f"{pl}txtcls_pt_adapter.down_proj_mem."
+                                                    "weight")[0], "--emb_dim (adapter width)"),
+        "text_position": "released_tail", "visual_prompts_fp16": True}
+    model: dict[str, Any] = {
+        "clip": {"arch": arch, "weights": None},
+        "prompts": prompts,
+        "instances": {"source": "file", "detections_file": files["detections"]},
+        "descriptions": files["descriptions"],
+        "difference_descriptions": files["difference_descriptions"],
+        "train_visual_head": False, "zero_shot": zero_shot}
+    report.infer("model.prompts.text_position", "released_tail", "the released code puts the "
+                 "class prompts after the end-of-text token (its text features are the "
+                 "frozen features of 'A photo of <class>.')")
+    report.infer("model.instances.source", "file", "--detections (see ignored detector.*)")
+    tree = {"data": {"zero_shot": zero_shot,
+                     "label_space": space.name if space.name != "hicodet" else None},
+            "model": model}
+    return load_config(recipe, overrides, tree)
+
+
+def convert_ez_hoi(
+    path: str | Path,
+    *,
+    prompts: str | Path | None = None,
+    detections: str | Path | None = None,
+    zero_shot: str | None = None,
+    descriptions: str | Path | None = None,
+    difference_descriptions: str | Path | None = None,
+    label_space: str | None = None,
+    overrides: Sequence[str] = (),
+) -> ConvertedModel:
+    """Convert a released EZ-HOI checkpoint (``openhoi.models.convert.ez_hoi``).
+
+    Args:
+        path: pocket's ``ckpt_*.pt`` (``model_state_dict`` ...).
+        prompts: ``[depth, n, D]`` per-layer prompts (``ez_hoi.PROMPTS_HELP``); required.
+        detections: detections JSON the converted model reads its instances from; required.
+        zero_shot: the split the model was trained for (``uv``, ``rf_uc``...; its unseen
+            classes get UTPL), None for the default setting.
+        descriptions / difference_descriptions: EZ-HOI's ``hico_HOI_descrip.txt`` and
+            ``zs_possibility/<split>_diff.txt`` (they shape the class prompts' adapters;
+            with the released prompt placement the outputs do not depend on them).
+        label_space: default ``hicodet``.
+        overrides: ``a.b=value`` config overrides applied last.
+
+    Raises:
+        ConfigError: a required input is missing, or an unknown split.
+        CheckpointError: wrong layout, unknown or missing tensors, shapes that do not fit,
+            prompted classes the label space lacks (messages name the file and keys).
+    """
+    from openhoi.label_space import load_label_space
+    from openhoi.models.build import build_model
+
+    ckpt = read_reference_checkpoint(path)
+    ez_hoi.check_layout(ckpt)
+    if detections is None:
+        raise ConfigError("EZ-HOI conversion needs --detections FILE: the converted model "
+                          "reads its instances from a detections file (openhoi.data."
+                          "detections), since its DETR cannot be reproduced")
+    report = ConversionReport("ez-hoi", ckpt.path)
+    space = load_label_space(label_space or "hicodet")
+    clip_sd = ez_hoi.clip_state(ckpt)
+    files = {"detections": str(detections), "descriptions": _opt(descriptions),
+             "difference_descriptions": _opt(difference_descriptions)}
+    config = _ez_config(ckpt, space, clip_sd, report, files, zero_shot, overrides)
+    clip = _build_clip(config, clip_sd, ckpt.path)
+    cfg = config.model
+    model = build_model(cfg, space, pretrained=False, clip=clip)
+    utpl = model.prompts.unseen_adapter is not None
+    out = ez_hoi.gather(ckpt, report, utpl)
+    text = model.prompts.text_prompts
+    out.put("prompts.text_prompts", f"txtcls_ctx_pt ({prompts})",
+            ez_hoi.read_prompts(prompts, *text.shape))
+    tables = _ez_tables(ckpt, cfg, space, clip, report)
+    derived = {k: "computed at start-up by EZ-HOI too (CLIP text tower, label space, "
+               "description files); prompted classes read from token_prompts"
+               for k in tables}
+    state = assemble_state(ckpt.path, model.state_dict(), out, derived, report, ez_hoi.RULES)
+    state.update(tables)
+    model.load_state_dict(state, strict=True)
+    return ConvertedModel(model.eval(), config, space, report, ckpt)
+
+
+def _opt(p: str | Path | None) -> str | None:
+    return None if p is None else str(p)
+
+
+def _ez_tables(ckpt: ReferenceCheckpoint, cfg, space: LabelSpace, clip, report
+               ) -> dict[str, torch.Tensor]:
+    """The model's class tables, with the prompted classes of the checkpoint."""
+    from openhoi.models.ez_hoi.build import class_tables
+
+    tables = class_tables(cfg, space, clip, pretrained=True)
+    with torch.no_grad():
+        embeds = clip.model.token_embedding(tables["class_tokens"])  # [I, L, D]
+    classes = ez_hoi.prompted_classes(ckpt, embeds)
+    ez_hoi.check_verbs(ckpt, classes, space)
+    prompted = torch.zeros_like(tables["prompted"])
+    prompted[classes] = True
+    if not torch.equal(prompted, tables["prompted"]):
+        report.notes.append(
+            f"the checkpoint prompts {len(classes)} classes, the description files select "
+            f"{int(tables['prompted'].sum())} ({int((prompted != tables['prompted']).sum())} "
+            "differ): the checkpoint's are used")
+    partner = tables["partner"].clone()
+    partner[~prompted] = -1
+    partner[(partner >= 0) & ~prompted[partner.clamp(min=0)]] = -1
+    report.notes.append(f"{len(classes)} prompted interaction classes, "
+                        f"{int((partner >= 0).sum())} with UTPL partners")
+    return {**tables, "prompted": prompted, "partner": partner}
+

@@ -1,11 +1,12 @@
-"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT, DEFR) without running its
-code.
+"""Read a checkpoint released by another toolbox (HOICLIP, GEN-VLKT, DEFR, EZ-HOI) without
+running its code.
 
 HOICLIP's and GEN-VLKT's ``main.py`` save ``{'model': state_dict, 'optimizer', 'lr_scheduler',
 'epoch', 'args'}`` with ``torch.save`` (``args`` is the ``argparse.Namespace`` of the run);
-DEFR's ``checkpointer.py`` ``{'epoch', 'model_state_dict', 'optimizer_state_dict'}``. The file
-is read with ``weights_only=True``: tensors, plain containers and ``argparse.Namespace`` only,
-so a file cannot run code when it is opened.
+DEFR's ``checkpointer.py`` ``{'epoch', 'model_state_dict', 'optimizer_state_dict'}``, pocket's
+engine (UPT, EZ-HOI) ``{'model_state_dict', 'optim_state_dict', ..., 'epoch', 'iteration'}``.
+The file is read with ``weights_only=True``: tensors, plain containers and
+``argparse.Namespace`` only, so a file cannot run code when it is opened.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def read_reference_checkpoint(path: str | Path) -> ReferenceCheckpoint:
     obj = load_weights_only(path)
     args = epoch = None
     if isinstance(obj, Mapping) and isinstance(obj.get("model_state_dict"), Mapping):
-        obj = {**obj, "model": obj["model_state_dict"]}  # DEFR's checkpointer.py
+        obj = {**obj, "model": obj["model_state_dict"]}  # DEFR's checkpointer.py, pocket
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         raw_args = obj.get("args")
         if isinstance(raw_args, argparse.Namespace):

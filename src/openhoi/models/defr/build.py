@@ -66,6 +66,7 @@ def _load_open_clip(arch: str, weights: str | None, load: bool) -> tuple[nn.Modu
     import open_clip
 
     from openhoi.models.clip.clip_loading import load_clip_model, register_openhoi_configs
+    from openhoi.models.clip.residual_dtype import keep_residual_dtype
 
     register_openhoi_configs()
     if load and weights is not None:
@@ -75,7 +76,7 @@ def _load_open_clip(arch: str, weights: str | None, load: bool) -> tuple[nn.Modu
     # on the default device: "cpu", or "meta" when only shapes are wanted (recipe tests)
     model = open_clip.create_model(arch, pretrained=None, device=torch.get_default_device(),
                                    pretrained_text=False)
-    return model.eval(), None
+    return keep_residual_dtype(model).eval(), None
 
 
 def _vit_projection(visual: nn.Module) -> Tensor | None:

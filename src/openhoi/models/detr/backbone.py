@@ -36,8 +36,8 @@ class Backbone(nn.Module):
         dilation: replace the stride of ``layer4`` with dilation (DETR-DC5).
         train_backbone: if True, the stages after ``frozen_stages`` are trainable (DETR's rule
             for ``lr_backbone > 0``: stem + ``layer1`` frozen); if False everything is frozen.
-        channels_last: run the network on channels-last images (the layout oneDNN computes
-            convolutions in without per-layer reorders; ``openhoi.models.detr.inference``).
+        channels_last: keep weights and activations channels-last (the layout oneDNN and
+            cuDNN's tensor cores compute convolutions in, without per-layer reorders).
         norm: ``frozen_bn`` or ``bn`` (see ``NORMS``).
         frozen_stages: 1 = stem and ``layer1`` frozen, 0 = nothing frozen.
         return_layer: ``layer4`` (stride 32), ``layer3`` (stride 16) or ``layer2`` (stride 8);
@@ -66,6 +66,8 @@ class Backbone(nn.Module):
         frozen = ("conv1", "bn1", "layer1")[: 3 * frozen_stages]
         for pname, param in self.body.named_parameters():
             param.requires_grad_(train_backbone and pname.split(".")[0] not in frozen)
+        if channels_last:
+            self.body.to(memory_format=torch.channels_last)
 
     def forward(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Features of a padded batch.

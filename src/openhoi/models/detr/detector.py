@@ -204,7 +204,7 @@ def build_detector(cfg: DetectorConfig, num_objects: int,
     """
     backbone = Backbone(cfg.backbone, cfg.dilation, cfg.train_backbone,
                         norm=cfg.backbone_norm, frozen_stages=cfg.backbone_frozen_stages,
-                        return_layer=cfg.backbone_return_layer)
+                        return_layer=cfg.backbone_return_layer, channels_last=cfg.channels_last)
     layer_args = (cfg.hidden_dim, cfg.num_heads, cfg.dim_feedforward, cfg.dropout, cfg.pre_norm)
     encoder = TransformerEncoder(cfg.num_encoder_layers, *layer_args)
     decoder = InstanceDecoder(TransformerDecoder(cfg.num_decoder_layers, *layer_args),

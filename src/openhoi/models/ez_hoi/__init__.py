@@ -11,8 +11,8 @@ Two-stage pipeline (``detections``, ``pairs``, ``model``)
     ``postprocessors['bbox']``; then UPTF ``prepare_region_proposals`` = UPT's: per-class
     ``batched_nms(0.5)``, ``--box-score-thresh 0.2``, humans and objects each topped up to
     ``--min-instances 3`` / cut to ``--max-instances 15`` by score, humans first.
-    Source: openhoi's DETR detector (its object branch; ``load_detr_checkpoint`` reads
-    DETR / UPT ``detr-r50-hicodet.pth``) or a per-image detections JSON (our format).
+    Source: DETR as released (``openhoi.models.detr.plain_detr``: one query set, loaded
+    from DETR / UPT ``detr-r50-hicodet.pth`` as they are) or a per-image detections JSON.
   - Pairs: UPTF ``compute_roi_embeddings``: every human x every other instance
     (``x != y, x < n_h``). Boxes in CLIP-input pixels (EZ resizes the image to a square,
     ``T.IResize``; ``image_resize: squash``). Features: CMA ``VisionTransformer_MAPLE``
@@ -29,8 +29,10 @@ Two-stage pipeline (``detections``, ``pairs``, ``model``)
   - Instance adapter (ADA-CM, ``--use_insadapter``): CMA ``Adapter(init_option='lora',
     adapter_scalar='learnable_scalar', bottleneck=64)`` in every image block
     (``adapter_pos='all'``), added to the block input before attention
-    (``ResidualAttentionBlock_MAPLE.forward``); instance priors UPTF ``get_prior`` with
-    ``--prior_type cbe`` (score, box / image size, object text feature) -> MLP(5+E, 128, 64).
+    (``ResidualAttentionBlock_MAPLE.forward``); its decoder layer is cross-attention only (CMA
+    redefines ``TransformerDecoderLayer`` without self-attention); instance priors UPTF
+    ``get_prior`` with ``--prior_type cbe`` (score, box / image size, object text feature)
+    -> MLP(5+E, 128, 64).
 Prompts (``prompts``, ``towers``)
   - UPTF ``MultiModalPromptLearner`` with ``--N_CTX 2 --tune_LY 9 --CTX_INIT 'A photo of'
     --txtcls_pt --img_clip_pt --unseen_pt_inj``: per-layer text prompts; class-specific via
@@ -55,9 +57,11 @@ Losses (``criterion``): UPTF ``compute_interaction_loss`` (= UPT's) with EZ ``op
   binary_focal_loss_with_logits`` (``--alpha 0.5 --gamma 0.2``); ``sem_loss`` in
   ``UPT.forward`` + ``kl_loss`` / ``cal_similarity`` (T = 0.1, weight 150).
 Training (recipes): MAIN: AdamW lr 1e-3 (``--lr-vit``, ``--lr-head``), wd 1e-4, StepLR(10),
-  clip 0.1; trainable: MAIN's ``requires_grad`` loop (CLIP ``visual.positional_embedding``,
-  ``visual.ln_post``, ``visual.proj``, ``adaptermlp``, ``prompt_learner``, everything outside
-  CLIP and DETR); here the CLIP head is fine-tuned as copies so the frozen tower stays intact.
+  clip 0.1; trainable: MAIN's ``requires_grad`` loop (``adaptermlp``, ``prompt_learner``,
+  everything outside CLIP and DETR; it also names ``visual.positional_embedding``,
+  ``visual.ln_post`` and ``visual.proj``, which match nothing: ``CustomCLIP`` calls the tower
+  ``image_encoder``, so CLIP's head stays frozen, here too unless ``train_visual_head``).
+  Visual prompts enter the tower rounded to fp16 (CMA's ``.half()``; ``visual_prompts_fp16``).
 
 Where openhoi differs from the released code, and why (each is a finding in that code):
   1. EZ puts the class-specific text prompts in the *last* two of the 77 positions
@@ -73,6 +77,6 @@ Where openhoi differs from the released code, and why (each is a finding in that
      ids (``hoitxt_features[targets['verb']]``); here the rows are the classes themselves.
   4. UTPL's padding mask is concatenated with a float tensor (``torch.cat((mask, zeros))``),
      which turns it into an additive +1 bias on padded slots; here it is a boolean mask.
-  5. Unused modules are not built (``TransformerDecoderLayer_CA.norm1``, ``mem_adapter``'s
-     prior MLP): the parameter reconciliation is in the README.
+  5. Unused modules are not built (the ``norm1`` of the cross-attention-only layers,
+     ``mem_adapter``'s prior MLP): the parameter reconciliation is in the README.
 """

@@ -6,7 +6,9 @@ through a 3-layer MLP (``down_proj_prior``) or the down-projected input itself
 (``mem_adpt_self``), zero-initialised up-projection, residual. ``InstanceAdapter`` is ADA-CM's
 instance adapter (EZ-HOI ``CLIP_models_adapter_prior2.Adapter``, ``init_option='lora'``,
 ``adapter_scalar='learnable_scalar'``): the same bottleneck over instance priors, scaled by a
-learnable per-channel vector initialised to 1e-9, *added* to the block input by the caller.
+learnable per-channel vector initialised to 1e-9, *added* to the block input by the caller. Its
+decoder layer is cross-attention only: ``CLIP_models_adapter_prior2`` defines its own
+``TransformerDecoderLayer`` (self-attention commented out), which shadows the imported one.
 """
 
 from __future__ import annotations
@@ -84,15 +86,16 @@ class PromptAdapter(nn.Module):
 
 
 class InstanceAdapter(nn.Module):
-    """ADA-CM's instance adapter: ``scale * up(decoder(relu(down(x)), instances))``; the
-    caller adds it to the transformer block's input. ``instances`` are already projected to
-    ``dim`` (one shared ``priors_downproj`` MLP, ADA-CM ``get_prior``)."""
+    """ADA-CM's instance adapter: ``scale * up(decoder(relu(down(x)), instances))`` with a
+    cross-attention-only decoder layer; the caller adds it to the transformer block's input.
+    ``instances`` are already projected to ``dim`` (one shared ``priors_downproj`` MLP,
+    ADA-CM ``get_prior``)."""
 
     def __init__(self, width: int, dim: int = 64, heads: int = 2, dropout: float = 0.1) -> None:
         super().__init__()
         self.down = nn.Linear(width, dim)
         self.up = nn.Linear(dim, width)
-        self.layer = DecoderLayer(dim, heads, dropout, self_attention=True)
+        self.layer = DecoderLayer(dim, heads, dropout, self_attention=False)
         self.scale = nn.Parameter(torch.full((width,), 1e-9))
         _init_bottleneck(self.down, self.up)
 

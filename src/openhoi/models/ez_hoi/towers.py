@@ -73,12 +73,14 @@ class PromptedImageTower(nn.Module):
     Args:
         visual: open_clip ``VisionTransformer`` (frozen; not registered here, the model owns it).
         adapters: one ``InstanceAdapter`` per block, or None.
+        fp16_prompts: round the prompts to float16 before inserting them (EZ-HOI's ``.half()``).
     """
 
     def __init__(self, visual: nn.Module, train_head: bool,
-                 adapters: nn.ModuleList | None) -> None:
+                 adapters: nn.ModuleList | None, fp16_prompts: bool = False) -> None:
         super().__init__()
         self.train_head = train_head
+        self.fp16_prompts = fp16_prompts
         if train_head:
             self.positional_embedding = nn.Parameter(visual.positional_embedding.detach().clone())
             self.ln_post = _copy_layernorm(visual.ln_post)
@@ -103,6 +105,8 @@ class PromptedImageTower(nn.Module):
         x = x.flatten(2).transpose(1, 2)  # [B, N, W]
         cls = visual.class_embedding.to(x.dtype).view(1, 1, -1).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)  # [B, 1 + N, W]
+        if self.fp16_prompts:
+            prompts = [p.half() for p in prompts]
         n = prompts[0].shape[1]
         x = visual.ln_pre(torch.cat([x, prompts[0].to(x.dtype)], dim=1))  # [B, 1 + N + n, W]
         blocks, batch_first = _blocks(visual.transformer)
