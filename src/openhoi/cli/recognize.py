@@ -8,6 +8,12 @@ Writes one JSON line per image (top interactions with their scores) to --out or 
 output; with --draw, a picture per image with the list beside it. Unreadable images are
 reported and skipped.
 
+--interactions / --objects (open vocabulary, as `openhoi predict`): the model scores the listed
+classes instead of its trained ones; trained classes keep their rows, new ones get the rows of
+its language initialisation (the text encoder and templates of its config). A randomly
+initialised classifier cannot add classes (exit 2). With --detections, the file's object names
+are mapped onto the listed objects (e.g. a ViLD detector's `detect-instances --objects`).
+
 With --detections (a detections file, or SCG / DEFR's folder of per-image JSONs; layouts in
 openhoi.data.detections), HOI
 detection the DEFR way: every human x instance pair of each image's detections is scored by the
