@@ -484,10 +484,12 @@ class ClipAdapterConfig:
     """CLIP-Adapter (Gao et al.; ``openhoi.models.clip.adapter``): residual bottleneck MLPs on
     frozen CLIP features, ``f' = alpha * A(f) + (1 - alpha) * f``."""
 
-    where: tuple[Literal["interaction", "global", "image", "text"], ...] = ()
+    where: tuple[Literal["interaction", "global", "image", "text", "pair"], ...] = ()
     """Features adapted. Detection families: ``interaction`` (interaction features in CLIP
     space, before the text classifier) and ``global`` (CLIP's image embedding V_g, before the
-    zero-shot scorer). Recognition heads: ``image`` and ``text``. Empty: no adapter."""
+    zero-shot scorer). Recognition heads: ``image`` and ``text``. The two-stage family
+    (EZ-HOI): ``pair`` (each human-object pair's feature, before it is scored against the
+    class text features) and ``text`` (those text features). Empty: no adapter."""
     alpha: float = 0.2
     """Residual ratio (the reference's ``ratio = 0.2``; tune on validation data only)."""
     reduction: int = 4
@@ -583,8 +585,9 @@ class DetectionModelConfig(ModelConfig):
     def __post_init__(self) -> None:
         bad = [w for w in self.adapter.where if w not in ("interaction", "global")]
         if bad:
-            raise ConfigError(f"adapter.where: {bad} are recognition places; a detector adapts "
-                              "'interaction' and/or 'global'")
+            raise ConfigError(f"adapter.where: {bad} are other families' places (recognition "
+                              "places: image, text; two-stage: pair, text); a one-stage "
+                              "detector adapts 'interaction' and/or 'global'")
         if self.vild.image_weight > 0 and self.detector.obj_head != "vild":
             raise ConfigError("vild.image_weight > 0 needs detector.obj_head: vild")
 

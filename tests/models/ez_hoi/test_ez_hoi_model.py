@@ -192,8 +192,9 @@ def test_checkpoint_round_trip(ez_files, space, tmp_path):
 
 
 def test_detr_instances_through_upt_filtering(ez_files, space):
-    """Source ``detr``: the detector's last-layer object branch gives the instances."""
-    from types import SimpleNamespace
+    """Source ``detr``: DETR's last-layer output, post-processed, gives the instances."""
+    from openhoi.config import DetectorConfig
+    from openhoi.models.detr.plain_detr import PlainDETROutput, build_plain_detr
 
     m = _model(ez_files, space)
     q = 5
@@ -203,12 +204,11 @@ def test_detr_instances_through_upt_filtering(ez_files, space):
     logits[..., 3:, -1] = 9.0  # no-object
     boxes = torch.tensor([[0.2, 0.3, 0.2, 0.4], [0.7, 0.5, 0.2, 0.5], [0.5, 0.5, 0.1, 0.1],
                           [0.1, 0.1, 0.1, 0.1], [0.9, 0.9, 0.1, 0.1]]).expand(1, 2, q, 4)
-
-    class Stub(torch.nn.Module):
-        def forward(self, batch):
-            return SimpleNamespace(obj_logits=logits, o_boxes_cxcywh=boxes)
-
-    m.detector = Stub()
+    cfg = DetectorConfig(backbone="resnet18", hidden_dim=8, num_heads=2, dim_feedforward=8,
+                         num_encoder_layers=1, num_decoder_layers=1, num_queries=q)
+    detr = build_plain_detr(cfg, space.num_objects, space.object_ids)  # head in our order
+    detr.forward = lambda batch: PlainDETROutput(logits, boxes)
+    m.detector = detr
     insts = m.instances(batch())
     # 2 persons and the cup pass 0.2; the no-object queries' best class is person (all -9),
     # so humans are topped up to min_instances = 3 with one of them; humans first
@@ -216,3 +216,37 @@ def test_detr_instances_through_upt_filtering(ez_files, space):
     assert insts[0].scores[:2].min() > 0.99 and insts[0].scores[2] < 0.01
     assert insts[0].boxes_xyxy[0].tolist() == pytest.approx([0.1 * 80, 0.1 * 64, 0.3 * 80,
                                                              0.5 * 64])
+
+
+def test_detr_source_loads_detr_checkpoint(ez_files, space, tmp_path):
+    """``source: detr`` with a checkpoint in DETR's layout: EZ-HOI's instances are that DETR's
+    detections through UPT's filtering; a checkpoint of another shape is refused, naming the
+    key and both shapes."""
+    import dataclasses
+
+    from detr_layout import HEADS, detr_state
+
+    from openhoi.data.detections import region_proposals
+    from openhoi.errors import CheckpointError
+    from openhoi.models.detr.plain_detr import detr_from_checkpoint, infer_detr_config
+
+    state = detr_state(91)
+    path = tmp_path / "detr.pth"
+    torch.save({"model": state}, path)
+    detector = dataclasses.replace(infer_detr_config(state), num_heads=HEADS)
+    cfg = tiny_config(*ez_files)
+    instances = dataclasses.replace(cfg.instances, source="detr", detr_weights=str(path),
+                                    detr_classes=91, detector=detector)
+    torch.manual_seed(0)
+    m = build_model(dataclasses.replace(cfg, instances=instances), space)
+    b = batch()
+    ref = detr_from_checkpoint(path, space.object_ids, num_heads=HEADS).detect(b)
+    f = m.filt
+    for got, want in zip(m.instances(b), ref):
+        want = region_proposals(want, f.human_label, f.nms_iou, f.score_thresh,
+                                f.min_instances, f.max_instances)
+        assert torch.equal(got.labels, want.labels)
+        assert torch.allclose(got.boxes_xyxy, want.boxes_xyxy)
+    wrong = dataclasses.replace(instances, detr_classes=80)
+    with pytest.raises(CheckpointError, match=r"class_embed.weight has shape \(92, 32\)"):
+        build_model(dataclasses.replace(cfg, instances=wrong), space)

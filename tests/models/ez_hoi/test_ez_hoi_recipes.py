@@ -83,14 +83,14 @@ def _empty_build(cfg, space, monkeypatch) -> EZHOI:
         with torch.device("meta"):
             return create(*args, **kw).to_empty(device="cpu")
 
-    detr = ez_build.build_detector
+    detr = ez_build.build_plain_detr
 
     def empty_detr(*args, **kw):
         with torch.device("meta"):
             return detr(*args, **kw).to_empty(device="cpu")
 
     monkeypatch.setattr(open_clip, "create_model", empty_clip)
-    monkeypatch.setattr(ez_build, "build_detector", empty_detr)
+    monkeypatch.setattr(ez_build, "build_plain_detr", empty_detr)
     return build_model(cfg.model, space, pretrained=False)
 
 

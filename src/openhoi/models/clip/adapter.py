@@ -12,6 +12,8 @@ Any family places adapters where its config says (``ClipAdapterConfig.where``):
 * A recognition head (DEFR) calls ``ClipAdapter`` on its CLIP image feature before its cosine
   classifier (``image``) and/or on its class text embeddings (``text``), built with
   ``build_adapters(cfg, dims)``.
+* The two-stage family (EZ-HOI, ``EZHOIConfig.adapter``): ``pair`` on each human-object pair's
+  feature right before it is scored against the class text features, ``text`` on those.
 """
 
 from __future__ import annotations

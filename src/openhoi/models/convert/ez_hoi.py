@@ -31,9 +31,9 @@ Not in the file, so given by the user or derived:
   ``"A photo of <class>."`` of each prompted class) and checked against ``label_HO``;
 - class descriptions, UTPL sentences and the object texts: CLIP's text tower on the files the
   user gives (as EZ-HOI computes them at start-up);
-- instances: EZ-HOI runs UPT's DETR (``detector.*``, a single query set); openhoi's detector
-  decodes paired human/object queries and cannot reproduce it, so the converted model reads
-  a detections file (``detections``).
+- instances: EZ-HOI runs UPT's DETR (``detector.*``, a single query set); the converted model
+  reads a detections file (``detections``), which ``openhoi detect-instances --detr`` writes
+  from that DETR's weights (``openhoi.models.detr.plain_detr``).
 
 Ignored (built by EZ-HOI, unused by its forward): ``prompt_learner.ctx``, the ``norm1`` of its
 cross-attention-only decoder layers, ``mem_adapter.down_proj_prior``, the ``TextAdapter`` of
@@ -105,9 +105,8 @@ RULES: list[Rule] = [
 
 _UNUSED = "built by EZ-HOI, unused by its forward with the released flags"
 IGNORE: list[Rule] = [
-    (r"detector\..+", "UPT's DETR (frozen); openhoi's detector decodes paired human/object "
-     "queries and cannot reproduce it, so the converted model reads instances from a "
-     "detections file"),
+    (r"detector\..+", "UPT's DETR (frozen): the converted model reads instances from a "
+     "detections file (`openhoi detect-instances --detr` writes one from DETR's weights)"),
     (rf"{PL}ctx", "MaPLe's shared context ('A photo of'): registered, unused with --txtcls_pt"),
     (rf"{PL}token_prompts", "token embeddings of 'A photo of <class>.': recomputed from CLIP "
      "(and read for the prompted classes)"),

@@ -79,11 +79,12 @@ def load_weights_only(path: str | Path) -> Any:
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """The ``model`` state dict of a DETR-style ``.pth`` file (or a bare state dict), read
-    with ``load_weights_only``."""
+    """The ``model`` state dict of a DETR-style ``.pth`` file (``model_state_dict`` in pocket's
+    checkpoints: UPT's fine-tuned DETR), or a bare state dict, read with ``load_weights_only``."""
     path = Path(path)
     obj = load_weights_only(path)
-    state = obj.get("model", obj) if isinstance(obj, Mapping) else None
+    state = (obj.get("model", obj.get("model_state_dict", obj)) if isinstance(obj, Mapping)
+             else None)
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: expected a state dict or a dict with a 'model' state dict")
     return dict(state)

@@ -11,8 +11,8 @@ Two-stage pipeline (``detections``, ``pairs``, ``model``)
     ``postprocessors['bbox']``; then UPTF ``prepare_region_proposals`` = UPT's: per-class
     ``batched_nms(0.5)``, ``--box-score-thresh 0.2``, humans and objects each topped up to
     ``--min-instances 3`` / cut to ``--max-instances 15`` by score, humans first.
-    Source: openhoi's DETR detector (its object branch; ``load_detr_checkpoint`` reads
-    DETR / UPT ``detr-r50-hicodet.pth``) or a per-image detections JSON (our format).
+    Source: DETR as released (``openhoi.models.detr.plain_detr``: one query set, loaded
+    from DETR / UPT ``detr-r50-hicodet.pth`` as they are) or a per-image detections JSON.
   - Pairs: UPTF ``compute_roi_embeddings``: every human x every other instance
     (``x != y, x < n_h``). Boxes in CLIP-input pixels (EZ resizes the image to a square,
     ``T.IResize``; ``image_resize: squash``). Features: CMA ``VisionTransformer_MAPLE``

@@ -4,21 +4,20 @@ post-processor; the family's line of the build table (``ARCHITECTURE``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from openhoi.data.detections import read_detections
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.models.clip.adapter import build_adapters
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, build_clip_knowledge
 from openhoi.models.clip.text_classifier import object_prompts
 from openhoi.models.contract import Architecture
-from openhoi.models.detr.detector import build_detector
-from openhoi.models.detr.detr_checkpoint import load_detr_checkpoint
+from openhoi.models.detr.plain_detr import build_plain_detr, load_plain_detr
 from openhoi.models.ez_hoi.config import EZHOIConfig
 from openhoi.models.ez_hoi.criterion import EZHOICriterion
 from openhoi.models.ez_hoi.descriptions import (
@@ -153,13 +152,12 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
     ic = cfg.instances
     detector, detections = None, None
     if ic.source == "detr":
-        # DETR's own linear class head, whatever obj_head says (a partial `detector:` section
-        # in a recipe starts from DetectorConfig's HOICLIP defaults)
-        detector = build_detector(dataclasses.replace(ic.detector, obj_head="linear"),
-                                  space.num_objects)
+        # DETR as released: one query set, its class head over COCO (or the fine-tune's) classes
+        detector = build_plain_detr(ic.detector, ic.detr_classes, space.object_ids)
         if pretrained and ic.detr_weights:
-            log.info("EZ-HOI detector: %s", load_detr_checkpoint(detector, ic.detr_weights,
-                                                                 space.object_ids).summary())
+            unused = load_plain_detr(detector, ic.detr_weights)
+            log.info("EZ-HOI detector: DETR from %s (%d tensors unused)", ic.detr_weights,
+                     len(unused))
         elif pretrained and not ic.allow_random_detector:
             raise ConfigError("model.instances.detr_weights: the DETR checkpoint is required for "
                               "source 'detr' (UPT's detr-r50-hicodet.pth or a COCO DETR), or "
@@ -172,7 +170,15 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
                           ic.max_instances)
     return EZHOI(clip, prompts, tower, detector, detections, filt, tables,
                  pc.text_position, pc.instance_adapter, pc.adapter_dim, cfg.roi_dropout,
-                 cfg.clip.image_resize)
+                 cfg.clip.image_resize, _clip_adapters(cfg, clip.embed_dim))
+
+
+def _clip_adapters(cfg: EZHOIConfig, embed_dim: int) -> nn.ModuleDict | None:
+    """CLIP-Adapters of ``model.adapter`` (pair features and class text features both live in
+    CLIP's joint space), or None."""
+    if not cfg.adapter.where:
+        return None
+    return build_adapters(cfg.adapter, {"pair": embed_dim, "text": embed_dim})
 
 
 def build_criterion(cfg: EZHOIConfig, space: LabelSpace,

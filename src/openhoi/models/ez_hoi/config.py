@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from openhoi.config import ClipConfig, DetectorConfig, ModelConfig
+from openhoi.config import ClipAdapterConfig, ClipConfig, DetectorConfig, ModelConfig
 from openhoi.errors import ConfigError
 
 
@@ -28,21 +28,27 @@ class InstancesConfig:
     (``prepare_region_proposals``; values: ``main_tip_finetune.py`` defaults)."""
 
     source: Literal["detr", "file"] = "detr"
-    """``detr``: openhoi's frozen DETR detector (``detector`` section, weights from
-    ``detr_weights``); ``file``: a per-image detections JSON (``detections_file``, format in
-    ``openhoi.data.detections``)."""
+    """``detr``: a frozen DETR as released (``openhoi.models.detr.plain_detr``: one query set,
+    DETR's post-processing; ``detector`` section, weights from ``detr_weights``); ``file``: a
+    per-image detections JSON (``detections_file``, format in ``openhoi.data.detections``)."""
     detections_file: str | None = None
     """Detections JSON for ``source: file``."""
     detr_weights: str | None = None
     """DETR checkpoint (COCO DETR or UPT's HICO-DET fine-tune) for ``source: detr``; ``None``
     only for tiny test configs (random detector) or when a checkpoint overwrites the weights."""
+    detr_classes: int = 80
+    """Classes of the DETR checkpoint's head without no-object: 80 = the COCO categories in
+    id order (UPT's HICO-DET fine-tune ``detr-r50-hicodet.pth``), 91 = DETR's COCO head
+    indexed by category id (``detr-r50-e632da11.pth``), any other count = the label space's
+    objects in order."""
     allow_random_detector: bool = False
     """Accept ``source: detr`` without ``detr_weights`` (a random detector: tiny recipes and
     tests only); otherwise building a fresh model without weights is a ``ConfigError``."""
     detector: DetectorConfig = field(default_factory=_detr)
-    """The detector's architecture for ``source: detr`` (its object branch gives instances;
-    the object head is always DETR's linear one). Defaults: DETR-R50 (6 + 6 layers, 100
-    queries); a ``detector:`` section in a recipe starts from ``DetectorConfig``'s defaults."""
+    """DETR's architecture for ``source: detr`` (backbone, width, heads, layers, queries,
+    pre-norm, dilation; the HOI detector's other fields are not DETR's and must stay off).
+    Defaults: DETR-R50 (6 + 6 layers, 100 queries); a ``detector:`` section in a recipe
+    starts from ``DetectorConfig``'s defaults."""
     nms_iou: float = 0.5
     """Per-class NMS IoU threshold (UPT ``batched_nms(bx, sc, lb, 0.5)``)."""
     box_score_thresh: float = 0.2
@@ -59,6 +65,14 @@ class InstancesConfig:
         if not 0 < self.nms_iou <= 1 or not 0 <= self.box_score_thresh <= 1:
             raise ConfigError("model.instances: nms_iou must lie in (0, 1], "
                               "box_score_thresh in [0, 1]")
+        d = self.detector
+        extras = [n for n in ("spatial_prior", "box_refine", "value_pos", "query_selection")
+                  if getattr(d, n)]
+        if self.source == "detr" and extras:
+            raise ConfigError(f"model.instances.detector.{extras[0]}: not part of DETR (the "
+                              "instance detector is DETR as released)")
+        if self.detr_classes < 1:
+            raise ConfigError("model.instances.detr_classes must be >= 1")
         if not 0 <= self.min_instances <= self.max_instances:
             raise ConfigError("model.instances: need 0 <= min_instances <= max_instances, got "
                               f"{self.min_instances} and {self.max_instances}")
@@ -157,7 +171,15 @@ class EZHOIConfig(ModelConfig):
     score_power: float = 2.8
     """Detection scores enter the test-time prior raised to this power (``--hyper_lambda``;
     1 in training)."""
+    adapter: ClipAdapterConfig = field(default_factory=ClipAdapterConfig)
+    """CLIP-Adapter (not in EZ-HOI; ``openhoi.models.clip.adapter``): ``pair`` on each pair's
+    feature right before it is scored against the class text features, ``text`` on those text
+    features (the semantic loss then sees them adapted too). Empty ``where``: none."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.roi_dropout < 1:
             raise ConfigError("model.roi_dropout must lie in [0, 1)")
+        bad = [w for w in self.adapter.where if w not in ("pair", "text")]
+        if bad:
+            raise ConfigError(f"model.adapter.where: {bad} are other families' places; EZ-HOI "
+                              "adapts 'pair' and/or 'text'")

@@ -14,10 +14,10 @@ from torch.nn import functional as F
 
 from openhoi.data.detections import (
     Instances,
-    detr_instances,
     file_instances,
     region_proposals,
 )
+from openhoi.models.clip.adapter import apply_adapter
 from openhoi.models.clip.clip_knowledge import ClipKnowledge, prepare_clip_input
 from openhoi.models.contract import HOIModel
 from openhoi.models.detr.heads import MLP
@@ -47,7 +47,8 @@ class EZHOI(HOIModel):
         clip: frozen ``ClipKnowledge`` (both towers run through it, unmodified).
         prompts: the prompt learner.
         image_tower: prompted image tower (instance adapters, fine-tuned head copies).
-        detector: frozen openhoi DETR detector, or None with ``detections``.
+        detector: frozen DETR (``openhoi.models.detr.plain_detr.PlainDETR``), or None with
+            ``detections``.
         detections: per-image detections (``detections.read_detections``), or None.
         text_position: ``after_sos`` or ``released_tail`` (see ``PromptConfig``).
         classes: per-interaction tables (``build.class_tables``), fixed-size so that a
@@ -56,6 +57,9 @@ class EZHOI(HOIModel):
             ``interaction_table [V, O]``, ``object_text [O, E]``, and UTPL's ``partner [I]``
             (seen partner of an adapted unseen class, else -1), ``sentences [I, S, E]``,
             ``sentence_pad [I, S]``.
+        adapters: CLIP-Adapters (``openhoi.models.clip.adapter.build_adapters``): ``pair`` on
+            each pair's feature right before it is scored against the class text features,
+            ``text`` on those text features; None (or missing keys): no adapter there.
 
     Raw output: ``verb_logits [B, P, V]`` (EZ-HOI's), ``interaction_logits [B, P, I]`` (the
     verb logit on each pair's (verb, object) class, -1e4 elsewhere), pair boxes normalised by
@@ -73,7 +77,7 @@ class EZHOI(HOIModel):
                  classes: dict[str, Tensor],
                  text_position: str = "after_sos", instance_adapter: bool = True,
                  adapter_dim: int = 64, roi_dropout: float = 0.2,
-                 clip_resize: str = "squash") -> None:
+                 clip_resize: str = "squash", adapters: nn.ModuleDict | None = None) -> None:
         super().__init__()
         self.clip = clip
         self.detector = detector
@@ -92,6 +96,7 @@ class EZHOI(HOIModel):
                                           .cross_attn.num_heads, self_attention=True)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.roi_dropout = nn.Dropout(roi_dropout)
+        self.adapters = adapters
         for name, t in classes.items():
             self.register_buffer(name, t)
 
@@ -104,6 +109,8 @@ class EZHOI(HOIModel):
         return self
 
     def parameter_group(self, name: str) -> str:
+        """``rest`` (``train.lr``) for everything that trains: prompts, adapters (EZ-HOI's and
+        CLIP-Adapters), fusion; CLIP and the detector are frozen."""
         return "rest"
 
     # ---- forward -----------------------------------------------------------------------------
@@ -117,7 +124,7 @@ class EZHOI(HOIModel):
             crop = prepare_clip_input(batch.images, batch.sizes, size, self.clip.clip_mean,
                                       self.clip.clip_std, mode="center_crop")
             image_features = F.normalize(self.clip.encode_image(crop).global_feature, dim=-1)
-        text_features = self.text_features()  # [C, E]
+        text_features = apply_adapter(self.adapters, "text", self.text_features())  # [C, E]
         visual_prompts = self.prompts.visual(image_features, len(batch))
         scale = size / batch.sizes.flip(-1).float().repeat(1, 2)  # [B, 4] pixels -> CLIP input
         priors = self._instance_priors(insts, batch.sizes) if self.instance_proj else None
@@ -130,10 +137,7 @@ class EZHOI(HOIModel):
         """Filtered instances of every image, humans first, in the image's current pixels."""
         f = self.filt
         if self.detector is not None:
-            with torch.no_grad():
-                out = self.detector(batch)
-            raw = [detr_instances(out.obj_logits[-1, b], out.o_boxes_cxcywh[-1, b], batch.sizes[b])
-                   for b in range(len(batch))]
+            raw = self.detector.detect(batch)  # DETR's post-processing, no gradients
         else:
             if len(batch.image_ids) != len(batch):
                 raise ValueError("EZ-HOI with a detections file needs ImageBatch.image_ids")
@@ -206,6 +210,7 @@ class EZHOI(HOIModel):
         o = F.normalize(feats[o_idx], dim=-1)
         f = self.vis_fuse(torch.cat([h, o], -1))  # [P, E]  (logits_type "HO")
         f = self.pair_adapter(f[None])[0]  # img_align: attention over the image's pairs
+        f = apply_adapter(self.adapters, "pair", f)  # CLIP-Adapter: a*A(f) + (1-a)*f, [P, E]
         verb_map = self.verb_map  # [C, V]
         counts = verb_map.sum(0).clamp(min=1)  # [V]
         logits = (f @ text.T) @ verb_map / counts / 2  # EZ-HOI logits_cache_HO
