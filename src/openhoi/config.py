@@ -108,6 +108,11 @@ class DataConfig:
     """Recognition few-shot experiments: keep at most this many training images showing each
     of the label space's rare interactions (the others are dropped, first images in file
     order kept), so that Few@k classes exist on small benchmarks. ``None``: no cap."""
+    rare_cap_split: str | None = None
+    """Which interactions ``rare_cap`` caps: ``None``, the label space's rare ones; else the
+    unseen interactions of this zero-shot split of the label space (``uc`` on
+    ``synthetic_semantic``: seen verbs on seen objects, whose visually similar neighbours are
+    frequent), for benchmarks whose rare list is empty."""
     shots: int | None = None
     """Recognition few-shot training (CLIP-Adapter / CoOp's k-shot setting, multi-label):
     for each interaction in turn, training images showing it are drawn (seeded, without
@@ -137,6 +142,9 @@ class DataConfig:
             raise ConfigError(f"data.val_size must be >= 0, got {self.val_size}")
         if self.rare_cap is not None and self.rare_cap < 1:
             raise ConfigError(f"data.rare_cap must be >= 1, got {self.rare_cap}")
+        if self.rare_cap_split is not None and self.rare_cap is None:
+            raise ConfigError("data.rare_cap_split names the interactions data.rare_cap caps; "
+                              "set data.rare_cap too")
         if self.shots is not None and self.shots < 1:
             raise ConfigError(f"data.shots must be >= 1, got {self.shots}")
 

@@ -15,7 +15,7 @@ from openhoi.data.recognition import (
     recognition_collate,
     recognition_transforms,
 )
-from openhoi.errors import DataError
+from openhoi.errors import ConfigError, DataError
 from openhoi.evaluation.recognition_map import HOIRecognitionEvaluator
 from openhoi.label_space import load_label_space
 
@@ -96,6 +96,25 @@ def test_rare_cap_creates_few_shot_classes(synthetic_root, space):
     assert data.summary["val_images"] == 2
     # a capped image is dropped whole, non-rare classes keep their other images
     assert (full.labels[kept][:, rare] == 1).sum(0).max() <= 1
+
+
+def test_rare_cap_split_caps_a_zero_shot_splits_interactions(tmp_path):
+    from openhoi.data.synthetic import generate_synthetic
+
+    generate_synthetic(tmp_path, 60, seed=0, semantic=True)
+    space = load_label_space("synthetic_semantic")
+    assert not space.rare_interactions  # why the split is needed here
+    cfg = DataConfig(dataset="synthetic", root=str(tmp_path), label_space="synthetic_semantic",
+                     rare_cap=1, rare_cap_split="uc")
+    full = read_image_level_split(cfg, "train", space)
+    data = build_recognition_data(cfg, space)
+    capped = list(space.zero_shot_split("uc").unseen_interactions)
+    assert ((full.labels == 1).sum(0)[capped] > 1).any()
+    assert (data.train_counts[capped] <= 1).all()
+    others = [i for i in range(space.num_interactions) if i not in capped]
+    assert data.train_counts[others].sum() > 0
+    with pytest.raises(ConfigError, match="rare_cap"):
+        DataConfig(rare_cap_split="uc")
 
 
 def test_few_shot_draws_k_images_per_class_after_the_val_hold_out(synthetic_root, space):

@@ -217,7 +217,9 @@ def build_recognition_data(cfg: DataConfig, space: LabelSpace,
     full = read_image_level_split(cfg, "train", space)
     train = full
     if cfg.rare_cap is not None:
-        train = full.select(cap_rare(full, space.rare_interactions, cfg.rare_cap))
+        rare = (space.rare_interactions if cfg.rare_cap_split is None
+                else space.zero_shot_split(cfg.rare_cap_split).unseen_interactions)
+        train = full.select(cap_rare(full, rare, cfg.rare_cap))
     val = None
     if cfg.val_size > 0:
         tr, va = hold_out(len(train.image_ids), cfg.val_size, cfg.val_seed)
