@@ -16,7 +16,7 @@ from openhoi.errors import CheckpointError, ConfigError
 from openhoi.label_space import load_label_space
 from openhoi.models.build import load_model
 from openhoi.models.convert import convert_checkpoint, save_converted
-from openhoi.models.detr.plain_detr import PlainDETR, detr_from_checkpoint
+from openhoi.models.detr.plain_detr import COCO_UNUSED_IDS, PlainDETR, detr_from_checkpoint
 from openhoi.structures import ImageBatch
 
 H, W = 64, 80
@@ -155,3 +155,24 @@ def test_heads_must_divide_the_width(files):
     # EZ-HOI's --nheads 8 fits width 32; 3 heads do not
     with pytest.raises(ConfigError, match="not divisible by num_heads 3"):
         _convert(files, overrides=("model.instances.detector.num_heads=3",))
+
+
+def test_coco_head_keeps_80_categories_before_the_softmax(files, tmp_path):
+    """A checkpoint trained over DETR's COCO head (``--pretrained detr-r50-e632da11.pth``):
+    92 rows; EZ-HOI's instances take the softmax over its 80 categories and no-object."""
+    g = torch.Generator().manual_seed(3)
+
+    def coco_head(s):
+        s["detector.class_embed.weight"] = torch.randn(92, 32, generator=g)
+        s["detector.class_embed.bias"] = torch.randn(92, generator=g)
+
+    converted = _convert(files, _variant(files, tmp_path, coco_head))
+    assert converted.config.model.instances.detr_classes == 91
+    batch = _batch()
+    with torch.no_grad():
+        logits = converted.model.detector(batch).logits[-1][0]  # [Q, 92]
+        insts = converted.model.instances(batch)[0]
+    reserve = [i for i in range(92) if i != 0 and i not in COCO_UNUSED_IDS]
+    scores = logits[:, reserve].softmax(-1)[:, :-1].max(-1).values  # [Q]
+    assert len(insts.scores) > 0
+    assert torch.cdist(insts.scores[:, None], scores[:, None]).min(1).values.max() < 1e-6
