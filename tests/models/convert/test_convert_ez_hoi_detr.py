@@ -176,3 +176,20 @@ def test_coco_head_keeps_80_categories_before_the_softmax(files, tmp_path):
     scores = logits[:, reserve].softmax(-1)[:, :-1].max(-1).values  # [Q]
     assert len(insts.scores) > 0
     assert torch.cdist(insts.scores[:, None], scores[:, None]).min(1).values.max() < 1e-6
+
+
+def test_cli_predicts_on_an_image(converted, tmp_path, capsys):
+    """The converted checkpoint runs on a photo through ``openhoi predict`` with nothing but
+    the image (no detections file)."""
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(1)
+    pixels = (torch.rand(48, 64, 3, generator=g) * 255).to(torch.uint8).numpy()
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    ckpt = save_converted(converted, tmp_path / "ez.pt")
+    out = tmp_path / "pred.jsonl"
+    rc = main(["predict", str(tmp_path / "photo.png"), "--checkpoint", str(ckpt),
+               "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 and "photo.png" in lines[0]

@@ -30,8 +30,7 @@ Not in the file, so given by the user or derived:
 - the prompted classes: read back from ``token_prompts`` (the token embeddings of
   ``"A photo of <class>."`` of each prompted class) and checked against ``label_HO``;
 - class descriptions, UTPL sentences and the object texts: CLIP's text tower on the files the
-  user gives (as EZ-HOI computes them at start-up);
-- nothing else: the instances come from the checkpoint's own DETR.
+  user gives (as EZ-HOI computes them at start-up).
 
 Instances: EZ-HOI runs UPT's DETR (``UPT.detector``: facebookresearch/detr's ``DETR``, one
 query set, saved under ``detector.``; ``--pretrained detr-r50-hicodet.pth``, frozen). Its
