@@ -264,9 +264,11 @@ def compare(space, zero_shot, raw, preds, ref_logits, ref_out, dets) -> dict[str
         n_scores += len(ref["scores"])
     out = {k: float(torch.cat(v).max()) if sum(len(x) for x in v) else float("nan")
            for k, v in diffs.items()}
-    out["scores"] = float(torch.cat(score_diffs).max())
-    out["logit_max"] = max(float(x.abs().max()) for x in ref_logits)
-    out["score_max"] = max(float(r["scores"].max()) for r in ref_out)
+    nan = float("nan")
+    out["scores"] = float(torch.cat(score_diffs).max()) if n_scores else nan
+    out["logit_max"] = max((float(x.abs().max()) for x in ref_logits), default=nan)
+    out["score_max"] = max((float(r["scores"].max()) for r in ref_out if len(r["scores"])),
+                           default=nan)
     out["pairs"], out["scored"] = n_pairs, n_scores
     out["unseen_n"] = sum(len(x) for x in diffs["unseen"])
     out["seen_n"] = sum(len(x) for x in diffs["seen"])
