@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,12 +38,14 @@ import numpy as np
 import torch
 from infer_measure import (
     LoadMonitor,
+    clock,
     count_flops,
     machine_line,
     matmul_peak,
     native_bf16_cpu,
     peak_memory,
     sync,
+    use_cpu_clock,
 )
 from PIL import Image
 
@@ -122,10 +123,10 @@ def time_calls(fn: Callable[[], object], device: torch.device, warmup: int, runs
     times = []
     for _ in range(runs):
         sync(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
         sync(device)
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return times
 
 
@@ -274,6 +275,9 @@ def parse_args() -> argparse.Namespace:
                         help="intra-op CPU thread counts (default: torch's default, and 1)")
     parser.add_argument("--devices", nargs="+", default=None,
                         help="default: cpu, plus cuda when present")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: time with this process's CPU time (with --threads 1 on a "
+                        "shared machine: the computation without others' interference)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--force-bf16", action="store_true",
@@ -291,6 +295,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.clock == "cpu":
+        use_cpu_clock()
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     monitor = LoadMonitor()
     peaks = Peaks(args, monitor)

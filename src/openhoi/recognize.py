@@ -43,7 +43,12 @@ class Recognizer:
         self.names = interaction_names(space)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | None = None) -> Recognizer:
+    def from_checkpoint(cls, path: str | Path, device: str | None = None,
+                        interactions: Sequence[str] | None = None,
+                        objects: Sequence[str] | None = None) -> Recognizer:
+        """Load a recognition checkpoint or exported weights; optionally retarget the model
+        to an open-vocabulary interaction list and/or object vocabulary (the same lists as
+        ``HOIPredictor.from_checkpoint``, see ``openhoi.open_vocab``)."""
         from openhoi.data.recognition import recognition_transforms
         from openhoi.models.build import load_model
 
@@ -54,7 +59,28 @@ class Recognizer:
                                   "`openhoi predict` for detectors")
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         tf = recognition_transforms(m.image_size, m.pixel_mean, m.pixel_std, train=False)
-        return cls(m.to(dev).eval(), space, tf, dev)
+        recognizer = cls(m.to(dev).eval(), space, tf, dev)
+        if objects is not None:
+            from openhoi.open_vocab import object_vocabulary_entries
+
+            interactions = object_vocabulary_entries(
+                list(objects), space, list(interactions) if interactions is not None else None)
+        if interactions is not None:
+            recognizer.set_interactions(interactions)
+        return recognizer
+
+    def set_interactions(self, entries: Sequence[str]) -> LabelSpace:
+        """Score ``entries`` (``"ride horse"``...) instead of the training interactions: known
+        ones keep their trained classifier rows, new ones get the model's language rows
+        (``HOIModel.retarget``). Returns the new label space."""
+        from openhoi.open_vocab import open_vocab_label_space
+
+        space = open_vocab_label_space(list(entries), self.space)
+        with torch.inference_mode(False), torch.no_grad():
+            self.model.retarget(space, self.space)
+        self.space = space
+        self.names = interaction_names(space)
+        return space
 
     @torch.no_grad()
     def logits(self, images: Sequence[Image.Image]) -> torch.Tensor:

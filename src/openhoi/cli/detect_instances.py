@@ -9,6 +9,13 @@ openhoi HOI detector or with DETR's released weights, for the two-stage pipeline
   openhoi recognize hico_20160224_det/images/test2015 --checkpoint runs/defr/model.safetensors \\
       --detections detections_test2015.json --out triplets.npz
 
+Open object vocabulary (a detector with ViLD's object head, model.detector.obj_head: vild):
+
+  openhoi detect-instances photos/ --checkpoint runs/hoiclip_vild/model.safetensors \\
+      --objects "giraffe,zebra" --out dets.json
+  openhoi recognize photos/ --checkpoint runs/defr/model.safetensors --detections dets.json \\
+      --interactions "feed giraffe,ride zebra" --out triplets.json
+
 --checkpoint: each query pair of the detector gives its object box (best object class, its
 probability) and its human box (the same score: a one-stage detector scores the pair, not the
 human apart). --detr: a DETR checkpoint in facebookresearch/detr's layout (COCO DETR, or UPT's
@@ -17,7 +24,11 @@ DETR's post-processing (softmax, no-object dropped, best class), classes mapped 
 space (`--label-space`; a 91-class head by COCO id, an 80-class head in COCO order), at DETR's
 test scale (shorter side 800, longer at most 1333, ImageNet normalisation). Boxes are in the
 pixels of the image on disk (EXIF orientation not applied, as the benchmark annotations); the
-file's layout is in openhoi.data.detections. Images are keyed by file name.
+file's layout is in openhoi.data.detections. Images are keyed by file name. The file names its
+object classes, so a reader maps them onto its own label space by name; --objects retargets
+the detector's object head to a vocabulary given as text first (as `openhoi predict
+--objects`: known objects keep their trained rows, new ones are embedded by the head's text
+encoder; ViLD's and the CLIP-text head can, DETR's linear head cannot).
 """
 
 from __future__ import annotations
@@ -36,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--detr", metavar="WEIGHTS",
                         help="a DETR checkpoint in facebookresearch/detr's layout "
                              "(detr-r50-e632da11.pth, UPT's detr-r50-hicodet.pth)")
+    parser.add_argument("--objects", metavar="LIST",
+                        help="--checkpoint: open object vocabulary, 'giraffe,zebra' or a .txt "
+                             "file; the detector's object head scores these classes (and the "
+                             "human) instead of the trained ones")
     detr = parser.add_argument_group("--detr options")
     detr.add_argument("--label-space", default="hicodet", metavar="NAME_OR_JSON",
                       help="label space of the written classes (default hicodet)")
@@ -67,13 +82,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
+    if args.objects is not None and args.detr:
+        raise ConfigError("--objects retargets an openhoi detector (--checkpoint); DETR's "
+                          "released heads are closed-vocabulary")
     check_writable_dir(Path(args.out).parent, "--out")
     paths = list_images(args.inputs)
     if args.detr:
-        detect = _detr_detect(args)
+        detect, names = _detr_detect(args)
     else:
-        detect = HOIPredictor.from_checkpoint(args.checkpoint, args.device,
-                                              precision="fp32").detect_instances
+        from openhoi.open_vocab import read_interaction_list
+
+        objects = read_interaction_list(args.objects) if args.objects is not None else None
+        predictor = HOIPredictor.from_checkpoint(args.checkpoint, args.device, objects=objects,
+                                                 precision="fp32")
+        detect, names = predictor.detect_instances, predictor.label_space.objects
     entries = {}
     for start in tqdm(range(0, len(paths), args.batch_size), desc="detect", disable=None):
         chunk = paths[start:start + args.batch_size]
@@ -83,14 +105,14 @@ def run(args: argparse.Namespace) -> int:
                 raise ConfigError(f"{p}: two input images are named {p.name!r}; the "
                                   "detections file is keyed by file name")
             entries[p.name] = ((im.height, im.width), inst.select(inst.scores >= args.min_score))
-    write_detections(args.out, entries)
+    write_detections(args.out, entries, names)
     print(f"{sum(len(i.scores) for _, i in entries.values())} boxes of {len(entries)} images "
           f"-> {args.out}")
     return 0
 
 
-def _detr_detect(args: argparse.Namespace) -> Callable[[list], list]:
-    """images -> DETR's instances in each image's pixels."""
+def _detr_detect(args: argparse.Namespace) -> tuple[Callable[[list], list], tuple[str, ...]]:
+    """(images -> DETR's instances in each image's pixels, the object names they index)."""
     import torch
     from torchvision.transforms import functional as TF
 
@@ -120,4 +142,4 @@ def _detr_detect(args: argparse.Namespace) -> Callable[[list], list]:
         return [Instances(i.boxes_xyxy.cpu(), i.scores.cpu(), i.labels.cpu())
                 for i in model.detect(batch, sizes)]
 
-    return detect
+    return detect, space.objects

@@ -8,6 +8,12 @@ Writes one JSON line per image (top interactions with their scores) to --out or 
 output; with --draw, a picture per image with the list beside it. Unreadable images are
 reported and skipped.
 
+--interactions / --objects (open vocabulary, as `openhoi predict`): the model scores the listed
+classes instead of its trained ones; trained classes keep their rows, new ones get the rows of
+its language initialisation (the text encoder and templates of its config). A randomly
+initialised classifier cannot add classes (exit 2). With --detections, the file's object names
+are mapped onto the listed objects (e.g. a ViLD detector's `detect-instances --objects`).
+
 With --detections (a detections file, or SCG / DEFR's folder of per-image JSONs; layouts in
 openhoi.data.detections), HOI
 detection the DEFR way: every human x instance pair of each image's detections is scored by the
@@ -37,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-score", type=float, default=0.0,
                         help="drop interactions scoring below this (default 0)")
     parser.add_argument("--device", help="cpu, cuda ... (default: cuda if available)")
+    parser.add_argument("--interactions", metavar="LIST",
+                        help="open vocabulary: 'ride horse,feed giraffe' or a .txt file with "
+                             "one per line; replaces the trained interaction classes (new ones "
+                             "need a language-initialised model)")
+    parser.add_argument("--objects", metavar="LIST",
+                        help="open object vocabulary: 'cup,giraffe' or a .txt file; each object "
+                             "brings its trained interactions, a new object one per trained "
+                             "verb (added to --interactions when both are given)")
     det = parser.add_argument_group("HOI detection from detections (--detections)")
     det.add_argument("--detections", metavar="FILE",
                      help="detections JSON (or SCG / DEFR's folder of per-image JSONs): score "
@@ -64,14 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from openhoi.data.image_io import list_images, load_image
     from openhoi.errors import OpenHOIError
-    from openhoi.recognize import Recognizer, draw_interaction_list
+    from openhoi.recognize import draw_interaction_list
 
     if args.top_k < 1:
         raise OpenHOIError("--top-k must be at least 1")
     if args.detections:
         return _detect(args)
     paths = list_images(args.inputs)
-    recognizer = Recognizer.from_checkpoint(args.checkpoint, args.device)
+    recognizer = _recognizer(args)
     draw_dir = Path(args.draw) if args.draw else None
     if draw_dir is not None:
         draw_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +109,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recognizer(args: argparse.Namespace):
+    """The checkpoint's ``Recognizer``, retargeted to --interactions / --objects if given."""
+    from openhoi.open_vocab import read_interaction_list
+    from openhoi.recognize import Recognizer
+
+    # An empty --interactions "" is an error (read_interaction_list), not "use the trained".
+    entries = read_interaction_list(args.interactions) if args.interactions is not None else None
+    objects = read_interaction_list(args.objects) if args.objects is not None else None
+    return Recognizer.from_checkpoint(args.checkpoint, args.device, entries, objects)
+
+
 def _detect(args: argparse.Namespace) -> int:
     """--detections: triplets of every image to --out (openhoi predictions format)."""
     import logging
@@ -107,7 +132,6 @@ def _detect(args: argparse.Namespace) -> int:
     from openhoi.evaluation import write_predictions
     from openhoi.fileio import check_writable_dir
     from openhoi.pair_recognition import PairRecognizer, PairScoring
-    from openhoi.recognize import Recognizer
 
     if not args.out or Path(args.out).suffix not in (".json", ".jsonl", ".npz"):
         raise ConfigError("--detections needs --out FILE ending in .json, .jsonl or .npz "
@@ -120,7 +144,7 @@ def _detect(args: argparse.Namespace) -> int:
     scoring = PairScoring(args.box_score_thresh, args.box_nms, args.max_instances, p_h, p_o,
                           p_i, args.region, args.mask_layers, args.batch_size)
     paths = list_images(args.inputs)
-    recognizer = Recognizer.from_checkpoint(args.checkpoint, args.device)
+    recognizer = _recognizer(args)
     space = recognizer.space
     detections = load_detections(args.detections, space.objects)
     missing = [p.name for p in paths if p.name not in detections]

@@ -10,8 +10,14 @@ Detections file (JSON)::
          "size": [h, w],                  # of the image on disk
          "boxes": [[x1, y1, x2, y2], ...],
          "scores": [0.98, ...],
-         "labels": [0, ...]}}}            # object indices into the label space
+         "labels": [0, ...]}},            # object indices into "objects"
+     "objects": ["person", "giraffe", ...]}   # optional: the class names labels index
 
+With ``objects`` (``openhoi detect-instances`` writes it) the reader maps every label to its
+own label space by name (case, spaces and underscores ignored), so a detector retargeted to a
+new object vocabulary (``detect-instances --objects``) feeds a recognizer retargeted to the
+same names; detections of objects the reader's space does not name are left out (they could
+pair with none of its interactions). Without it, labels index the reader's label space.
 An image the file does not list has no instances. Boxes are rescaled to the image as the model
 sees it (``size`` -> ``ImageBatch.sizes``); geometric training augmentations cannot be
 replayed on file boxes, so training from a file needs ``data.flip_prob: 0, crop_prob: 0``.
@@ -26,6 +32,7 @@ one ``<image stem>.json`` per image, ``{"boxes": [[x1, y1, x2, y2], ...], "score
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +42,11 @@ from torch import Tensor
 from torchvision.ops import batched_nms
 
 from openhoi.errors import DataError
+from openhoi.label_space import normalize_name
 
 FORMAT = "openhoi-detections"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,11 +62,19 @@ class Instances:
         return Instances(self.boxes_xyxy[keep], self.scores[keep], self.labels[keep])
 
 
-def read_detections(path: str | Path, num_objects: int) -> dict[str, dict[str, Tensor]]:
-    """Read a detections file: ``{image_id: {size [2], boxes [N, 4], scores [N], labels [N]}}``.
+def read_detections(path: str | Path, num_objects: int,
+                    object_names: Sequence[str] | None = None) -> dict[str, dict[str, Tensor]]:
+    """Read a detections file: ``{image_id: {size [2], boxes [N, 4], scores [N], labels [N]}}``,
+    labels indexing the reader's ``num_objects`` objects.
+
+    Args:
+        object_names: the reader's objects in order; a file that names its objects (field
+            ``objects``) is mapped onto them by name. Without them such a file's names must
+            be as many as ``num_objects`` (taken to be the same classes).
 
     Raises:
-        DataError: naming the file and field of any malformed entry.
+        DataError: naming the file and field of any malformed entry, or a file whose object
+            names share none with ``object_names``.
     """
     where = str(path)
     try:
@@ -70,19 +88,54 @@ def read_detections(path: str | Path, num_objects: int) -> dict[str, dict[str, T
     images = data.get("images")
     if not isinstance(images, dict):
         raise DataError(f"{where}: field 'images' must map image ids to detections")
+    names = data.get("objects")
+    to_ours = None
+    if names is not None:
+        to_ours = _name_map(names, num_objects, object_names, where)
     out = {}
     for image_id, entry in images.items():
-        out[image_id] = _entry(entry, f"{where}: images[{image_id!r}]", num_objects)
+        parsed = _entry(entry, f"{where}: images[{image_id!r}]",
+                        num_objects if to_ours is None else len(to_ours))
+        if to_ours is not None:
+            labels = to_ours[parsed["labels"]]  # [N] ours, -1: a class we do not name
+            keep = labels >= 0
+            parsed.update(boxes=parsed["boxes"][keep], scores=parsed["scores"][keep],
+                          labels=labels[keep])
+        out[image_id] = parsed
     return out
 
 
+def _name_map(names: object, num_objects: int, object_names: Sequence[str] | None,
+              where: str) -> Tensor:
+    """``[O_file]`` the reader's index of each of the file's object names (-1: unknown)."""
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataError(f"{where}: field 'objects' must be a list of class names")
+    if object_names is None:
+        if len(names) != num_objects:
+            raise DataError(f"{where}: field 'objects' names {len(names)} classes, the label "
+                            f"space has {num_objects}")
+        return torch.arange(num_objects)
+    ours = {normalize_name(n): i for i, n in enumerate(object_names)}
+    to_ours = torch.tensor([ours.get(normalize_name(n), -1) for n in names], dtype=torch.int64)
+    unknown = [n for n, i in zip(names, to_ours.tolist()) if i < 0]
+    if len(unknown) == len(names):
+        raise DataError(f"{where}: field 'objects' ({', '.join(names[:5])}...) names none of "
+                        f"the label space's objects ({', '.join(object_names[:5])}...)")
+    if unknown:
+        log.warning("%s: detections of %s left out (not objects of the label space)", where,
+                    ", ".join(unknown))
+    return to_ours
+
+
 def write_detections(path: str | Path,
-                     entries: Mapping[str, tuple[tuple[int, int], Instances]]) -> None:
+                     entries: Mapping[str, tuple[tuple[int, int], Instances]],
+                     object_names: Sequence[str] | None = None) -> None:
     """Write a detections file (layout above).
 
     Args:
         entries: ``image_id -> ((height, width) of the image on disk, its instances in those
             pixels)``.
+        object_names: the names the labels index (field ``objects``); None leaves it out.
     """
     from openhoi.fileio import atomic_write_text
 
@@ -96,8 +149,10 @@ def write_detections(path: str | Path,
                    "scores": round_list(inst.scores.detach().float().cpu(), 6),
                    "labels": [int(v) for v in inst.labels.tolist()]}
         for image_id, (size, inst) in entries.items()}
-    atomic_write_text(path, json.dumps({"format": FORMAT, "version": 1, "boxes": "xyxy_abs",
-                                        "images": images}))
+    data = {"format": FORMAT, "version": 1, "boxes": "xyxy_abs", "images": images}
+    if object_names is not None:
+        data["objects"] = list(object_names)
+    atomic_write_text(path, json.dumps(data))
 
 
 def read_detections_folder(folder: str | Path, object_names: Sequence[str]
@@ -136,7 +191,7 @@ def load_detections(path: str | Path, object_names: Sequence[str]
     (``read_detections_folder``)."""
     if Path(path).is_dir():
         return read_detections_folder(path, object_names)
-    return read_detections(path, len(object_names))
+    return read_detections(path, len(object_names), object_names)
 
 
 def _entry(entry: object, where: str, num_objects: int,

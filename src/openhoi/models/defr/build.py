@@ -6,13 +6,16 @@ tower's pre-projection space as ``W = (proj @ T^T)^T [I, W]`` (``proj``: CLIP's 
 projection ``[W, E]``), and the projection is dropped from the image tower: for a feature
 ``x``, ``x @ proj . t = x . (proj t)``, so ``W`` scores pre-projection features exactly as the
 joint space would before training. With a sentence encoder the rows are its embeddings as they
-are. Text towers are used once here and discarded.
+are. Text towers are used once here and discarded; the model keeps a ``LanguageRows`` that
+reloads them from the files the config names when new interactions are asked for
+(``DefrModel.retarget``, open vocabulary).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from torch import Tensor, nn
 from openhoi.errors import ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.clip.adapter import build_adapters
-from openhoi.models.contract import Architecture, ModelParts
+from openhoi.models.contract import Architecture, ModelParts, OpenVocabularyError
 from openhoi.models.defr.backbone import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -84,13 +87,17 @@ def _vit_projection(visual: nn.Module) -> Tensor | None:
     return proj.detach().clone().float() if isinstance(proj, Tensor) else None
 
 
+def _is_vit(visual: nn.Module) -> bool:
+    return hasattr(visual, "positional_embedding") and hasattr(visual, "class_embedding")
+
+
 def _clip_backbone(cfg: DefrModelConfig, load: bool) -> tuple[ClipImageBackbone, nn.Module,
                                                               Any, Tensor | None]:
     """(backbone, the CLIP model, its weight info, the dropped projection or None)."""
     b = cfg.backbone
     model, info = _load_open_clip(b.arch, b.weights, load)
     visual = model.visual
-    is_vit = hasattr(visual, "positional_embedding") and hasattr(visual, "class_embedding")
+    is_vit = _is_vit(visual)
     native = visual.image_size if isinstance(visual.image_size, int) else visual.image_size[0]
     if b.image_size != native:
         if not is_vit:
@@ -154,6 +161,56 @@ def _language_dim(cfg: DefrModelConfig, backbone_dim: int, proj: Tensor | None) 
     return int(proj.shape[0]) if proj is not None else backbone_dim
 
 
+def language_rows(cfg: DefrModelConfig, space: LabelSpace, clip: nn.Module | None,
+                  clip_info: Any, proj: Tensor | None) -> Tensor:
+    """``[I, dim]`` language-initialised classifier rows of ``space``'s interactions: the
+    prompt ensemble of ``model.text``'s encoder and templates, CLIP text mapped through the
+    visual projection ``proj [W, E]`` when the image tower drops it.
+
+    Args:
+        clip: the CLIP model whose text tower embeds (``text.encoder: clip``), else None.
+        clip_info: its weight file's ``ClipWeights`` (cache key), or None.
+    """
+    weight = _text_embeddings(cfg, space, clip, clip_info)  # [I, E]
+    if cfg.text.encoder == "clip" and proj is not None:
+        weight = weight @ proj.T  # DEFR: (clip_proj @ clip_w.t()).t(), [I, W]
+    return weight
+
+
+@dataclass(frozen=True)
+class LanguageRows:
+    """``space -> [I, dim]`` classifier rows as the build's language initialisation computes
+    them (``language_rows``), for the rows of new interactions (``DefrModel.retarget``). Files
+    are read only when it is called: the CLIP whose text tower built the rows
+    (``model.backbone`` for a CLIP image tower, else ``model.text.clip_*``), or the sentence
+    encoder; the embedding cache is not used (a vocabulary asked for once).
+    """
+
+    cfg: DefrModelConfig
+
+    def __call__(self, space: LabelSpace) -> Tensor:
+        cfg = replace(self.cfg, text=replace(self.cfg.text, cache_dir=None))
+        b = cfg.backbone
+        if cfg.text.encoder != "clip":
+            return language_rows(cfg, space, None, None, None)
+        own = b.kind == "open_clip"
+        arch, weights = (b.arch, b.weights) if own else (cfg.text.clip_arch,
+                                                          cfg.text.clip_weights)
+        if weights is None:
+            key = "model.backbone.weights" if own else "model.text.clip_weights"
+            raise OpenVocabularyError(
+                f"the classifier's rows came from a randomly initialised CLIP text tower "
+                f"({key} is unset), which cannot be rebuilt to embed new interactions; train "
+                f"with {key} naming the CLIP weight file, or list only trained interactions")
+        clip, info = _load_open_clip(arch, weights, True)
+        # as _clip_backbone / build_model: the projection the image tower dropped, if any
+        visual = clip.visual
+        proj = _vit_projection(visual)
+        if own and (b.keep_projection or not _is_vit(visual)):
+            proj = None
+        return language_rows(cfg, space, clip, info, proj)
+
+
 def build_model(cfg: DefrModelConfig, space: LabelSpace, *, pretrained: bool = True,
                 **files: Any) -> DefrModel:
     """The DEFR model of ``cfg`` for ``space``.
@@ -179,9 +236,7 @@ def build_model(cfg: DefrModelConfig, space: LabelSpace, *, pretrained: bool = T
     if language:
         dim = _language_dim(cfg, backbone.out_dim, proj)
         if pretrained:
-            weight = _text_embeddings(cfg, space, clip, clip_info)  # [I, E]
-            if cfg.text.encoder == "clip" and proj is not None:
-                weight = weight @ proj.T  # DEFR: (clip_proj @ clip_w.t()).t(), [I, W]
+            weight = language_rows(cfg, space, clip, clip_info, proj)  # [I, dim]
         else:
             weight = torch.zeros(space.num_interactions, dim)
     dim = c.embed_dim or (weight.shape[1] if weight is not None else backbone.out_dim)
@@ -201,7 +256,8 @@ def build_model(cfg: DefrModelConfig, space: LabelSpace, *, pretrained: bool = T
         adapters = build_adapters(cfg.adapter, {"image": backbone.out_dim, "text": dim})
     return DefrModel(backbone, classifier, neck, backbone_trainable=b.trainable,
                      image_size=b.image_size, pixel_mean=tuple(b.mean or mean),
-                     pixel_std=tuple(b.std or std), adapters=adapters)
+                     pixel_std=tuple(b.std or std), adapters=adapters,
+                     language_rows=LanguageRows(cfg) if language else None)
 
 
 def build_defr(cfg: DefrModelConfig, space: LabelSpace, pretrained: bool = True) -> ModelParts:

@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from openhoi.errors import ConfigError
-from openhoi.label_space import LabelSpace
+from openhoi.label_space import LabelSpace, class_index_maps
 from openhoi.models.clip.adapter import apply_adapter
-from openhoi.models.contract import HOIModel
+from openhoi.models.contract import HOIModel, OpenVocabularyError
 from openhoi.ops.losses import lse_sign_loss, masked_bce_loss, multilabel_softmax_loss
 from openhoi.structures import (
     HOITargets,
@@ -31,6 +31,19 @@ from openhoi.structures import (
 
 RowMap = Callable[[Tensor], Tensor]
 """``[I, D] -> [I, D]``: a map of classifier rows (the text-side CLIP-Adapter)."""
+
+LanguageRowsFn = Callable[[LabelSpace], Tensor]
+"""``space -> [I, D]``: language-initialised classifier rows of a label space's interactions
+(``openhoi.models.defr.build.LanguageRows``)."""
+
+
+def keep_rows(old: Tensor, old_index: list[int], new_rows: Tensor) -> Tensor:
+    """Row i = ``old[old_index[i]]`` where that index is >= 0, else ``new_rows[i]``."""
+    idx = torch.tensor(old_index, dtype=torch.long, device=old.device)
+    known = idx >= 0
+    out = new_rows.to(old.device, old.dtype).clone()
+    out[known] = old[idx[known]]
+    return out
 
 
 class CosineClassifier(nn.Module):
@@ -56,6 +69,12 @@ class CosineClassifier(nn.Module):
         rows = self.weight if adapt_rows is None else adapt_rows(self.weight)  # [I, D]
         return self.logit_scale.exp() * F.normalize(x, dim=-1) @ F.normalize(rows, dim=-1).T
 
+    @torch.no_grad()
+    def set_rows(self, old_index: list[int], new_rows: Tensor) -> None:
+        """Row i becomes row ``old_index[i]`` (trained), or ``new_rows[i]`` where it is -1."""
+        weight = keep_rows(self.weight.detach(), old_index, new_rows)  # [I', D]
+        self.weight = nn.Parameter(weight, requires_grad=self.weight.requires_grad)
+
 
 class LinearClassifier(nn.Module):
     """``logits = Linear(exp(s) * norm(x))`` (DEFR ``*-linear``: weight = normalised
@@ -79,6 +98,20 @@ class LinearClassifier(nn.Module):
             return self.linear(x)
         return F.linear(x, adapt_rows(self.linear.weight), self.linear.bias)
 
+    @torch.no_grad()
+    def set_rows(self, old_index: list[int], new_rows: Tensor) -> None:
+        """Row i becomes row ``old_index[i]`` (trained weight and bias), or where that is -1
+        the normalised ``new_rows[i]`` with bias 0 (as language initialisation)."""
+        lin = self.linear
+        weight = keep_rows(lin.weight.detach(), old_index, F.normalize(new_rows.float(), dim=-1))
+        bias = keep_rows(lin.bias.detach()[:, None], old_index,
+                         torch.zeros(len(old_index), 1))[:, 0]  # [I']
+        out = nn.Linear(weight.shape[1], weight.shape[0]).to(lin.weight.device)
+        out.weight.copy_(weight)
+        out.bias.copy_(bias)
+        out.requires_grad_(lin.weight.requires_grad)
+        self.linear = out
+
 
 class DefrModel(HOIModel):
     """Image -> interaction logits.
@@ -91,6 +124,9 @@ class DefrModel(HOIModel):
         adapters: CLIP-Adapters (``openhoi.models.clip.adapter.build_adapters``): ``image`` on
             the backbone's ``[B, D]`` feature (before the neck), ``text`` on the classifier
             rows; None (or missing keys): no adapter there.
+        language_rows: ``space -> [I, D']`` the language initialisation of the classifier, for
+            the rows of new interactions (``retarget``); None: the rows have no text (random
+            initialisation).
     """
 
     task: ClassVar[str] = "recognition"
@@ -99,8 +135,10 @@ class DefrModel(HOIModel):
                  backbone_trainable: bool = True, image_size: int = 224,
                  pixel_mean: tuple[float, ...] = (0.5, 0.5, 0.5),
                  pixel_std: tuple[float, ...] = (0.5, 0.5, 0.5),
-                 adapters: nn.ModuleDict | None = None) -> None:
+                 adapters: nn.ModuleDict | None = None,
+                 language_rows: LanguageRowsFn | None = None) -> None:
         super().__init__()
+        self.language_rows = language_rows
         # preprocessing travels with the model (open_clip style): square input, normalisation
         self.image_size, self.pixel_mean, self.pixel_std = image_size, pixel_mean, pixel_std
         self.backbone = backbone
@@ -150,6 +188,38 @@ class DefrModel(HOIModel):
                               "(model.backbone.kind: open_clip, a ViT arch)")
         x = self.backbone.box_masked(pixels, boxes_xyxy, mask_layers)  # [P, D]
         return self.classifier(self.neck(x) if self.neck is not None else x)
+
+    @torch.no_grad()
+    def retarget(self, new_space: LabelSpace, base_space: LabelSpace) -> None:
+        """Score ``new_space``'s interactions (open vocabulary), in place: interactions of
+        ``base_space`` keep their trained classifier rows bit for bit; new ones get the rows
+        language initialisation gives them (same text encoder, templates and CLIP projection
+        as the build; ``language_rows``). A CLIP-Adapter on the rows applies to both.
+
+        Raises:
+            OpenVocabularyError: a new interaction and a classifier without text (random
+                initialisation).
+        """
+        inter_idx, _, _ = class_index_maps(base_space, new_space)
+        unknown = [i for i, j in enumerate(inter_idx) if j < 0]
+        c = self.classifier
+        dim = (c.weight if isinstance(c, CosineClassifier) else c.linear.weight).shape[1]
+        new_rows = torch.zeros(len(inter_idx), dim)
+        if unknown:
+            if self.language_rows is None:
+                names = ", ".join(repr(new_space.interaction_phrases[i]) for i in unknown[:5])
+                more = ", ..." if len(unknown) > 5 else ""
+                raise OpenVocabularyError(
+                    f"{len(unknown)} interactions are not trained classes ({names}{more}) and this "
+                    "DEFR classifier was initialised randomly (model.classifier.init=random): "
+                    "its rows have no text to extend; list only trained interactions, or use a "
+                    "language-initialised model")
+            new_rows = self.language_rows(new_space).float()  # [I', D]
+            if new_rows.shape != (len(inter_idx), dim):
+                raise OpenVocabularyError(
+                    f"the text encoder gives rows of shape {tuple(new_rows.shape)}, the "
+                    f"classifier needs {(len(inter_idx), dim)}")
+        c.set_rows(inter_idx, new_rows)
 
     def parameter_group(self, name: str) -> str:
         """``rest`` (``train.lr``) for the classifier and the CLIP-Adapters, ``backbone``

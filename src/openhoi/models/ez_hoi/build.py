@@ -165,7 +165,7 @@ def build_model(cfg: EZHOIConfig, space: LabelSpace, *, pretrained: bool = True,
         elif pretrained:
             log.warning("EZ-HOI: random detector (model.instances.allow_random_detector)")
     else:
-        detections = read_detections(ic.detections_file, space.num_objects)
+        detections = read_detections(ic.detections_file, space.num_objects, space.objects)
     filt = InstanceFilter(space.human_label, ic.nms_iou, ic.box_score_thresh, ic.min_instances,
                           ic.max_instances)
     return EZHOI(clip, prompts, tower, detector, detections, filt, tables,
