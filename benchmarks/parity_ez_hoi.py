@@ -15,6 +15,12 @@ back. Both models then see the same two photos, the same CLIP input, the same CL
 detections (EZ-HOI's DETR post-processor is replaced by them; openhoi reads them from a
 detections file). Printed: max |difference| of the verb logits of every pair, on entries whose
 (verb, object) class is unseen / seen in the split, and of the final pair scores.
+
+``--instances detr`` instead converts the checkpoint's own DETR (``detector.*``, no detections
+file) and lets both sides run their detectors: EZ-HOI's DETR (random ResNet-50 DETR, its
+decoder's cross-attention sharpened so that queries differ) with its post-processor and
+``prepare_region_proposals``, openhoi's ``PlainDETR`` with the same filtering; it also prints
+the max |difference| of the kept instances' boxes (CLIP-input pixels) and scores.
 """
 
 from __future__ import annotations
@@ -45,12 +51,22 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 H, W = 384, 512
 
 
-def perturb(upt: torch.nn.Module, seed: int) -> None:
+def perturb(upt: torch.nn.Module, seed: int, detector: bool = False) -> None:
     """Every parameter moves, except CLIP's text tower (frozen in EZ-HOI, and the source of the
-    start-up text features both sides recompute) and the one-hot ``label_HO``."""
+    start-up text features both sides recompute) and the one-hot ``label_HO``; the DETR only
+    with ``detector`` (a random DETR gives every query the same output: sharper
+    cross-attention and a noisier class head make them differ)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in upt.named_parameters():
+            if name.startswith("detector.") and detector:
+                if "multihead_attn.in_proj_weight" in name:
+                    p.mul_(5.0)
+                elif name.startswith("detector.class_embed."):
+                    p.add_(torch.randn(p.shape, generator=g))
+                    if name.endswith("bias"):
+                        p[0] += 3.0  # some people, so that pairs form
+                continue
             if name.startswith("detector.") or name == "label_HO":
                 continue
             if name.startswith("clip_head.") and not name.startswith(
@@ -117,13 +133,14 @@ def release_checkpoint(upt: torch.nn.Module, path: Path) -> None:
                 "scaler_state_dict": {"scale": 65536.0, "_growth_tracker": 0}}, path)
 
 
-def run(root: str, clip_arch: str, zero_shot: str, tmp: Path) -> dict[str, float]:
+def run(root: str, clip_arch: str, zero_shot: str, tmp: Path, own_detr: bool = False
+        ) -> dict[str, float]:
     space = load_label_space("hicodet")
     img_dir = tmp / "clip_img"
     img_dir.mkdir()
     t0 = time.time()
     upt, _, _ = build_ez_reference(root, clip_arch, zero_shot, str(img_dir))
-    perturb(upt, seed=1)
+    perturb(upt, seed=1, detector=own_detr)
     release_checkpoint(upt, tmp / "ckpt_41940_12.pt")
     prompts = torch.stack([p.detach() for p in upt.clip_head.prompt_learner.txtcls_ctx_pt])
     torch.save(prompts, tmp / "ez_prompts.pt")
@@ -133,7 +150,7 @@ def run(root: str, clip_arch: str, zero_shot: str, tmp: Path) -> dict[str, float
     zs = ZS_TYPES[zero_shot]
     converted = convert_checkpoint(
         tmp / "ckpt_41940_12.pt", "ez-hoi", prompts=tmp / "ez_prompts.pt",
-        detections=tmp / "dets.json", zero_shot=zero_shot,
+        detections=None if own_detr else tmp / "dets.json", zero_shot=zero_shot,
         descriptions=Path(root) / "hico_txt_llava/hico_HOI_descrip.txt",
         difference_descriptions=Path(root) / f"hico_txt_llava/zs_possibility/{zs}_diff.txt")
     print("\n".join(converted.report.lines()))
@@ -162,8 +179,17 @@ def run(root: str, clip_arch: str, zero_shot: str, tmp: Path) -> dict[str, float
     scale = torch.tensor([s / W, s / H, s / W, s / H])
     ref_dets = [{"scores": d["scores"], "labels": d["labels"], "boxes": d["boxes"] * scale}
                 for d in dets]
-    upt.postprocessor = FixedDetections(ref_dets)
-    captured = {}
+    captured: dict = {}
+    if own_detr:
+        proposals = upt.prepare_region_proposals
+
+        def capture_proposals(results):
+            captured["proposals"] = proposals(results)
+            return captured["proposals"]
+
+        upt.prepare_region_proposals = capture_proposals
+    else:
+        upt.postprocessor = FixedDetections(ref_dets)
     original = upt.compute_roi_embeddings
 
     def capture(*args, **kwargs):
@@ -175,7 +201,28 @@ def run(root: str, clip_arch: str, zero_shot: str, tmp: Path) -> dict[str, float
     with torch.no_grad():
         ref_out = upt([(images[b], clip_in[b]) for b in range(2)],
                       [{"filename": n} for n in names])
-    return compare(space, zero_shot, raw, preds, captured["logits"], ref_out, dets)
+    out = (compare_instances(model, batch, captured["proposals"], scale) if own_detr else {})
+    if own_detr:
+        print(out)
+    out.update(compare(space, zero_shot, raw, preds, captured.get("logits", []), ref_out, dets))
+    return out
+
+
+def compare_instances(model, batch: ImageBatch, proposals: list[dict], scale: torch.Tensor
+                      ) -> dict[str, float]:
+    """Max |difference| of the kept instances (openhoi's in image pixels, scaled to the CLIP
+    input; EZ-HOI's in CLIP-input pixels), in EZ-HOI's order; labels must be equal."""
+    with torch.no_grad():
+        ours = model.instances(batch)
+    box, score, n = 0.0, 0.0, 0
+    for b, (o, r) in enumerate(zip(ours, proposals)):
+        if not torch.equal(o.labels, r["labels"]):
+            raise AssertionError(f"image {b}: instance labels differ: {o.labels.tolist()} here, "
+                                 f"{r['labels'].tolist()} in EZ-HOI")
+        box = max(box, float((o.boxes_xyxy * scale - r["boxes"]).abs().max()))
+        score = max(score, float((o.scores - r["scores"]).abs().max()))
+        n += len(o.labels)
+    return {"instances": n, "inst_box": box, "inst_score": score}
 
 
 def model_postprocess(model, raw, sizes, names):
@@ -190,10 +237,14 @@ def compare(space, zero_shot, raw, preds, ref_logits, ref_out, dets) -> dict[str
     table = space.interaction_table  # [V, O]
     diffs = {"unseen": [], "seen": [], "other": []}
     score_diffs, n_pairs, n_scores = [], 0, 0
-    for b in range(2):
+    with_pairs = [b for b in range(2) if raw.extras["pair_mask"][b].any()]
+    if len(with_pairs) != len(ref_logits):  # EZ-HOI gives no logits to an image without pairs
+        raise AssertionError(f"{len(with_pairs)} images with pairs here, {len(ref_logits)} in "
+                             "EZ-HOI")
+    for b, theirs in zip(with_pairs, ref_logits):
         m = raw.extras["pair_mask"][b]
         ours = raw.verb_logits[b][m]  # [P, V]
-        theirs = ref_logits[b].float()
+        theirs = theirs.float()
         if ours.shape != theirs.shape:
             raise AssertionError(f"image {b}: {list(ours.shape)} pairs x verbs here, "
                                  f"{list(theirs.shape)} in EZ-HOI")
@@ -213,9 +264,11 @@ def compare(space, zero_shot, raw, preds, ref_logits, ref_out, dets) -> dict[str
         n_scores += len(ref["scores"])
     out = {k: float(torch.cat(v).max()) if sum(len(x) for x in v) else float("nan")
            for k, v in diffs.items()}
-    out["scores"] = float(torch.cat(score_diffs).max())
-    out["logit_max"] = max(float(x.abs().max()) for x in ref_logits)
-    out["score_max"] = max(float(r["scores"].max()) for r in ref_out)
+    nan = float("nan")
+    out["scores"] = float(torch.cat(score_diffs).max()) if n_scores else nan
+    out["logit_max"] = max((float(x.abs().max()) for x in ref_logits), default=nan)
+    out["score_max"] = max((float(r["scores"].max()) for r in ref_out if len(r["scores"])),
+                           default=nan)
     out["pairs"], out["scored"] = n_pairs, n_scores
     out["unseen_n"] = sum(len(x) for x in diffs["unseen"])
     out["seen_n"] = sum(len(x) for x in diffs["seen"])
@@ -227,10 +280,16 @@ def main() -> None:
     parser.add_argument("--ref", required=True, help="checkout of ChelsieLei/EZ-HOI")
     parser.add_argument("--clip", default="ViT-B/16", choices=["ViT-B/16", "ViT-L/14@336px"])
     parser.add_argument("--zero-shot", default="uv", choices=sorted(ZS_TYPES))
+    parser.add_argument("--instances", default="file", choices=["file", "detr"],
+                        help="file: the same detections on both sides; detr: each side runs "
+                             "the checkpoint's DETR")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
-        r = run(args.ref, args.clip, args.zero_shot, Path(tmp))
+        r = run(args.ref, args.clip, args.zero_shot, Path(tmp), args.instances == "detr")
+    if "instances" in r:
+        print(f"instances: {r['instances']} kept, max |box| {r['inst_box']:.1e} px (CLIP "
+              f"input), max |score| {r['inst_score']:.1e}")
     print(f"\nCPU: {platform.processor() or platform.machine()}, torch {torch.__version__}")
     print("| model | pairs | unseen-class logits | seen-class logits | other verbs | "
           "pair scores | max abs logit / score |")

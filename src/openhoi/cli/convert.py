@@ -4,7 +4,7 @@
     openhoi convert --from gen-vlkt gen-vlkt_s.pth gen-vlkt_s.pt --clip-weights ViT-B-32.pt
     openhoi convert --from defr DEFR-vitbp16-b4-lr75e6-65.62.pt defr_vitb16.pt
     openhoi convert --from ez-hoi ckpt_41940_12.pt ez_hoi_uv.pt --zero-shot uv \
-        --prompts ez_prompts.pt --detections dets.json \
+        --prompts ez_prompts.pt \
         --descriptions hico_HOI_descrip.txt --difference-descriptions unseen_verb_diff.txt
 
 The architecture (backbone, widths, layers, queries, CLIP model, input size, label space,
@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="EZ-HOI's per-layer prompts txtcls_ctx_pt as a [depth, n, D] tensor "
                          "(not saved in its checkpoints; see the README)")
     ez.add_argument("--detections", metavar="JSON",
-                    help="detections file the converted model reads its instances from")
+                    help="detections file the converted model reads its instances from "
+                         "(default: the checkpoint's own DETR, detector.*)")
     ez.add_argument("--zero-shot", metavar="SPLIT",
                     help="zero-shot split the model was trained for (uv, rf_uc, nf_uc, uo)")
     ez.add_argument("--descriptions", metavar="FILE", help="hico_HOI_descrip.txt (or JSON)")

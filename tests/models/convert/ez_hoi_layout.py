@@ -5,7 +5,9 @@ openhoi-tiny's CLIP size:
 * ``UPT``: ``mem_adapter`` (``Adapter(mem_adpt_self=True)``: ``down_proj_mem``, ``up_proj_mem``,
   ``down_proj_prior`` = ``MLP(E, 128, 64, 3)``, ``mhsa_layers.0`` = ``transformer_module.
   TransformerDecoderLayer``: self + cross attention, norm1..3), ``vis_fuse.{0,2}``, ``label_HO``,
-  ``logit_scale_HO``, ``priors_downproj`` = ``MLP(5 + E, 128, 64, 3)``, a DETR ``detector``;
+  ``logit_scale_HO``, ``priors_downproj`` = ``MLP(5 + E, 128, 64, 3)``, ``detector`` = a tiny
+  DETR in facebookresearch/detr's layout (``detr_layout.detr_state``: R18, 2 heads, 81-row
+  head as UPT's HICO-DET fine-tune) under ``detector.``, as ``UPT.detector`` saves it;
 * ``clip_head`` (``CustomCLIP``): ``prompt_learner`` (``ctx``, ``proj``,
   ``compound_prompt_proj_vis.N``, ``txtcls_pt_adapter`` / ``img_clip_pt_adapter`` with
   ``TransformerDecoderLayer_CA`` (cross-attention, norm1..3), ``unseen_pt_adapter`` (self +
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import open_clip
 import torch
+from detr_layout import detr_state
 from reference_layouts import (
     CLIP_LAYERS,
     CLIP_W,
@@ -34,6 +37,7 @@ from reference_layouts import (
 from torch.nn import functional as F
 
 DIM, N_CTX, DEPTH = 64, 2, 1  # --emb_dim, --N_CTX, --tune_LY (one text layer at this size)
+HUMAN_BIAS = 5.0  # added to the DETR's person logit
 
 
 def _layer(prefix: str, self_attention: bool) -> dict[str, tuple]:
@@ -57,8 +61,6 @@ def _adapter(prefix: str, width: int, prior: int, self_attention: bool) -> dict[
 def ez_hoi_layout(num_classes: int, num_verbs: int) -> dict[str, tuple]:
     pl = "clip_head.prompt_learner"
     out: dict[str, tuple] = {
-        "detector.class_embed.weight": (81, 32), "detector.query_embed.weight": (100, 32),
-        "detector.backbone.0.body.conv1.weight": (64, 3, 7, 7),
         **_adapter("mem_adapter", EMBED, EMBED, True),
         **_linear("vis_fuse.0", 2 * EMBED, EMBED), **_linear("vis_fuse.2", EMBED, EMBED),
         "label_HO": (num_classes, num_verbs), "logit_scale_HO": (),
@@ -100,6 +102,14 @@ def ez_hoi_checkpoint(space, classes: list[int], seed: int = 0) -> dict:
         if k.endswith(("norm1.weight", "norm2.weight", "norm3.weight", "ln_1.weight",
                        "ln_2.weight", "ln_pre.weight", "ln_post.weight", "ln_final.weight")):
             state[k] = state[k] + 1
+    detr = detr_state(80, seed)
+    # sharper cross-attention and a wider final norm make the queries differ (a random DETR
+    # gives every query the same box and class); a person bias makes some of them people
+    for k in detr:
+        if "multihead_attn.in_proj_weight" in k or k == "transformer.decoder.norm.weight":
+            detr[k] = detr[k] * 5
+    detr["class_embed.bias"][0] += HUMAN_BIAS
+    state.update({"detector." + k: v for k, v in detr.items()})
     for k in [k for k in state if k.startswith("clip_head.text_encoder.")]:
         state[k] = state["clip_head." + k[len("clip_head.text_encoder."):]]
     tokens = open_clip.tokenize([f"A photo of {space.interaction_phrases[i]}." for i in classes])

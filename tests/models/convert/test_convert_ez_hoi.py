@@ -148,11 +148,12 @@ def test_cli_without_prompts_exits_2_and_says_how(files, tmp_path, capsys):
     assert "txtcls_ctx_pt" in capsys.readouterr().err
 
 
-def test_missing_inputs_are_errors(files):
+def test_missing_inputs_are_errors(files, tmp_path):
     with pytest.raises(ConfigError, match="txtcls_ctx_pt"):
         _convert(files, prompts=None)
-    with pytest.raises(ConfigError, match="--detections"):
-        _convert(files, detections=None)
+    with pytest.raises(ConfigError, match="no detector.*--detections"):
+        _variant(files, tmp_path, lambda s: [s.pop(k) for k in list(s)
+                                             if k.startswith("detector.")], detections=None)
     with pytest.raises(ConfigError, match="'rf_uc'"):
         _convert(files, zero_shot="rare_first")
 
@@ -164,12 +165,12 @@ def test_prompts_of_the_wrong_shape(files, tmp_path):
         _convert(files, prompts=bad)
 
 
-def _variant(files, tmp_path, edit):
+def _variant(files, tmp_path, edit, **kw):
     ckpt = torch.load(files["ckpt"])
     edit(ckpt["model_state_dict"])
     path = tmp_path / "variant.pt"
     torch.save(ckpt, path)
-    return _convert(dict(files, ckpt=path))
+    return _convert(dict(files, ckpt=path), **kw)
 
 
 def test_unknown_and_missing_tensors_are_named(files, tmp_path):

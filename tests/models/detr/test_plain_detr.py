@@ -12,6 +12,7 @@ from openhoi.data.loader import pad_images
 from openhoi.errors import CheckpointError
 from openhoi.label_space import load_label_space
 from openhoi.models.detr.plain_detr import (
+    COCO_UNUSED_IDS,
     build_plain_detr,
     class_rows_to_objects,
     detr_from_checkpoint,
@@ -103,3 +104,27 @@ def test_wrong_shapes_and_layouts_name_the_key(tmp_path):
         detr_from_checkpoint(_save(tmp_path, state), hico.object_ids)
     with pytest.raises(CheckpointError, match="class head with 7 classes"):
         class_rows_to_objects(7, hico.object_ids)
+
+
+def test_coco80_softmax_drops_unnamed_ids_first(tmp_path, batch):
+    """EZ-HOI / UPT ``reserve_indices``: with DETR's 91-class head the softmax runs over the 80
+    categories and no-object only."""
+    hico = load_label_space("hicodet")
+    state = detr_state(91)
+    model = detr_from_checkpoint(_save(tmp_path, state), hico.object_ids, num_heads=HEADS)
+    logits, _ = reference_detr(state, batch.images, batch.mask)
+    reserve = [i for i in range(92) if i != 0 and i not in COCO_UNUSED_IDS]  # 80 + no-object
+    assert len(reserve) == 81
+    probs = logits[-1][..., reserve].softmax(-1)[..., :-1]  # [B, Q, 80] in COCO-80 order
+    for b, (d, plain) in enumerate(zip(model.detect(batch, coco80_softmax=True),
+                                       model.detect(batch))):
+        scores, labels = probs[b].max(-1)
+        torch.testing.assert_close(d.scores, scores, atol=1e-5, rtol=1e-5)
+        assert torch.equal(d.labels, labels)  # COCO-80 order = HICO-DET's objects
+        assert torch.equal(d.labels, plain.labels)
+        assert (d.scores > plain.scores).all()  # fewer columns share the probability
+    # an 80-class head is unaffected
+    model80 = detr_from_checkpoint(_save(tmp_path, detr_state(80)), hico.object_ids,
+                                   num_heads=HEADS)
+    a, b = model80.detect(batch, coco80_softmax=True)[0], model80.detect(batch)[0]
+    assert torch.equal(a.scores, b.scores)

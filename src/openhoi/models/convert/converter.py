@@ -263,18 +263,37 @@ def _ez_config(ckpt: ReferenceCheckpoint, space: LabelSpace, clip_sd: dict, repo
     model: dict[str, Any] = {
         "clip": {"arch": arch, "weights": None},
         "prompts": prompts,
-        "instances": {"source": "file", "detections_file": files["detections"]},
+        "instances": _ez_instances(ckpt, report, files["detections"]),
         "descriptions": files["descriptions"],
         "difference_descriptions": files["difference_descriptions"],
         "train_visual_head": False, "zero_shot": zero_shot}
     report.infer("model.prompts.text_position", "released_tail", "the released code puts the "
                  "class prompts after the end-of-text token (its text features are the "
                  "frozen features of 'A photo of <class>.')")
-    report.infer("model.instances.source", "file", "--detections (see ignored detector.*)")
     tree = {"data": {"zero_shot": zero_shot,
                      "label_space": space.name if space.name != "hicodet" else None},
             "model": model}
     return load_config(recipe, overrides, tree)
+
+
+def _ez_instances(ckpt: ReferenceCheckpoint, report: ConversionReport,
+                  detections: str | None) -> dict[str, Any]:
+    """``model.instances``: the checkpoint's own DETR (``source: detr``, architecture from
+    ``detector.*``), or the detections file when one is given."""
+    if detections is not None:
+        report.infer("model.instances.source", "file", "--detections (detector.* ignored)")
+        return {"source": "file", "detections_file": detections}
+    if not ez_hoi.detector_state(ckpt):
+        raise ConfigError(f"{ckpt.path}: no detector.* tensors (UPT's DETR); give the "
+                          "instances with --detections FILE (openhoi detect-instances)")
+    cfg, classes = ez_hoi.detector_config(ckpt, report)
+    report.infer("model.instances.source", "detr", "detector.* in the checkpoint (UPT's "
+                 "DETR, converted with it; --detections FILE reads instances from a file)")
+    fields = ("backbone", "hidden_dim", "num_heads", "num_queries", "dim_feedforward",
+              "num_encoder_layers", "num_decoder_layers", "pre_norm", "dilation",
+              "backbone_norm", "train_backbone", "channels_last")
+    return {"source": "detr", "detr_classes": classes, "detr_weights": None,
+            "detector": {f: getattr(cfg, f) for f in fields}}
 
 
 def convert_ez_hoi(
@@ -293,7 +312,8 @@ def convert_ez_hoi(
     Args:
         path: pocket's ``ckpt_*.pt`` (``model_state_dict`` ...).
         prompts: ``[depth, n, D]`` per-layer prompts (``ez_hoi.PROMPTS_HELP``); required.
-        detections: detections JSON the converted model reads its instances from; required.
+        detections: detections JSON the converted model reads its instances from
+            (``source: file``); default: the checkpoint's own DETR (``source: detr``).
         zero_shot: the split the model was trained for (``uv``, ``rf_uc``...; its unseen
             classes get UTPL), None for the default setting.
         descriptions / difference_descriptions: EZ-HOI's ``hico_HOI_descrip.txt`` and
@@ -312,21 +332,17 @@ def convert_ez_hoi(
 
     ckpt = read_reference_checkpoint(path)
     ez_hoi.check_layout(ckpt)
-    if detections is None:
-        raise ConfigError("EZ-HOI conversion needs --detections FILE: the converted model "
-                          "reads its instances from a detections file (openhoi.data."
-                          "detections), since its DETR cannot be reproduced")
     report = ConversionReport("ez-hoi", ckpt.path)
     space = load_label_space(label_space or "hicodet")
     clip_sd = ez_hoi.clip_state(ckpt)
-    files = {"detections": str(detections), "descriptions": _opt(descriptions),
+    files = {"detections": _opt(detections), "descriptions": _opt(descriptions),
              "difference_descriptions": _opt(difference_descriptions)}
     config = _ez_config(ckpt, space, clip_sd, report, files, zero_shot, overrides)
     clip = _build_clip(config, clip_sd, ckpt.path)
     cfg = config.model
     model = build_model(cfg, space, pretrained=False, clip=clip)
     utpl = model.prompts.unseen_adapter is not None
-    out = ez_hoi.gather(ckpt, report, utpl)
+    out = ez_hoi.gather(ckpt, report, utpl, detector=cfg.instances.source == "detr")
     text = model.prompts.text_prompts
     out.put("prompts.text_prompts", f"txtcls_ctx_pt ({prompts})",
             ez_hoi.read_prompts(prompts, *text.shape))

@@ -30,10 +30,18 @@ Not in the file, so given by the user or derived:
 - the prompted classes: read back from ``token_prompts`` (the token embeddings of
   ``"A photo of <class>."`` of each prompted class) and checked against ``label_HO``;
 - class descriptions, UTPL sentences and the object texts: CLIP's text tower on the files the
-  user gives (as EZ-HOI computes them at start-up);
-- instances: EZ-HOI runs UPT's DETR (``detector.*``, a single query set); the converted model
-  reads a detections file (``detections``), which ``openhoi detect-instances --detr`` writes
-  from that DETR's weights (``openhoi.models.detr.plain_detr``).
+  user gives (as EZ-HOI computes them at start-up).
+
+Instances: EZ-HOI runs UPT's DETR (``UPT.detector``: facebookresearch/detr's ``DETR``, one
+query set, saved under ``detector.``; ``--pretrained detr-r50-hicodet.pth``, frozen). Its
+tensors map onto the converted model's ``PlainDETR`` (``detector.`` + ``plain_detr.detr_key``)
+and its architecture is read from their shapes (``detector_config``): backbone, width, layers,
+queries, pre-norm; heads (``--nheads 8``) and dilation (off) are EZ-HOI's defaults, a ``--set
+model.instances.detector.num_heads=N`` changes them. An 81-row head is the HICO-DET fine-tune
+(80 COCO categories in id order = openhoi's HICO-DET object order), a 92-row one DETR's COCO
+head (EZ-HOI then keeps the 80 categories and no-object before the softmax, its
+``reserve_indices``). With a detections file (``detections``) the model reads its instances
+from it instead and ``detector.*`` is ignored.
 
 Ignored (built by EZ-HOI, unused by its forward): ``prompt_learner.ctx``, the ``norm1`` of its
 cross-attention-only decoder layers, ``mem_adapter.down_proj_prior``, the ``TextAdapter`` of
@@ -43,6 +51,7 @@ every text block, and the second copy of the text tower under ``clip_head.text_e
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +59,18 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from openhoi.config import DetectorConfig
 from openhoi.errors import CheckpointError, ConfigError
 from openhoi.label_space import LabelSpace
 from openhoi.models.convert.mapping import Rule, TensorMap, apply_rules
 from openhoi.models.convert.reader import ReferenceCheckpoint
 from openhoi.models.convert.report import ConversionReport
+from openhoi.models.detr.plain_detr import detr_key, infer_detr_config
 
 ARCHITECTURE = "ez_hoi"
 SIGNATURE = "clip_head.prompt_learner.txtcls_pt_adapter.down_proj_mem.weight"
 PL = r"clip_head\.prompt_learner\."
+DETECTOR = "detector."
 VB = r"clip_head\.image_encoder\.transformer\.resblocks\.(\d+)\.adaptermlp\."
 
 PROMPTS_HELP = (
@@ -105,8 +117,6 @@ RULES: list[Rule] = [
 
 _UNUSED = "built by EZ-HOI, unused by its forward with the released flags"
 IGNORE: list[Rule] = [
-    (r"detector\..+", "UPT's DETR (frozen): the converted model reads instances from a "
-     "detections file (`openhoi detect-instances --detr` writes one from DETR's weights)"),
     (rf"{PL}ctx", "MaPLe's shared context ('A photo of'): registered, unused with --txtcls_pt"),
     (rf"{PL}token_prompts", "token embeddings of 'A photo of <class>.': recomputed from CLIP "
      "(and read for the prompted classes)"),
@@ -200,14 +210,54 @@ def check_verbs(ckpt: ReferenceCheckpoint, classes: list[int], space: LabelSpace
                               f"verbs of the prompted classes of label space {space.name!r}")
 
 
-def gather(ckpt: ReferenceCheckpoint, report: ConversionReport, utpl: bool) -> TensorMap:
-    """Every mapped tensor; ``compound_prompt_proj_vis.N`` shifts to ``to_visual.N+1``."""
+def detector_state(ckpt: ReferenceCheckpoint) -> dict[str, Tensor]:
+    """UPT's DETR in DETR's own key layout (``detector.`` removed); empty if none."""
+    return {k[len(DETECTOR):]: v for k, v in ckpt.state.items() if k.startswith(DETECTOR)}
+
+
+def detector_config(ckpt: ReferenceCheckpoint, report: ConversionReport
+                    ) -> tuple[DetectorConfig, int]:
+    """The DETR architecture and head classes (without no-object) of ``detector.*``, read from
+    the shapes; EZ-HOI's ``--nheads 8``, no dilation. Raises ``CheckpointError`` naming the
+    file for a layout that is not DETR's or a head no label space row fits."""
+    state = detector_state(ckpt)
+    where = f"{ckpt.path} (detector.*)"
+    cfg = infer_detr_config(state, where)
+    cfg = replace(cfg, num_heads=8, dilation=False)
+    bias = state.get("class_embed.bias")
+    rows = int(state["class_embed.weight"].shape[0])
+    if bias is None or tuple(bias.shape) != (rows,):
+        raise CheckpointError(f"{where}: detector.class_embed.bias has shape "
+                              f"{None if bias is None else list(bias.shape)}, the class head's "
+                              f"weight has {rows} rows")
+    for field in ("backbone", "hidden_dim", "num_queries", "dim_feedforward",
+                  "num_encoder_layers", "num_decoder_layers", "pre_norm"):
+        report.infer(f"model.instances.detector.{field}", getattr(cfg, field),
+                     "shapes of detector.*")
+    report.infer("model.instances.detector.num_heads", 8, "EZ-HOI --nheads default (not in "
+                 "the weights; --set model.instances.detector.num_heads=N)")
+    report.infer("model.instances.detr_classes", rows - 1,
+                 "rows of detector.class_embed, less no-object (80: UPT's HICO-DET fine-tune, "
+                 "COCO categories in id order; 91: DETR's COCO head)")
+    return cfg, rows - 1
+
+
+def gather(ckpt: ReferenceCheckpoint, report: ConversionReport, utpl: bool,
+           detector: bool = True) -> TensorMap:
+    """Every mapped tensor; ``compound_prompt_proj_vis.N`` shifts to ``to_visual.N+1``;
+    ``detector.*`` onto the model's ``PlainDETR`` (``detector``) or ignored (a detections
+    file gives the instances)."""
     out = TensorMap()
     for key, value in ckpt.state.items():
         m = re.fullmatch(rf"{PL}compound_prompt_proj_vis\.(\d+)\.(weight|bias)", key)
         if m:
             out.put(f"prompts.to_visual.{int(m.group(1)) + 1}.{m.group(2)}", key, value)
+        elif detector and key.startswith(DETECTOR):
+            out.put(DETECTOR + detr_key(key[len(DETECTOR):]), key, value)
     ignore = list(IGNORE)
+    if not detector:
+        ignore.append((r"detector\..+", "UPT's DETR (frozen): the converted model reads its "
+                       "instances from the detections file (--detections)"))
     if not utpl:
         ignore.append((rf"{PL}unseen_pt_adapter\..+", "UTPL adapter of a model converted "
                        "without a zero-shot split (not built; under the released text-prompt "

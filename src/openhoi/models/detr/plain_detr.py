@@ -122,15 +122,24 @@ class PlainDETR(nn.Module):
         return PlainDETROutput(self.class_embed(hs), self.bbox_embed(hs).sigmoid())
 
     @torch.no_grad()
-    def detect(self, batch: ImageBatch, sizes_hw: Tensor | None = None) -> list[Instances]:
+    def detect(self, batch: ImageBatch, sizes_hw: Tensor | None = None,
+               coco80_softmax: bool = False) -> list[Instances]:
         """Every query of the last layer as an instance in the pixels of ``sizes_hw`` (DETR's
         ``target_sizes``, ``[B, 2]`` (h, w); default ``batch.sizes``): DETR's ``PostProcess``
         (softmax over all columns, no-object dropped, best class), the best class taken among
         the rows that are label-space objects (all of them for HICO-DET and V-COCO with an
-        80-class head). Boxes are not clipped to the image, as DETR's."""
+        80-class head). Boxes are not clipped to the image, as DETR's.
+
+        ``coco80_softmax``: with a 91-class COCO head, the softmax runs over the 80 categories
+        and no-object only (the 11 unnamed ids dropped first: UPT/EZ-HOI ``reserve_indices``);
+        other heads are unaffected."""
         sizes_hw = batch.sizes if sizes_hw is None else sizes_hw
         out = self.forward(batch)
-        probs = out.logits[-1].float().softmax(-1)[..., :-1]  # [B, Q, C]
+        logits = out.logits[-1].float()  # [B, Q, C + 1]
+        if coco80_softmax and logits.shape[-1] == COCO_MAX_ID + 2:
+            logits = logits.clone()
+            logits[..., [0, *sorted(COCO_UNUSED_IDS)]] = float("-inf")  # softmax weight 0
+        probs = logits.softmax(-1)[..., :-1]  # [B, Q, C]
         cols = (self.class_to_object >= 0).nonzero().squeeze(1)  # [C']
         scores, best = probs[..., cols].max(-1)  # [B, Q]
         labels = self.class_to_object[cols[best]]  # [B, Q] label-space objects

@@ -12,7 +12,17 @@ Two-stage pipeline (``detections``, ``pairs``, ``model``)
     ``batched_nms(0.5)``, ``--box-score-thresh 0.2``, humans and objects each topped up to
     ``--min-instances 3`` / cut to ``--max-instances 15`` by score, humans first.
     Source: DETR as released (``openhoi.models.detr.plain_detr``: one query set, loaded
-    from DETR / UPT ``detr-r50-hicodet.pth`` as they are) or a per-image detections JSON.
+    from DETR / UPT ``detr-r50-hicodet.pth`` as they are, or from an EZ-HOI checkpoint's
+    ``detector.*`` by the converter) or a per-image detections JSON. DETR sees the image at
+    DETR's test scale (``RandomResize([800], max_size=1333)``, ImageNet normalisation: the
+    data pipeline's); EZ post-processes in CLIP-input pixels (``image_sizes`` of the squashed
+    CLIP image), here in the image's pixels then scaled: the same boxes up to that linear
+    map, which leaves NMS IoUs and the normalised priors unchanged. A 91-class COCO head
+    (``--pretrained detr-r50-e632da11.pth``) keeps its 80 categories and no-object before
+    the softmax (UPTF ``reserve_indices``; ``PlainDETR.detect(coco80_softmax=True)``).
+    One difference: EZ's engine calls ``net.train()``, which puts its frozen DETR in train
+    mode too (transformer dropout 0.1 on during training; FrozenBN unaffected); here the
+    detector stays in eval mode, so training sees the instances evaluation sees.
   - Pairs: UPTF ``compute_roi_embeddings``: every human x every other instance
     (``x != y, x < n_h``). Boxes in CLIP-input pixels (EZ resizes the image to a square,
     ``T.IResize``; ``image_resize: squash``). Features: CMA ``VisionTransformer_MAPLE``

@@ -137,7 +137,9 @@ class EZHOI(HOIModel):
         """Filtered instances of every image, humans first, in the image's current pixels."""
         f = self.filt
         if self.detector is not None:
-            raw = self.detector.detect(batch)  # DETR's post-processing, no gradients
+            # DETR's post-processing, no gradients; a COCO head keeps its 80 categories before
+            # the softmax (EZ-HOI UPT.forward: reserve_indices)
+            raw = self.detector.detect(batch, coco80_softmax=True)
         else:
             if len(batch.image_ids) != len(batch):
                 raise ValueError("EZ-HOI with a detections file needs ImageBatch.image_ids")
