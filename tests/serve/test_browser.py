@@ -9,6 +9,7 @@ also saves the page's screenshot there (the README's picture).
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,8 @@ def test_upload_astronaut_shows_picture_and_pair_table(page, server, checkpoints
     assert rows.count() == len(pairs)
     first = rows.nth(0).locator("td").all_inner_texts()
     assert first[0].strip() == "1"
-    assert first[1] == ", ".join(str(round(v)) for v in pairs[0].h_box)
+    # the page rounds the answer's 2-decimal box with JavaScript's Math.round (halves up)
+    assert first[1] == ", ".join(str(math.floor(round(v, 2) + 0.5)) for v in pairs[0].h_box)
     best_text, best_score = pairs[0].rows[0]
     assert first[4].splitlines()[0] == f"{best_text} ({best_score:.3f})"
     assert "astronaut.jpg: 512x512 px, 6 triplets" in page.inner_text("#caption")
