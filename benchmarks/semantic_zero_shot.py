@@ -42,7 +42,7 @@ def _openhoi(*args: str, log: Path | None = None) -> str:
 def _run(method: str, split: str, args: argparse.Namespace) -> dict:
     run_dir = args.out / f"{split}_{method}"
     sets = [f"data.root={args.data}", f"data.zero_shot={split}",
-            f"train.epochs={args.epochs}", f"train.lr_drop={max(args.epochs - 2, 1)}"]
+            f"train.epochs={args.epochs}", f"train.lr_drop={max(args.epochs * 3 // 4, 1)}"]
     if method.startswith("vild"):
         sets.append(f"model.vild.novel_objects={NOVEL[split]}")
     if method == "vild_text_image":
