@@ -1,6 +1,6 @@
 """The shipped tiny recipe learns (issues #6, #19): `openhoi train --config synthetic_tiny`,
 unchanged but for the data root, on the seeded synthetic benchmark (the demo's training), scores
-well above the untrained model on the held-out test split. Takes about five minutes on two
+well above the untrained model on the held-out test split. Takes about six minutes on two
 quiet CPU cores (1,800 steps at 160 px): the longest test of the default suite, and the one
 that says the whole training path works."""
 
