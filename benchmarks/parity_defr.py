@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import pickle
-import platform
 import sys
 import tempfile
 import time
@@ -43,6 +42,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from openhoi.precision import cpu_name
 
 SIZES = {
     # embed, native res, vision layers, width, patch, text width, text layers, image size
@@ -249,16 +250,6 @@ def _batch(images: torch.Tensor):
     return batch
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _register_tiny(tmp: Path) -> None:
     import open_clip
 
@@ -295,7 +286,7 @@ def main() -> None:
                                   classifier, ARGS.seed)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(f"\nCPU: {_cpu_name()}, torch "
+    print(f"\nCPU: {cpu_name()}, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads, load "
           f"{os.getloadavg()[0]:.2f}")
     print("| setting | classifier | max abs logit | input | logits, same input | logits, end to "
