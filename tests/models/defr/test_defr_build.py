@@ -5,7 +5,6 @@ import torch.nn.functional as F
 from openhoi.config import load_config
 from openhoi.errors import ConfigError
 from openhoi.label_space import load_label_space
-from openhoi.models.clip.clip_loading import load_clip_model, register_openhoi_configs
 from openhoi.models.defr.backbone import interpolate_grid_positions
 from openhoi.models.defr.build import build_defr
 from openhoi.models.defr.config import (
@@ -25,18 +24,8 @@ def _batch(size, n=2):
                       torch.tensor([[size, size]] * n))
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    register_openhoi_configs()
-    torch.manual_seed(0)
-    model, _ = load_clip_model("openhoi-tiny", None)
-    path = tmp_path_factory.mktemp("clip") / "tiny.pt"
-    torch.save(model.state_dict(), path)
-    return path, model
-
-
-def test_clip_language_init_is_text_through_visual_projection(tiny_weights):
-    path, clip = tiny_weights
+def test_clip_language_init_is_text_through_visual_projection(tiny_clip_file):
+    path, clip = tiny_clip_file
     space = load_label_space("synthetic")
     cfg = DefrModelConfig(backbone=DefrBackboneConfig(arch="openhoi-tiny", weights=str(path),
                                                       image_size=32),
@@ -67,8 +56,8 @@ def test_clip_language_init_is_text_through_visual_projection(tiny_weights):
     assert not parts.model.classifier.logit_scale.requires_grad
 
 
-def test_vit_runs_at_larger_input_with_interpolated_positions(tiny_weights):
-    path, clip = tiny_weights
+def test_vit_runs_at_larger_input_with_interpolated_positions(tiny_clip_file):
+    path, clip = tiny_clip_file
     cfg = DefrModelConfig(backbone=DefrBackboneConfig(arch="openhoi-tiny", weights=str(path),
                                                       image_size=64),
                           classifier=DefrClassifierConfig(init="random"))

@@ -10,7 +10,6 @@ from openhoi import checkpoint as ckpt_io
 from openhoi.config import load_config
 from openhoi.label_space import class_index_maps, load_label_space
 from openhoi.models.build import load_model
-from openhoi.models.clip.clip_loading import load_clip_model, register_openhoi_configs
 from openhoi.models.clip.text_encoders import packaged_minilm_folder
 from openhoi.models.contract import OpenVocabularyError
 from openhoi.models.defr.build import build_defr
@@ -23,16 +22,6 @@ TINY = ["model.backbone.image_size=32"]
 @pytest.fixture(scope="module")
 def space():
     return load_label_space("synthetic")
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    register_openhoi_configs()
-    torch.manual_seed(0)
-    model, _ = load_clip_model("openhoi-tiny", None)
-    path = tmp_path_factory.mktemp("clip") / "tiny.pt"
-    torch.save(model.state_dict(), path)
-    return path, model
 
 
 def _trained(parts):
@@ -62,9 +51,9 @@ def _check_rows(after, before, new, space, want_new):
     return inter_idx
 
 
-def test_clip_rows_of_new_interactions_go_through_the_visual_projection(tiny_clip, space,
+def test_clip_rows_of_new_interactions_go_through_the_visual_projection(tiny_clip_file, space,
                                                                          tmp_path):
-    path, clip = tiny_clip
+    path, clip = tiny_clip_file
     cfg = load_config("synthetic_defr", TINY + [
         "model.backbone.kind=open_clip", "model.backbone.arch=openhoi-tiny",
         f"model.backbone.weights={path}", "model.classifier.embed_dim=null",
