@@ -21,6 +21,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from openhoi.errors import DataError
 from openhoi.label_space import LabelSpace, interaction_names, normalize_name
@@ -89,12 +90,17 @@ def read_class_descriptions(path: str | Path | None, space: LabelSpace,
     return out
 
 
-def _json_descriptions(text: str, where: str, space: LabelSpace,
-                       prompts: list[str]) -> list[str]:
+def _load_json(text: str, where: str) -> Any:
+    """``text`` parsed as JSON; a ``DataError`` naming ``where`` if it is not."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"{where}: invalid JSON: {err}") from None
+
+
+def _json_descriptions(text: str, where: str, space: LabelSpace,
+                       prompts: list[str]) -> list[str]:
+    data = _load_json(text, where)
     if not isinstance(data, dict):
         raise DataError(f"{where}: must be a JSON object {{interaction: text}}")
     keys = _class_keys(space)
@@ -156,10 +162,7 @@ def _difference(header: tuple[int, int], paragraph: str, where: str,
 
 
 def _json_differences(text: str, where: str, space: LabelSpace) -> list[Difference]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{where}: invalid JSON: {err}") from None
+    data = _load_json(text, where)
     if not isinstance(data, list):
         raise DataError(f"{where}: must be a JSON list of {{unseen, seen, text}}")
     keys = _class_keys(space)
