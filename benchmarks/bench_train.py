@@ -6,7 +6,12 @@ with two annotated human-object pairs each. For each implementation, architectur
 (fp32, bf16 autocast) it prints the step time (min / median of ``--runs`` steps after
 ``--warmup`` untimed ones) and images per second, with the CPU model and the load (the
 1-minute load average when the block started, and the cores other processes kept busy during
-it: on a shared machine that is the error bar).
+it: on a shared machine that is the error bar). It also counts the step's FLOPs (forward and
+backward, 2 per multiply-add, ``torch.utils.flop_counter``) and prints the achieved FLOP/s as a
+fraction of this machine's matmul peak for the same dtype and thread count, measured in the
+same run: two implementations that compute the same FLOPs can differ at most by how close each
+gets to that peak. ``--clock cpu`` takes that fraction (and the peak) from CPU seconds, which a
+shared machine disturbs less than wall time (use it with ``--threads 1``).
 
 Implementations (``--impls``):
 
@@ -31,7 +36,14 @@ from collections.abc import Callable
 
 import torch
 from bench_infer import RECIPES, to_pil
-from infer_measure import LoadMonitor, machine_line, native_bf16_cpu
+from infer_measure import (
+    LoadMonitor,
+    count_flops,
+    machine_line,
+    matmul_peak,
+    native_bf16_cpu,
+    use_cpu_clock,
+)
 
 from openhoi.config import load_config
 from openhoi.engine.optim import build_optimizer
@@ -143,7 +155,18 @@ def time_steps(fn: Callable[[], float], warmup: int, runs: int
     return walls, cpus
 
 
-def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor) -> list[str]:
+def peak_flops(dtype: str, threads: int, cache: dict[str, float]) -> float:
+    """Best matmul FLOP/s of ``dtype`` with the current threads (measured once per run)."""
+    if dtype not in cache:
+        cache[dtype] = matmul_peak(torch.device("cpu"), DTYPES[dtype])
+    return cache[dtype]
+
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
+             peaks: dict[str, float]) -> list[str]:
     space = load_label_space("hicodet")
     h, w = (int(x) for x in args.size.lower().split("x"))
     images, targets = make_batch(space, args.batch, h, w)
@@ -172,18 +195,25 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor) -> list[
             load = monitor.wait_quiet(args.max_load, args.max_wait)
             with monitor.block(torch.get_num_threads()) as block:
                 times, cpus = time_steps(lambda s=step, d=dtype: s(d), args.warmup, args.runs)
+                peak = peak_flops(dtype, torch.get_num_threads(), peaks)
+            flops = count_flops(lambda s=step, d=dtype: s(d))
             best, med = min(times), statistics.median(times)
+            seconds = min(cpus) if args.clock == "cpu" else best
             row = (f"| {impl} | {arch} | {args.batch} x {h}x{w} | {dtype} | "
                    f"{torch.get_num_threads()} | {best:.2f} / {med:.2f} | "
                    f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | "
-                   f"{args.batch / med:.2f} | {load:.2f} / {block.others_cpu:.2f} |")
+                   f"{args.batch / med:.2f} | {flops / 1e9:.0f} | "
+                   f"{flops / seconds / 1e9:.0f} / {peak / 1e9:.0f} = "
+                   f"{100 * flops / seconds / peak:.0f}% | "
+                   f"{load:.2f} / {block.others_cpu:.2f} |")
             print(row, flush=True)
             rows.append(row)
     return rows
 
 
 HEADER = ("| impl | model | batch | dtype | threads | step min / median (s) "
-          "| CPU s min / median | images/s (median) | load / others' cores |")
+          "| CPU s min / median | images/s (median) | GFLOP / step "
+          "| GFLOP/s / matmul peak | load / others' cores |")
 
 
 def parse_args() -> argparse.Namespace:
@@ -203,6 +233,9 @@ def parse_args() -> argparse.Namespace:
                         help="intra-op CPU threads (default: torch's default)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time behind the FLOP/s fraction (and its matmul peak): the best "
+                             "wall step, or the best CPU seconds (one thread, shared machines)")
     parser.add_argument("--max-load", type=float, default=0.5,
                         help="wait before each block until the 1-minute load average, less this "
                              "process's share, is below this (0: never wait)")
@@ -218,9 +251,12 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.clock == "cpu":
+        use_cpu_clock()
     monitor = LoadMonitor()
     print(machine_line(monitor) + f"; threads {torch.get_num_threads()}", flush=True)
-    rows = [row for arch in args.archs for row in run_arch(arch, args, monitor)]
+    peaks: dict[str, float] = {}
+    rows = [row for arch in args.archs for row in run_arch(arch, args, monitor, peaks)]
     print()
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))

@@ -85,8 +85,9 @@ def test_detector_is_the_checkpoints(converted, files, space):
         logits, boxes = reference_detr(files["detr_state"], batch.images, batch.mask)
     assert torch.equal(ours.logits, theirs.logits)
     assert torch.equal(ours.boxes_cxcywh, theirs.boxes_cxcywh)
-    torch.testing.assert_close(ours.logits, logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(ours.boxes_cxcywh, boxes, atol=1e-5, rtol=1e-5)
+    # the ResNet's frozen norms are folded into its convs (folded_resnet.py): rounding differs
+    torch.testing.assert_close(ours.logits, logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours.boxes_cxcywh, boxes, atol=1e-4, rtol=1e-4)
 
 
 def test_runs_from_images_alone_and_round_trips(converted, tmp_path):

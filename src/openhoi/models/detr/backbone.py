@@ -16,6 +16,8 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from openhoi.models.detr.folded_resnet import folded_forward, foldable
+
 RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
     "resnet18": torchvision.models.resnet18,
     "resnet34": torchvision.models.resnet34,
@@ -82,6 +84,9 @@ class Backbone(nn.Module):
         """
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        features = self.body(images)  # [B, C, h, w]
+        if foldable(self.body):  # frozen norms folded into the convs (folded_resnet.py)
+            features = folded_forward(self.body, images)  # [B, C, h, w]
+        else:
+            features = self.body(images)
         small = F.interpolate(mask[None].float(), size=features.shape[-2:]).to(torch.bool)[0]
         return features, small
