@@ -16,7 +16,7 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from openhoi.models.detr.folded_resnet import folded_forward, foldable
+from openhoi.models.detr.folded_resnet import foldable, folded_forward
 
 RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
     "resnet18": torchvision.models.resnet18,
