@@ -89,6 +89,13 @@ class DataConfig:
     """Normalisation std, RGB in [0, 1] (ImageNet)."""
     num_workers: int = 2
     """Data-loader worker processes per rank."""
+    aspect_grouping: int = 0
+    """Group training batches by image aspect ratio (width / height, from the annotation file's
+    sizes or the image headers): the epoch's seeded shuffle is cut into windows of this many
+    optimizer-step batches, each window is sorted by aspect ratio and cut into batches again,
+    and the batches of a window are shuffled. Batches of alike shapes pad less (Detectron2's
+    ``AspectRatioGroupedDataset`` serves the same purpose). 0 (default): plain shuffle, as
+    HOICLIP and GEN-VLKT load."""
     fraction: float = 1.0
     """Share of the training images used (low-data setting): 1.0 = all, else one of the label
     space's low-data subsets (0.01, 0.05, 0.15, 0.25, 0.5 on HICO-DET; HOICLIP's ``--frac``,

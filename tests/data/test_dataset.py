@@ -31,6 +31,24 @@ def test_synthetic_train_items(synthetic_root, space):
         assert t.verbs.shape == (t.num_pairs, space.num_verbs)
 
 
+def test_aspect_ratios_from_headers_and_from_stated_sizes(synthetic_root, space, tmp_path):
+    from PIL import Image
+
+    ds = build_dataset(small_cfg(synthetic_root), "train", space)
+    ratios = ds.aspect_ratios()
+    for i in (0, len(ds) - 1):
+        with Image.open(ds.image_paths[i]) as img:
+            assert ratios[i] == pytest.approx(img.width / img.height)
+    root = tmp_path / "stated"
+    shutil.copytree(synthetic_root, root)
+    ann_file = root / "annotations" / "trainval_hico.json"
+    entries = json.loads(ann_file.read_text())
+    entries[0].update(height=400, width=1200)  # a stated size wins over the header
+    ann_file.write_text(json.dumps(entries))
+    stated = build_dataset(small_cfg(root), "train", space).aspect_ratios()
+    assert stated[0] == pytest.approx(3.0) and stated[1:] == pytest.approx(ratios[1:])
+
+
 def test_test_split_resizes_to_test_scale(synthetic_root, space):
     ds = build_dataset(small_cfg(synthetic_root), "test", space)
     image, t = ds[0]

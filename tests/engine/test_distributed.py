@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -50,6 +51,32 @@ def test_train_sampler_shards_cover_the_single_process_batches():
         assert union == sorted(one[4 * k:4 * k + 4])
     single.set_epoch(4)
     assert list(single) != one  # a new shuffle every epoch
+
+
+def test_aspect_grouping_batches_alike_shapes_and_keeps_the_sharding():
+    """With grouping, batches hold alike aspect ratios, every image is used once per epoch,
+    the 2-rank shards still unite to the 1-process batches, and epochs still differ."""
+    ratios = [0.5, 2.0] * 12  # alternating: plain shuffles mix them
+    single = TrainSampler(24, batch_size=4, seed=3, aspect_ratios=ratios, group_window=6)
+    ranks = [TrainSampler(24, batch_size=2, seed=3, rank=r, world_size=2, aspect_ratios=ratios,
+                          group_window=6) for r in range(2)]
+    plain = TrainSampler(24, batch_size=4, seed=3)
+    for s in [single, *ranks, plain]:
+        s.set_epoch(1)
+    one, two = list(single), [list(s) for s in ranks]
+    assert sorted(one) == sorted(list(plain)) == list(range(24))
+    batches = [one[k:k + 4] for k in range(0, 24, 4)]
+    assert all(len({ratios[i] for i in b}) == 1 for b in batches)  # 12 of each: sorts cleanly
+    mixed = [plain_b for plain_b in (list(plain)[k:k + 4] for k in range(0, 24, 4))
+             if len({ratios[i] for i in plain_b}) > 1]
+    assert mixed  # the plain shuffle does mix them
+    for k in range(6):
+        union = sorted(two[0][2 * k:2 * k + 2] + two[1][2 * k:2 * k + 2])
+        assert union == sorted(one[4 * k:4 * k + 4])
+    single.set_epoch(2)
+    assert list(single) != one
+    with pytest.raises(ValueError, match="aspect ratio per image"):
+        TrainSampler(24, batch_size=4, seed=3, aspect_ratios=ratios[:5], group_window=2)
 
 
 def test_inference_sampler_shards_without_repeats():

@@ -122,6 +122,17 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.annotations)
 
+    def aspect_ratios(self) -> np.ndarray:
+        """``[I]`` width / height of each image: the annotation file's size where it states
+        one, else the image header (``read_image_size``, no decoding)."""
+        sizes = np.asarray(self.annotations.sizes, dtype=np.float64).reshape(-1, 2)
+        out = np.empty(len(self), dtype=np.float64)
+        for i, (h, w) in enumerate(sizes if len(sizes) == len(self) else [(-1, -1)] * len(self)):
+            if h <= 0 or w <= 0:
+                h, w = read_image_size(self.image_paths[i])
+            out[i] = w / h
+        return out
+
     def _checked_targets(self, idx: int, size: tuple[int, int], clip: bool) -> HOITargets:
         """Targets of record ``idx`` for an image of ``size``, bounds-checked (and clipped)."""
         record = self.annotations[idx]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -169,17 +169,31 @@ class TrainSampler(Sampler[int]):
     permutation: one process with batch ``b*W`` sees the same images at every step. The tail
     that does not fill a whole batch on every rank is dropped (``drop_last``).
 
+    With ``aspect_ratios`` and ``group_window`` > 0 the used permutation is cut into windows
+    of ``group_window`` global batches (``batch_size * world_size`` images each); each window
+    is sorted by aspect ratio, cut into global batches again, and its batches are put in a
+    seeded random order, so each batch holds images of alike shape (less padding) while every
+    image is still seen once per epoch and the sharding above still holds.
+
     Args:
         size: dataset length.
         batch_size: images per batch per process.
         seed: shuffle seed.
         rank, world_size: this process's shard.
+        aspect_ratios: ``[size]`` width / height of each image (for ``group_window``).
+        group_window: global batches per sorting window; 0 = no grouping.
     """
 
     def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, aspect_ratios: Sequence[float] | None = None,
+                 group_window: int = 0) -> None:
+        if group_window and (aspect_ratios is None or len(aspect_ratios) != size):
+            raise ValueError("group_window needs one aspect ratio per image")
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.rank, self.world_size = rank, world_size
+        self.group_window = group_window
+        self.aspect_ratios = (torch.as_tensor(aspect_ratios, dtype=torch.float64)
+                              if group_window else None)
         self.epoch = 0
         self.num_batches = size // (batch_size * world_size)
 
@@ -194,7 +208,20 @@ class TrainSampler(Sampler[int]):
         g.manual_seed(self.seed + self.epoch)
         perm = torch.randperm(self.size, generator=g)
         used = perm[: self.num_batches * self.batch_size * self.world_size]
+        if self.aspect_ratios is not None:
+            used = self._grouped(used, g)
         return iter(used[self.rank :: self.world_size].tolist())
+
+    def _grouped(self, used: Tensor, g: torch.Generator) -> Tensor:
+        """``used`` with each window sorted by aspect ratio and its batches shuffled."""
+        glob = self.batch_size * self.world_size
+        out = []
+        for start in range(0, len(used), glob * self.group_window):
+            window = used[start: start + glob * self.group_window]
+            order = torch.sort(self.aspect_ratios[window], stable=True).indices
+            batches = window[order].view(-1, glob)
+            out.append(batches[torch.randperm(len(batches), generator=g)].flatten())
+        return torch.cat(out) if out else used
 
 
 class InferenceSampler(Sampler[int]):

@@ -20,12 +20,17 @@ def train_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     worker_init_fn: Callable[[int], None] | None = None,
+    aspect_grouping: int = 0,
 ) -> DataLoader:
     """Loader of this rank's share of a seeded per-epoch shuffle, ``batch_size`` images per
     batch (per process). ``fit`` calls ``sampler.set_epoch`` and reseeds ``generator`` (which
-    seeds the workers) at each epoch, so epochs are reproducible and resumable."""
+    seeds the workers) at each epoch, so epochs are reproducible and resumable.
+    ``aspect_grouping`` > 0 groups batches by aspect ratio (``DataConfig.aspect_grouping``;
+    the dataset must have ``aspect_ratios()``)."""
+    ratios = dataset.aspect_ratios() if aspect_grouping else None  # type: ignore[attr-defined]
     sampler = TrainSampler(len(dataset),  # type: ignore[arg-type]
-                           batch_size, seed, get_rank(), get_world_size())
+                           batch_size, seed, get_rank(), get_world_size(),
+                           aspect_ratios=ratios, group_window=aspect_grouping)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                       collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin_memory,
                       worker_init_fn=worker_init_fn, generator=torch.Generator())

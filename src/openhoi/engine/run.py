@@ -204,7 +204,8 @@ def _loaders(config: Config, data: RunData, device: torch.device) -> dict[str, D
     workers = config.data.num_workers
     pin = device.type == "cuda"
     out = {"train": train_loader(data.train, batch, collate, config.train.seed, workers, pin,
-                                 worker_init_fn=seed_worker)}
+                                 worker_init_fn=seed_worker,
+                                 aspect_grouping=config.data.aspect_grouping)}
     if data.val is not None:
         out["val"] = eval_loader(data.val, batch, collate, workers, pin)
     if data.test is not None:
