@@ -124,12 +124,19 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
 
     def aspect_ratios(self) -> np.ndarray:
         """``[I]`` width / height of each image: the annotation file's size where it states
-        one, else the image header (``read_image_size``, no decoding)."""
+        one, else the image header (``read_image_size``, no decoding). An unreadable image
+        raises ``DataError`` naming it, or with ``skip_invalid`` gets ratio 1 (loading replaces
+        it later, with the warning)."""
         sizes = np.asarray(self.annotations.sizes, dtype=np.float64).reshape(-1, 2)
         out = np.empty(len(self), dtype=np.float64)
         for i, (h, w) in enumerate(sizes if len(sizes) == len(self) else [(-1, -1)] * len(self)):
             if h <= 0 or w <= 0:
-                h, w = read_image_size(self.image_paths[i])
+                try:
+                    h, w = read_image_size(self.image_paths[i])
+                except DataError as err:
+                    if not self.skip_invalid:
+                        raise DataError(f"{err}{SKIP_HINT}") from None
+                    h = w = 1
             out[i] = w / h
         return out
 
