@@ -267,7 +267,7 @@ def compare(space, zero_shot, raw, preds, ref_logits, ref_out, dets) -> dict[str
     nan = float("nan")
     out["scores"] = float(torch.cat(score_diffs).max()) if n_scores else nan
     out["logit_max"] = max((float(x.abs().max()) for x in ref_logits), default=nan)
-    out["score_max"] = max((float(r["scores"].max()) for r in ref_out if len(r["scores"])),
+    out["score_max"] = max((float(r["scores"].max()) for r in ref_out or [] if len(r["scores"])),
                            default=nan)
     out["pairs"], out["scored"] = n_pairs, n_scores
     out["unseen_n"] = sum(len(x) for x in diffs["unseen"])
