@@ -4,7 +4,7 @@ shipped ``{family}_{lang,rand}_{lse,bce}`` recipe through ``openhoi train`` and 
 project's recognition evaluator (test split; Few@k over the training images after
 ``data.rare_cap``).
 
-    python benchmarks/bench_defr_synthetic.py --images 4000 --seeds 0 1 2 --out runs/defr_bench
+    python benchmarks/bench_defr_synthetic.py --images 2000 --seeds 0 1 2 3 4 --out runs/defr_bench
 
 The default family, ``synthetic_defr_semantic``, runs on the semantic benchmark
 (``make-synthetic --semantic``, label space ``synthetic_semantic``: class names follow the
@@ -51,7 +51,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", default="synthetic_defr_semantic",
                         help="recipe prefix: {family}_{lang,rand}_{lse,bce}")
-    parser.add_argument("--images", type=int, default=4000)
+    parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
