@@ -155,14 +155,14 @@ def time_steps(fn: Callable[[], float], warmup: int, runs: int
     return walls, cpus
 
 
-def peak_flops(dtype: str, threads: int, cache: dict[str, float]) -> float:
-    """Best matmul FLOP/s of ``dtype`` with the current threads (measured once per run)."""
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def peak_flops(dtype: str, cache: dict[str, float]) -> float:
+    """Best matmul FLOP/s of ``dtype`` with the run's threads (measured once per run)."""
     if dtype not in cache:
         cache[dtype] = matmul_peak(torch.device("cpu"), DTYPES[dtype])
     return cache[dtype]
-
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
@@ -195,7 +195,7 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
             load = monitor.wait_quiet(args.max_load, args.max_wait)
             with monitor.block(torch.get_num_threads()) as block:
                 times, cpus = time_steps(lambda s=step, d=dtype: s(d), args.warmup, args.runs)
-                peak = peak_flops(dtype, torch.get_num_threads(), peaks)
+                peak = peak_flops(dtype, peaks)
             flops = count_flops(lambda s=step, d=dtype: s(d))
             best, med = min(times), statistics.median(times)
             seconds = min(cpus) if args.clock == "cpu" else best

@@ -127,9 +127,8 @@ class HOIDetectionDataset(torch.utils.data.Dataset):
         one, else the image header (``read_image_size``, no decoding). An unreadable image
         raises ``DataError`` naming it, or with ``skip_invalid`` gets ratio 1 (loading replaces
         it later, with the warning)."""
-        sizes = np.asarray(self.annotations.sizes, dtype=np.float64).reshape(-1, 2)
         out = np.empty(len(self), dtype=np.float64)
-        for i, (h, w) in enumerate(sizes if len(sizes) == len(self) else [(-1, -1)] * len(self)):
+        for i, (h, w) in enumerate(self.annotations.sizes.tolist()):  # -1: not stated
             if h <= 0 or w <= 0:
                 try:
                     h, w = read_image_size(self.image_paths[i])

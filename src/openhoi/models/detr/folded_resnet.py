@@ -26,14 +26,22 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 STEM = ("conv1", "bn1", "relu", "maxpool")
 
 
-def conv_frozen_bn(x: Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> Tensor:
-    """``bn(conv(x))`` as one convolution with the affine map folded into weight and bias."""
-    scale = bn.weight * (bn.running_var + bn.eps).rsqrt()  # FrozenBatchNorm2d's own formula
+def folded_weight_bias(conv: nn.Conv2d, bn: nn.Module) -> tuple[Tensor, Tensor]:
+    """Weight and bias of the one convolution computing ``bn(conv(x))`` for a fixed affine
+    norm (``FrozenBatchNorm2d``, or ``BatchNorm2d`` in eval mode): ``W * s`` and
+    ``t + b_conv * s``, with FrozenBatchNorm2d's own ``s`` and ``t``. Differentiable in
+    ``conv``'s parameters (training) and used under ``no_grad`` for inference copies."""
+    scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
     shift = bn.bias - bn.running_mean * scale
     if conv.bias is not None:
         shift = shift + conv.bias * scale
-    weight = conv.weight * scale.view(-1, 1, 1, 1)
-    return F.conv2d(x, weight, shift, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return conv.weight * scale.view(-1, 1, 1, 1), shift
+
+
+def conv_frozen_bn(x: Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> Tensor:
+    """``bn(conv(x))`` as one convolution with the affine map folded into weight and bias."""
+    weight, bias = folded_weight_bias(conv, bn)
+    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 def _block(block: nn.Module, x: Tensor) -> Tensor:
@@ -62,10 +70,12 @@ def foldable(body: nn.Sequential) -> bool:
         for block in getattr(body, name):
             if type(block) not in (Bottleneck, BasicBlock):
                 return False
-            norms = [m for m in block.modules() if "Norm" in type(m).__name__]
+            norms = [block.bn1, block.bn2, *([block.bn3] if isinstance(block, Bottleneck) else [])]
+            if block.downsample is not None:
+                if len(block.downsample) != 2:
+                    return False
+                norms.append(block.downsample[1])
             if any(type(m) is not FrozenBatchNorm2d for m in norms):
-                return False
-            if block.downsample is not None and len(block.downsample) != 2:
                 return False
     return True
 

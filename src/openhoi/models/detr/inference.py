@@ -17,19 +17,17 @@ import torch
 from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from openhoi.models.detr.folded_resnet import folded_weight_bias
 from openhoi.models.detr.hoi_detector import HOIDetector
 
 
 @torch.no_grad()
 def fold_conv_batchnorm(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> nn.Conv2d:
     """A convolution computing ``bn(conv(x))``: the frozen affine map folded into it."""
-    scale = bn.weight * (bn.running_var + bn.eps).rsqrt()  # [C_out], FrozenBatchNorm2d's
-    shift = bn.bias - bn.running_mean * scale
-    if conv.bias is not None:
-        shift = shift + conv.bias * scale
+    weight, bias = folded_weight_bias(conv, bn)
     fused = copy.deepcopy(conv)
-    fused.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1), requires_grad=False)
-    fused.bias = nn.Parameter(shift, requires_grad=False)
+    fused.weight = nn.Parameter(weight, requires_grad=False)
+    fused.bias = nn.Parameter(bias, requires_grad=False)
     return fused
 
 
