@@ -4,14 +4,16 @@ One training step = forward, criterion (Hungarian matching and every loss term),
 gradient clipping and the AdamW step, on the same batch of ``--batch`` images of ``--size``
 with two annotated human-object pairs each. For each implementation, architecture and precision
 (fp32, bf16 autocast) it prints the step time (min / median of ``--runs`` steps after
-``--warmup`` untimed ones) and images per second, with the CPU model and the load (the
-1-minute load average when the block started, and the cores other processes kept busy during
-it: on a shared machine that is the error bar). It also counts the step's FLOPs (forward and
-backward, 2 per multiply-add, ``torch.utils.flop_counter``) and prints the achieved FLOP/s as a
-fraction of this machine's matmul peak for the same dtype and thread count, measured in the
-same run: two implementations that compute the same FLOPs can differ at most by how close each
-gets to that peak. ``--clock cpu`` takes that fraction (and the peak) from CPU seconds, which a
-shared machine disturbs less than wall time (use it with ``--threads 1``).
+``--warmup`` untimed ones; the implementations take turns, step by step, so that the drifts of
+a shared virtual machine, which reach 10% over a minute, hit both alike) and images per second,
+with the CPU model and the load (the 1-minute load average when the block started, and the
+cores other processes kept busy during it: on a shared machine that is the error bar). It also
+counts the step's FLOPs (forward and backward, 2 per multiply-add,
+``torch.utils.flop_counter``) and prints the achieved FLOP/s as a fraction of this machine's
+matmul peak for the same dtype and thread count, measured in the same run: two implementations
+that compute the same FLOPs can differ at most by how close each gets to that peak. ``--clock
+cpu`` takes that fraction (and the peak) from CPU seconds, which a shared machine disturbs less
+than wall time (use it with ``--threads 1``).
 
 Implementations (``--impls``):
 
@@ -141,18 +143,21 @@ def autocast_for(dtype: str) -> contextlib.AbstractContextManager:
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
-def time_steps(fn: Callable[[], float], warmup: int, runs: int
-               ) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds (this process, all threads) of each of ``runs`` steps."""
+def time_interleaved(fns: dict[str, Callable[[], float]], warmup: int, runs: int
+                     ) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU seconds (this process, all threads) of ``runs`` steps of each function,
+    taken in turns (A B A B ...) so that a shared machine's drifts hit every one alike."""
     for _ in range(warmup):
-        fn()
-    walls, cpus = [], []
+        for fn in fns.values():
+            fn()
+    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in fns}
     for _ in range(runs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return walls, cpus
+        for name, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            out[name][0].append(time.perf_counter() - t0)
+            out[name][1].append(time.process_time() - c0)
+    return out
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -191,11 +196,13 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
                                                         autocast_for(dtype))
     rows = []
     for dtype in args.dtypes:
+        load = monitor.wait_quiet(args.max_load, args.max_wait)
+        with monitor.block(torch.get_num_threads()) as block:
+            timed = time_interleaved({impl: (lambda s=step, d=dtype: s(d))
+                                      for impl, step in steps.items()}, args.warmup, args.runs)
+            peak = peak_flops(dtype, peaks)
         for impl, step in steps.items():
-            load = monitor.wait_quiet(args.max_load, args.max_wait)
-            with monitor.block(torch.get_num_threads()) as block:
-                times, cpus = time_steps(lambda s=step, d=dtype: s(d), args.warmup, args.runs)
-                peak = peak_flops(dtype, peaks)
+            times, cpus = timed[impl]
             flops = count_flops(lambda s=step, d=dtype: s(d))
             best, med = min(times), statistics.median(times)
             seconds = min(cpus) if args.clock == "cpu" else best

@@ -196,6 +196,17 @@ def _freeze_and_group(model: nn.Module, arch: str) -> list[dict]:
             {"params": [p for n, p in named if "visual_projection" in n], "lr": LR_CLIP}]
 
 
+def _to_float(x: object) -> object:
+    """Floating-point tensors in nested dicts / lists / tuples as float32."""
+    if isinstance(x, Tensor):
+        return x.float() if x.is_floating_point() else x
+    if isinstance(x, dict):
+        return {k: _to_float(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_float(v) for v in x)
+    return x
+
+
 class ReferenceTraining:
     """The reference model, criterion and optimiser; ``step`` is one training iteration."""
 
@@ -210,16 +221,21 @@ class ReferenceTraining:
     def step(self, samples: object, clip_input: Tensor, targets: list[dict],
              autocast: contextlib.AbstractContextManager | None = None) -> float:
         """Their ``engine.train_one_epoch`` body: forward, weighted loss sum, backward,
-        ``clip_grad_norm_(max_norm=0.1)``, AdamW step. ``autocast`` wraps forward and loss
-        (HOICLIP's ``--enable_amp`` does the same on CUDA)."""
+        ``clip_grad_norm_(max_norm=0.1)``, AdamW step. For HOICLIP ``autocast`` wraps forward
+        and loss as its ``--enable_amp`` does on CUDA; GEN-VLKT has no mixed precision of its
+        own and its criterion cannot take bfloat16 outputs (``index_put`` of float targets), so
+        there ``autocast`` wraps the forward and the criterion gets the outputs in float32, as
+        openhoi's training step does."""
         with autocast or contextlib.nullcontext():
             if self.arch == "hoiclip":
                 outputs = self.model(samples, clip_input=clip_input, targets=targets)
+                loss_dict = self.criterion(outputs, targets)
             else:
                 outputs = self.model(samples)
-            loss_dict = self.criterion(outputs, targets)
-            weights = self.criterion.weight_dict
-            loss = sum(loss_dict[k] * weights[k] for k in loss_dict if k in weights)
+        if self.arch != "hoiclip":
+            loss_dict = self.criterion(_to_float(outputs), targets)
+        weights = self.criterion.weight_dict
+        loss = sum(loss_dict[k] * weights[k] for k in loss_dict if k in weights)
         self.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), CLIP_MAX_NORM)

@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from openhoi.models.detr.attention import MultiheadAttention
+from openhoi.ops.dropout import Dropout
+
 
 def _with_pos(x: Tensor, pos: Tensor | None) -> Tensor:
     return x if pos is None else x + pos
@@ -23,14 +26,14 @@ class EncoderLayer(nn.Module):
     def __init__(self, dim: int, num_heads: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, normalize_before: bool = False) -> None:
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
+        self.self_attn = MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
         self.linear1 = nn.Linear(dim, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, dim)
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
         self.normalize_before = normalize_before
 
     def _ffn(self, x: Tensor) -> Tensor:
@@ -57,17 +60,17 @@ class DecoderLayer(nn.Module):
     def __init__(self, dim: int, num_heads: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, normalize_before: bool = False) -> None:
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
-        self.cross_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
+        self.self_attn = MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
+        self.cross_attn = MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
         self.linear1 = nn.Linear(dim, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, dim)
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
         self.norm3 = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
         self.normalize_before = normalize_before
 
     def _ffn(self, x: Tensor) -> Tensor:

@@ -19,7 +19,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from openhoi.models.detr.attention import MultiheadAttention
 from openhoi.models.detr.heads import MLP
+from openhoi.ops.dropout import Dropout
 
 
 class DecoderLayer(nn.Module):
@@ -29,15 +31,15 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, dropout: float, self_attention: bool) -> None:
         super().__init__()
-        self.self_attn = (nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.self_attn = (MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
                           if self_attention else None)
         self.norm1 = nn.LayerNorm(dim) if self_attention else None
-        self.cross_attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.cross_attn = MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(dim)
         self.linear1 = nn.Linear(dim, 2 * dim)
         self.linear2 = nn.Linear(2 * dim, dim)
         self.norm3 = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, memory: Tensor, memory_pad: Tensor | None = None) -> Tensor:
         """``x [B, L, d]`` attends to ``memory [B, M, d]`` (``memory_pad [B, M]`` True = pad)."""

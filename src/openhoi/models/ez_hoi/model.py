@@ -25,6 +25,7 @@ from openhoi.models.ez_hoi.adapters import PromptAdapter
 from openhoi.models.ez_hoi.pairs import roi_features
 from openhoi.models.ez_hoi.prompts import PromptLearner, UnseenPriors
 from openhoi.models.ez_hoi.towers import PromptedImageTower, encode_prompted_text
+from openhoi.ops.dropout import Dropout
 from openhoi.ops.pairs import enumerate_pairs
 from openhoi.structures import HOIRawOutput, ImageBatch
 
@@ -95,7 +96,7 @@ class EZHOI(HOIModel):
         self.pair_adapter = PromptAdapter(e, None, adapter_dim, prompts.text_adapter.layer
                                           .cross_attn.num_heads, self_attention=True)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-        self.roi_dropout = nn.Dropout(roi_dropout)
+        self.roi_dropout = Dropout(roi_dropout)
         self.adapters = adapters
         for name, t in classes.items():
             self.register_buffer(name, t)

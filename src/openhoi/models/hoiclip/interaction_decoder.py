@@ -17,6 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from openhoi.models.detr.attention import MultiheadAttention
+from openhoi.ops.dropout import Dropout
+
 
 class DetectorMemoryProjection(nn.Module):
     """HOICLIP eq. 3: V_d' = LN(Linear(V_d)), the detector memory at CLIP's width.
@@ -54,20 +57,20 @@ class KnowledgeIntegrationLayer(nn.Module):
         shared: bool = False,
     ) -> None:
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(width, num_heads, dropout=dropout,
+        self.self_attn = MultiheadAttention(width, num_heads, dropout=dropout,
                                                batch_first=True)
         self.norm_self = nn.LayerNorm(width)
-        self.clip_attn = nn.MultiheadAttention(width, num_heads, dropout=dropout,
+        self.clip_attn = MultiheadAttention(width, num_heads, dropout=dropout,
                                                batch_first=True)
         self.norm_clip = nn.LayerNorm(width)
         # Shared: no modules of their own, so the state dict has no duplicate keys.
-        self.det_attn = None if shared else nn.MultiheadAttention(
+        self.det_attn = None if shared else MultiheadAttention(
             width, num_heads, dropout=dropout, batch_first=True)
         self.norm_det = None if shared else nn.LayerNorm(width)
         self.linear1 = nn.Linear(width, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, width)
         self.norm_ffn = nn.LayerNorm(width)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     @property
     def shared(self) -> bool:

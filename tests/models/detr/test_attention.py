@@ -1,0 +1,91 @@
+"""``MultiheadAttention``: the training path computes ``nn.MultiheadAttention``'s result."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from openhoi.models.detr.attention import MultiheadAttention
+from openhoi.ops.dropout import set_fast_dropout
+
+E, H = 32, 4
+
+
+def _pair() -> tuple[MultiheadAttention, nn.MultiheadAttention]:
+    torch.manual_seed(0)
+    ours = MultiheadAttention(E, H, dropout=0.1, batch_first=True).double()
+    ref = nn.MultiheadAttention(E, H, dropout=0.0, batch_first=True).double().eval()
+    ref.load_state_dict(ours.state_dict())
+    ours.dropout = 1e-9  # the training path, every weight kept (scale 1 + 1e-9)
+    return ours.train(), ref
+
+
+def _inputs() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    pad = torch.zeros(2, 7, dtype=torch.bool)
+    pad[1, 4:] = True
+    return {"q": torch.randn(2, 5, E, dtype=torch.float64, generator=g),
+            "mem": torch.randn(2, 7, E, dtype=torch.float64, generator=g),
+            "pad": pad,
+            "bias": torch.randn(2 * H, 5, 7, dtype=torch.float64, generator=g),
+            "bool_mask": torch.rand(5, 7, generator=g) > 0.7}
+
+
+@pytest.mark.parametrize("masks", [(), ("pad",), ("bias",), ("pad", "bool_mask"),
+                                   ("no_pad",)])
+def test_cross_attention_values_and_gradients(masks: tuple[str, ...]) -> None:
+    ours, ref = _pair()
+    x = _inputs()
+    kwargs = {}
+    if "pad" in masks:
+        kwargs["key_padding_mask"] = x["pad"]
+    if "no_pad" in masks:
+        kwargs["key_padding_mask"] = torch.zeros(2, 7, dtype=torch.bool)
+    if "bias" in masks:
+        kwargs["attn_mask"] = x["bias"]
+    if "bool_mask" in masks:
+        kwargs["attn_mask"] = x["bool_mask"]
+    q = x["q"].requires_grad_()
+    out = ours(q, x["mem"], x["mem"], need_weights=False, **kwargs)
+    assert out[1] is None
+    expected = ref(q, x["mem"], x["mem"], need_weights=False, **kwargs)[0]
+    torch.testing.assert_close(out[0], expected)
+    (g_ours,) = torch.autograd.grad(out[0].square().sum(), q)
+    (g_ref,) = torch.autograd.grad(expected.square().sum(), q)
+    torch.testing.assert_close(g_ours, g_ref)
+
+
+def test_self_attention_shares_the_packed_projection() -> None:
+    ours, ref = _pair()
+    q = _inputs()["q"]
+    torch.testing.assert_close(ours(q, q, q, need_weights=False)[0],
+                               ref(q, q, q, need_weights=False)[0])
+    k = q + 1.0  # query is not key: three projections
+    torch.testing.assert_close(ours(q, k, q, need_weights=False)[0],
+                               ref(q, k, q, need_weights=False)[0])
+
+
+def test_dropout_reaches_the_attention_weights_and_follows_the_seed() -> None:
+    torch.manual_seed(0)
+    m = MultiheadAttention(E, H, dropout=0.5, batch_first=True).train()
+    q = torch.randn(2, 6, E)
+    torch.manual_seed(1)
+    a = m(q, q, q, need_weights=False)[0]
+    torch.manual_seed(1)
+    assert torch.equal(m(q, q, q, need_weights=False)[0], a)
+    m.eval()
+    assert not torch.allclose(m(q, q, q, need_weights=False)[0], a)
+
+
+def test_other_cases_are_torchs_forward() -> None:
+    ours, ref = _pair()
+    q = _inputs()["q"]
+    out, weights = ours(q, q, q)  # need_weights: torch's path, weights returned
+    assert weights is not None and weights.shape == (2, 5, 5)
+    set_fast_dropout(ours, False)
+    assert ours.fast_dropout is False
+    ours.eval()
+    torch.testing.assert_close(ours(q, q, q, need_weights=False)[0],
+                               ref(q, q, q, need_weights=False)[0])
+    assert ours.state_dict().keys() == ref.state_dict().keys()
