@@ -208,3 +208,34 @@ def test_train_precision_bf16_autocasts_on_cpu_and_evaluates_in_fp32(syn_root, t
     assert seen_eval and set(seen_eval) == {None}  # the test split: fp32
     metrics = json.loads((out / "test_metrics.json").read_text())
     assert 0.0 <= metrics["mAP"] <= 1.0
+
+
+def test_fast_dropout_switch_reaches_every_dropout_and_resume_stays_exact(syn_root, tmp_path,
+                                                                          monkeypatch):
+    """`train.fast_dropout` is applied to the built model (every Dropout and attention), and a
+    run with dropout resumes to the same weights as an uninterrupted one (the cheap masks
+    draw from the checkpointed generator)."""
+    from openhoi.engine import run as run_mod
+
+    calls = []
+    real = run_mod.set_fast_dropout
+
+    def spy(model, enabled):
+        calls.append((enabled, real(model, enabled)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(run_mod, "set_fast_dropout", spy)
+    drop = {"model.detector.dropout": 0.1, "model.interaction.dropout": 0.1,
+            "data.val_size": 0, "train.eval_test": "false"}
+    assert _train(*_sets(syn_root, **drop, **{"train.fast_dropout": "false"}),
+                  "--output", str(tmp_path / "torch")) == 0
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert _train(*_sets(syn_root, **drop), "--output", str(full)) == 0
+    assert _train(*_sets(syn_root, **drop, **{"train.epochs": 1}), "--output", str(cut)) == 0
+    assert main(["train", "--resume", str(cut), "--set", "train.epochs=2", "--no-progress"]) == 0
+    assert [c[0] for c in calls] == [False, True, True, True] and min(c[1] for c in calls) > 5
+    a = load_checkpoint(full / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(cut / "checkpoints" / "last.pt")["model"]
+    t = load_checkpoint(tmp_path / "torch" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(v, b[k]) for k, v in a.items())
+    assert not all(torch.equal(v, t[k]) for k, v in a.items())  # another random stream
