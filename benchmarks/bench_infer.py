@@ -1,12 +1,13 @@
 """Inference speed of HOICLIP and the GEN-VLKT baseline, ours and (optionally) the reference code.
 
 For each implementation, architecture, input size, intra-op thread count and precision (fp32,
-bf16 autocast) it prints, for batch 1: latency (min / median of ``--runs`` timed forwards
-after ``--warmup`` untimed ones), peak memory of the forward, its FLOPs, the achieved FLOP/s
-(FLOPs / min latency) and that as a fraction of this machine's matmul peak for the same dtype
-and thread count, measured in the same run (best square matmul). How each is measured is in
-``infer_measure.py``. Weights are random (speed does not depend on them); nothing is rebuilt
-between calls; every forward runs under ``torch.inference_mode``.
+bf16 autocast) it prints, for batch 1: latency (min / median of ``--runs`` timed forwards after
+``--warmup`` untimed ones; the implementations take turns, call by call), peak memory of the
+forward, its FLOPs, the achieved FLOP/s (FLOPs / min latency) and that as a fraction of this
+machine's matmul peak for the same dtype and thread count, measured in the same run (best
+square matmul). How each is measured is in ``infer_measure.py``. Weights are random (speed does
+not depend on them); nothing is rebuilt between calls; every forward runs under
+``torch.inference_mode``.
 
 Implementations (``--impls``):
 
@@ -130,17 +131,31 @@ def time_calls(fn: Callable[[], object], device: torch.device, warmup: int, runs
     return times
 
 
-def measure(row: Row, fn: Callable[[], object], device: torch.device, args: argparse.Namespace,
-            monitor: LoadMonitor) -> Row:
-    """Latency (quiet machine), then FLOPs and memory (untimed) of ``fn`` for ``row``."""
-    row.load = monitor.wait_quiet(args.max_load, args.max_wait)
-    with torch.inference_mode(), autocast(device, row.dtype):
-        with monitor.block(row.threads) as block:
-            row.times = time_calls(fn, device, args.warmup, args.runs)
-        row.others_cpu = block.others_cpu
-        row.flops = count_flops(fn)
-        row.memory = peak_memory(fn, device)
-    return row
+def measure(rows: list[tuple[Row, Callable[[], object]]], device: torch.device,
+            args: argparse.Namespace, monitor: LoadMonitor) -> None:
+    """Latency of every ``(row, fn)`` (one dtype and thread count), the functions taking turns
+    call by call so that a shared machine's drifts hit them alike; then FLOPs and memory
+    (untimed)."""
+    if not rows:
+        return
+    load = monitor.wait_quiet(args.max_load, args.max_wait)
+    with torch.inference_mode(), autocast(device, rows[0][0].dtype):
+        with monitor.block(rows[0][0].threads) as block:
+            for _ in range(args.warmup):
+                for _, fn in rows:
+                    fn()
+            times: list[list[float]] = [[] for _ in rows]
+            for _ in range(args.runs):
+                for k, (_, fn) in enumerate(rows):
+                    sync(device)
+                    t0 = clock()
+                    fn()
+                    sync(device)
+                    times[k].append(clock() - t0)
+        for (row, fn), row_times in zip(rows, times):
+            row.load, row.others_cpu, row.times = load, block.others_cpu, row_times
+            row.flops = count_flops(fn)
+            row.memory = peak_memory(fn, device)
 
 
 class Peaks:
@@ -232,12 +247,14 @@ def run_arch(arch: str, device: torch.device, args: argparse.Namespace, monitor:
                 if dtype == "bf16" and device.type == "cpu" and not args.force_bf16:
                     note = cpu_bf16_note(peaks, threads)
                 peaks.measure(device, dtype, threads)
-                for impl, fn in fns.items():
-                    row = Row(impl, arch, f"{h}x{w}", dtype, threads, device.type)
-                    if note is not None:
+                group = [(Row(impl, arch, f"{h}x{w}", dtype, threads, device.type), fn)
+                         for impl, fn in fns.items()]
+                if note is not None:
+                    for row, _ in group:
                         row.note = note
-                    else:
-                        measure(row, fn, device, args, monitor)
+                else:
+                    measure(group, device, args, monitor)
+                for row, _ in group:
                     rows.append(row)
                     print(format_row(row, peaks), flush=True)
 
