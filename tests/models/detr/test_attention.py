@@ -64,6 +64,8 @@ def test_self_attention_shares_the_packed_projection() -> None:
     k = q + 1.0  # query is not key: three projections
     torch.testing.assert_close(ours(q, k, q, need_weights=False)[0],
                                ref(q, k, q, need_weights=False)[0])
+    torch.testing.assert_close(ours(q, k, k, need_weights=False)[0],  # key is value
+                               ref(q, k, k, need_weights=False)[0])
 
 
 def test_dropout_reaches_the_attention_weights_and_follows_the_seed() -> None:

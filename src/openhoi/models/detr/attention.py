@@ -55,11 +55,14 @@ class MultiheadAttention(nn.MultiheadAttention):
         w, bias = self.in_proj_weight, self.in_proj_bias
         wq, wk, wv = w.chunk(3)
         bq, bk, bv = (None, None, None) if bias is None else bias.chunk(3)
-        if query is key:
+        if query is key:  # self-attention with positions: one product for q and k
             q, k = F.linear(query, w[:2 * e], None if bias is None else bias[:2 * e]).chunk(2, -1)
+            v = F.linear(value, wv, bv)
+        elif key is value:  # cross-attention without positions on the keys: one for k and v
+            q = F.linear(query, wq, bq)
+            k, v = F.linear(key, w[e:], None if bias is None else bias[e:]).chunk(2, -1)
         else:
-            q, k = F.linear(query, wq, bq), F.linear(key, wk, bk)
-        v = F.linear(value, wv, bv)
+            q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
         q = (q * d ** -0.5).view(b, length, h, d).transpose(1, 2).reshape(b * h, length, d)
         k = k.view(b, s, h, d).transpose(1, 2).reshape(b * h, s, d)
         v = v.view(b, s, h, d).transpose(1, 2).reshape(b * h, s, d)
