@@ -76,3 +76,34 @@ def test_encoder_post_norm_has_no_final_norm_and_matrices_are_xavier():
     bound = (6 / (w.shape[0] + w.shape[1])) ** 0.5
     assert w.abs().max() <= bound
     assert torch.equal(enc.layers[0].norm1.weight, torch.ones(8))
+
+
+def test_training_path_draws_the_cheap_masks_and_computes_the_eval_result(monkeypatch):
+    """In CPU training every dropout of the layers (attention weights included) draws
+    ``openhoi.ops.dropout`` masks; with nothing dropped the result is torch's eval layer's."""
+    import openhoi.ops.dropout as dropout_mod
+
+    shapes = []
+    real = dropout_mod.scaled_keep_mask
+
+    def spy(shape, p, dtype=torch.float32, generator=None):
+        shapes.append(tuple(shape))
+        return real(shape, p, dtype, generator)
+
+    monkeypatch.setattr(dropout_mod, "scaled_keep_mask", spy)
+    torch.manual_seed(0)
+    enc = EncoderLayer(16, 2, 32, dropout=1e-9).train()  # p > 0: the training path, all kept
+    dec = DecoderLayer(16, 2, 32, dropout=1e-9).train()
+    ref_enc = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True).eval()
+    ref_dec = nn.TransformerDecoderLayer(16, 2, 32, dropout=0.0, batch_first=True).eval()
+    _copy_into_torch_layer(enc, ref_enc)
+    _copy_into_torch_layer(dec, ref_dec)
+    x, tgt = torch.randn(2, 7, 16), torch.randn(2, 4, 16)
+    pad = torch.zeros(2, 7, dtype=torch.bool)
+    pad[1, 5:] = True
+    torch.testing.assert_close(enc(x, pad), ref_enc(x, src_key_padding_mask=pad))
+    assert sorted(shapes) == sorted([(4, 7, 7), (2, 7, 32), (2, 7, 16), (2, 7, 16)])
+    shapes.clear()
+    torch.testing.assert_close(dec(tgt, x, pad), ref_dec(tgt, x, memory_key_padding_mask=pad))
+    assert sorted(shapes) == sorted([(4, 4, 4), (4, 4, 7), (2, 4, 32), (2, 4, 16),
+                                     (2, 4, 16), (2, 4, 16)])
