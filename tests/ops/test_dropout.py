@@ -54,11 +54,15 @@ def test_output_and_gradient_are_the_masked_scaled_input() -> None:
     assert 0.6 < (out != 0).double().mean() < 0.9
 
 
-def test_bfloat16_keeps_its_dtype() -> None:
-    x = torch.ones(1000, dtype=torch.bfloat16)
-    out = dropout(x, 0.5, training=True)
+def test_bfloat16_keeps_its_dtype_and_scales_like_torch() -> None:
+    """0 / 1 mask, then the float scale: no bias from 1 / 0.9 rounded to bfloat16."""
+    x = torch.randn(10_000).to(torch.bfloat16)
+    out = dropout(x, 0.1, training=True)
     assert out.dtype == torch.bfloat16
-    assert set(out.float().unique().tolist()) <= {0.0, 2.0}
+    keep = out != 0
+    torch.testing.assert_close(out, x.mul(keep).mul_(1 / 0.9), rtol=0, atol=0)
+    ratio = (out[keep].float() / x[keep].float()).mean().item()
+    assert abs(ratio - 1 / 0.9) < 2e-3
 
 
 def test_falls_back_to_torch() -> None:

@@ -28,40 +28,50 @@ _LANE_MASK = (1 << _LANE_BITS) - 1
 
 
 def scaled_keep_mask(shape: torch.Size | tuple[int, ...], p: float,
-                     dtype: torch.dtype = torch.float32,
+                     dtype: torch.dtype = torch.float32, scale: float | None = None,
                      generator: torch.Generator | None = None) -> Tensor:
-    """``shape`` of ``1 / (1 - p)`` (kept, probability ``1 - round(p * 2**15) / 2**15``) or 0,
-    independent; ``dtype`` floating point."""
+    """``shape`` of ``scale`` (kept, probability ``1 - round(p * 2**15) / 2**15``) or 0,
+    independent; ``dtype`` floating point, ``scale`` by default ``1 / (1 - p)``."""
     n = 1
     for s in shape:
         n *= s
     bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_(generator=generator)
     lanes = bits.view(torch.int16)[:n].view(shape).bitwise_and_(_LANE_MASK)
     mask = torch.ge(lanes, round(p * (1 << _LANE_BITS)), out=torch.empty(shape, dtype=dtype))
-    return mask.mul_(1.0 / (1.0 - p))
+    return mask.mul_(1.0 / (1.0 - p) if scale is None else scale)
 
 
 class _Masked(torch.autograd.Function):
-    """``x * mask``, the mask saved for the backward pass (a float mask: multiplying by a bool
-    one converts it element by element, 20 times slower on attention-sized tensors)."""
+    """``x * mask * scale``, the mask saved for the backward pass (a float mask: multiplying by
+    a bool one converts it element by element, 20 times slower on attention-sized tensors)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, mask: Tensor) -> Tensor:  # noqa: ANN001
+    def forward(ctx, x: Tensor, mask: Tensor, scale: float) -> Tensor:  # noqa: ANN001
         ctx.save_for_backward(mask)
-        return x * mask
+        ctx.scale = scale
+        out = x * mask
+        return out if scale == 1.0 else out.mul_(scale)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: ANN001
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # noqa: ANN001
         (mask,) = ctx.saved_tensors
-        return grad * mask, None
+        out = grad * mask
+        return (out if ctx.scale == 1.0 else out.mul_(ctx.scale)), None, None
 
 
 def dropout(x: Tensor, p: float, training: bool, fast: bool = True) -> Tensor:
-    """``F.dropout(x, p, training)``, with the cheap mask on CPU floating-point tensors."""
+    """``F.dropout(x, p, training)``, with the cheap mask on CPU floating-point tensors.
+
+    In float32 and float64 the mask holds ``1 / (1 - p)`` itself (one pass); in lower
+    precisions it holds 0 / 1 and the scale is applied as a float afterwards, as ``F.dropout``
+    does (``1 / 0.9`` rounded to bfloat16 is 0.16% short, a bias every kept element would carry).
+    """
     if not (fast and training and 0.0 < p < 1.0 and x.device.type == "cpu"
             and x.is_floating_point()):
         return F.dropout(x, p, training)
-    return _Masked.apply(x, scaled_keep_mask(x.shape, p, x.dtype))
+    if x.dtype in (torch.float32, torch.float64):
+        return _Masked.apply(x, scaled_keep_mask(x.shape, p, x.dtype), 1.0)
+    return _Masked.apply(x, scaled_keep_mask(x.shape, p, x.dtype, scale=1.0), 1.0 / (1.0 - p))
 
 
 class Dropout(nn.Dropout):
