@@ -46,6 +46,7 @@ from infer_measure import (
     native_bf16_cpu,
     peak_memory,
     sync,
+    time_in_turns,
     use_cpu_clock,
 )
 from PIL import Image
@@ -141,17 +142,8 @@ def measure(rows: list[tuple[Row, Callable[[], object]]], device: torch.device,
     load = monitor.wait_quiet(args.max_load, args.max_wait)
     with torch.inference_mode(), autocast(device, rows[0][0].dtype):
         with monitor.block(rows[0][0].threads) as block:
-            for _ in range(args.warmup):
-                for _, fn in rows:
-                    fn()
-            times: list[list[float]] = [[] for _ in rows]
-            for _ in range(args.runs):
-                for k, (_, fn) in enumerate(rows):
-                    sync(device)
-                    t0 = clock()
-                    fn()
-                    sync(device)
-                    times[k].append(clock() - t0)
+            walls, cpus = time_in_turns([fn for _, fn in rows], args.warmup, args.runs, device)
+        times = cpus if args.clock == "cpu" else walls
         for (row, fn), row_times in zip(rows, times):
             row.load, row.others_cpu, row.times = load, block.others_cpu, row_times
             row.flops = count_flops(fn)

@@ -33,17 +33,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
-from bench_infer import RECIPES, to_pil
+from bench_infer import DTYPES, RECIPES, to_pil
 from infer_measure import (
     LoadMonitor,
     count_flops,
     machine_line,
     matmul_peak,
     native_bf16_cpu,
+    time_in_turns,
     use_cpu_clock,
 )
 
@@ -143,26 +143,6 @@ def autocast_for(dtype: str) -> contextlib.AbstractContextManager:
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
-def time_interleaved(fns: dict[str, Callable[[], float]], warmup: int, runs: int
-                     ) -> dict[str, tuple[list[float], list[float]]]:
-    """Wall and CPU seconds (this process, all threads) of ``runs`` steps of each function,
-    taken in turns (A B A B ...) so that a shared machine's drifts hit every one alike."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            out[name][0].append(time.perf_counter() - t0)
-            out[name][1].append(time.process_time() - c0)
-    return out
-
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
 def peak_flops(dtype: str, cache: dict[str, float]) -> float:
     """Best matmul FLOP/s of ``dtype`` with the run's threads (measured once per run)."""
     if dtype not in cache:
@@ -198,11 +178,10 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
     for dtype in args.dtypes:
         load = monitor.wait_quiet(args.max_load, args.max_wait)
         with monitor.block(torch.get_num_threads()) as block:
-            timed = time_interleaved({impl: (lambda s=step, d=dtype: s(d))
-                                      for impl, step in steps.items()}, args.warmup, args.runs)
+            walls, cpu_lists = time_in_turns(
+                [lambda s=step, d=dtype: s(d) for step in steps.values()], args.warmup, args.runs)
             peak = peak_flops(dtype, peaks)
-        for impl, step in steps.items():
-            times, cpus = timed[impl]
+        for (impl, step), times, cpus in zip(steps.items(), walls, cpu_lists):
             flops = count_flops(lambda s=step, d=dtype: s(d))
             best, med = min(times), statistics.median(times)
             seconds = min(cpus) if args.clock == "cpu" else best

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -91,6 +91,30 @@ def use_cpu_clock() -> None:
     """Time with the process's CPU time (``time.process_time``): with one thread on a shared
     machine it counts the computation without the waits others' processes cause."""
     _CLOCK[0] = time.process_time
+
+
+def time_in_turns(fns: Sequence[Callable[[], object]], warmup: int, runs: int,
+                  device: torch.device | None = None
+                  ) -> tuple[list[list[float]], list[list[float]]]:
+    """Wall and CPU seconds (this process, all threads) of ``runs`` calls of each function,
+    taken in turns (A B A B ...) after ``warmup`` untimed rounds, so that the drifts of a shared
+    machine hit every function alike (``device``: synchronised around each call, default CPU).
+    Returns ``(walls, cpus)``, one list per function."""
+    device = device if device is not None else torch.device("cpu")
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    walls: list[list[float]] = [[] for _ in fns]
+    cpus: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for k, fn in enumerate(fns):
+            sync(device)
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            sync(device)
+            walls[k].append(time.perf_counter() - t0)
+            cpus[k].append(time.process_time() - c0)
+    return walls, cpus
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048),
