@@ -212,19 +212,19 @@ def test_train_precision_bf16_autocasts_on_cpu_and_evaluates_in_fp32(syn_root, t
 
 def test_fast_dropout_switch_reaches_every_dropout_and_resume_stays_exact(syn_root, tmp_path,
                                                                           monkeypatch):
-    """`train.fast_dropout` is applied to the built model (every Dropout and attention), and a
-    run with dropout resumes to the same weights as an uninterrupted one (the cheap masks
-    draw from the checkpointed generator)."""
-    from openhoi.engine import run as run_mod
+    """`train.fast_dropout` is applied to the trained model by `fit` (every Dropout and
+    attention), and a run with dropout resumes to the same weights as an uninterrupted one (the
+    cheap masks draw from the checkpointed generator)."""
+    from openhoi.engine import train as train_mod
 
     calls = []
-    real = run_mod.set_fast_dropout
+    real = train_mod.set_fast_dropout
 
     def spy(model, enabled):
         calls.append((enabled, real(model, enabled)))
         return calls[-1][1]
 
-    monkeypatch.setattr(run_mod, "set_fast_dropout", spy)
+    monkeypatch.setattr(train_mod, "set_fast_dropout", spy)
     drop = {"model.detector.dropout": 0.1, "model.interaction.dropout": 0.1,
             "data.val_size": 0, "train.eval_test": "false"}
     assert _train(*_sets(syn_root, **drop, **{"train.fast_dropout": "false"}),

@@ -41,7 +41,6 @@ from openhoi.evaluation.recognition_map import HOIRecognitionEvaluator
 from openhoi.label_space import LabelSpace
 from openhoi.models.build import build_model_parts
 from openhoi.models.contract import HOIModel, ModelParts
-from openhoi.ops.dropout import set_fast_dropout
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,6 @@ def train_recognition_run(config: Config, run_dir: str | Path, device: torch.dev
     seed_everything(config.train.seed)
     parts = build_model_parts(config, space, device, pretrained=not resume)
     model = parts.model
-    set_fast_dropout(model, config.train.fast_dropout)
     seed_everything(config.train.seed + get_rank())
     optimizer = build_optimizer(model, config.train, parts.group_lrs)
     scheduler = build_scheduler(optimizer, config.train)

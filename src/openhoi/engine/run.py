@@ -46,7 +46,6 @@ from openhoi.errors import ConfigError, DataError
 from openhoi.evaluation.build import build_evaluator
 from openhoi.label_space import LabelSpace
 from openhoi.models.build import build_model_parts
-from openhoi.ops.dropout import set_fast_dropout
 from openhoi.structures import HOITargets
 
 log = logging.getLogger(__name__)
@@ -153,7 +152,6 @@ def train_run(config: Config, run_dir: str | Path, device: torch.device, *,
     parts = build_model_parts(config, label_space, device, pretrained=not resume,
                               verb_repr=verb_repr)
     model, criterion, postprocessor = parts.model, parts.criterion, parts.postprocess
-    set_fast_dropout(model, config.train.fast_dropout)
     seed_everything(config.train.seed + get_rank())  # different augmentations per rank
     optimizer = build_optimizer(model, config.train, parts.group_lrs)
     scheduler = build_scheduler(optimizer, config.train)

@@ -39,6 +39,7 @@ from openhoi.engine.evaluate import Evaluator, PostProcessor, evaluate, scalar_r
 from openhoi.engine.metrics import MetricsLog, RunningMean
 from openhoi.errors import CheckpointError, ConfigError
 from openhoi.label_space import LabelSpace
+from openhoi.ops.dropout import set_fast_dropout
 from openhoi.precision import autocast, outputs_to_float
 from openhoi.structures import HOIRawOutput, HOITargets, ImageBatch
 
@@ -323,6 +324,7 @@ def fit(
     amp_dtype = amp_dtype_for(cfg.amp, device)
     if scaler is None:
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    set_fast_dropout(model, cfg.fast_dropout)
     ddp_model = wrap_ddp(model, device, cfg.find_unused_parameters)
     for epoch in range(state.epoch, cfg.epochs):
         _set_epoch(train_loader, epoch, cfg.seed)
