@@ -15,6 +15,12 @@ that compute the same FLOPs can differ at most by how close each gets to that pe
 cpu`` takes that fraction (and the peak) from CPU seconds, which a shared machine disturbs less
 than wall time (use it with ``--threads 1``).
 
+Each implementation runs in a process of its own (``step_process``), as it ships: openhoi's
+keeps freed host memory for the next step as ``openhoi train`` does (``openhoi.host_memory``;
+``OPENHOI_HOST_MEMORY=system`` turns that off), the reference's leaves glibc's malloc alone
+(``--reference-host-memory reuse`` gives it openhoi's policy, to compare the code alone). The
+table's "host memory" column says which.
+
 Implementations (``--impls``):
 
 * ``openhoi``: ``openhoi.engine.train.train_one_epoch``'s step: the recipe's model (random
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 from collections.abc import Callable
 
@@ -43,12 +50,13 @@ from infer_measure import (
     machine_line,
     matmul_peak,
     native_bf16_cpu,
-    time_in_turns,
     use_cpu_clock,
 )
+from step_process import StepProcess, serve, timed, turns
 
 from openhoi.config import load_config
 from openhoi.engine.optim import build_optimizer
+from openhoi.host_memory import ENV, apply_host_memory_env, set_host_memory
 from openhoi.label_space import LabelSpace, load_label_space
 from openhoi.models.build import architecture_entry, build_criterion, build_model
 from openhoi.ops.boxes import box_xyxy_to_cxcywh
@@ -150,54 +158,99 @@ def peak_flops(dtype: str, cache: dict[str, float]) -> float:
     return cache[dtype]
 
 
-def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
-             peaks: dict[str, float]) -> list[str]:
+def build_step(impl: str, arch: str, args: argparse.Namespace) -> Callable[[str], float]:
+    """``step(dtype)`` of ``impl`` on the benchmark batch (the child's side)."""
     space = load_label_space("hicodet")
     h, w = (int(x) for x in args.size.lower().split("x"))
     images, targets = make_batch(space, args.batch, h, w)
-    steps: dict[str, Callable[[str], float]] = {}
-    if "openhoi" in args.impls:
+    if impl == "openhoi":
         ours = openhoi_step(arch, space)
-        steps["openhoi"] = lambda dtype: ours(images, targets, autocast_for(dtype))
-    if "reference" in args.impls and args.reference_root:
-        from reference_models import build_reference_training, reference_dir
+        return lambda dtype: ours(images, targets, autocast_for(dtype))
+    from reference_models import build_reference_training
+
+    ref = build_reference_training(arch, args.reference_root)
+    clip = torch.zeros(args.batch, 3, 224, 224)
+    if ref.clip_preprocess is not None:  # their loader: clip_preprocess(PIL image)
+        pil = to_pil(images)
+        clip = torch.stack([ref.clip_preprocess(pil)] * args.batch)
+    samples = ref.nested(list(images.images))
+    ref_targets = reference_targets(targets, space, clip)
+    return lambda dtype: ref.step(samples, clip, ref_targets, autocast_for(dtype))
+
+
+def worker(args: argparse.Namespace) -> None:
+    """``--worker IMPL``: one implementation in this process, driven by the parent
+    (``step_process``). openhoi's host memory is what ``openhoi train`` sets
+    (``apply_host_memory_env``: keep freed memory unless ``OPENHOI_HOST_MEMORY=system``);
+    the reference's is glibc's unless ``--reference-host-memory reuse``."""
+    if args.worker == "openhoi":
+        apply_host_memory_env()
+    elif args.reference_host_memory == "reuse":
+        set_host_memory("reuse")
+    step = build_step(args.worker, args.archs[0], args)
+    serve({"step": lambda dtype: timed(lambda: step(dtype)),
+           "flops": lambda dtype: {"flops": count_flops(lambda: step(dtype))}})
+
+
+def child_argv(impl: str, arch: str, args: argparse.Namespace) -> list[str]:
+    argv = [__file__, "--worker", impl, "--archs", arch, "--size", args.size,
+            "--batch", str(args.batch), "--reference-host-memory", args.reference_host_memory]
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
+    if args.reference_root:
+        argv += ["--reference-root", args.reference_root]
+    return argv
+
+
+def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
+             peaks: dict[str, float]) -> list[str]:
+    h, w = (int(x) for x in args.size.lower().split("x"))
+    impls = [i for i in args.impls if i == "openhoi" or args.reference_root]
+    if "reference" in impls:
+        from reference_models import reference_dir
 
         if reference_dir(args.reference_root, arch) is None:
             print(f"reference {arch}: no checkout under {args.reference_root}, skipped")
-        else:
-            ref = build_reference_training(arch, args.reference_root)
-            clip = torch.zeros(args.batch, 3, 224, 224)
-            if ref.clip_preprocess is not None:  # their loader: clip_preprocess(PIL image)
-                pil = to_pil(images)
-                clip = torch.stack([ref.clip_preprocess(pil)] * args.batch)
-            samples = ref.nested(list(images.images))
-            ref_targets = reference_targets(targets, space, clip)
-            steps["reference"] = lambda dtype: ref.step(samples, clip, ref_targets,
-                                                        autocast_for(dtype))
+            impls.remove("reference")
+    procs = [StepProcess(child_argv(impl, arch, args)) for impl in impls]
+    monitor.children = [p.pid for p in procs]
     rows = []
-    for dtype in args.dtypes:
-        load = monitor.wait_quiet(args.max_load, args.max_wait)
-        with monitor.block(torch.get_num_threads()) as block:
-            walls, cpu_lists = time_in_turns(
-                [lambda s=step, d=dtype: s(d) for step in steps.values()], args.warmup, args.runs)
-            peak = peak_flops(dtype, peaks)
-        for (impl, step), times, cpus in zip(steps.items(), walls, cpu_lists):
-            flops = count_flops(lambda s=step, d=dtype: s(d))
-            best, med = min(times), statistics.median(times)
-            seconds = min(cpus) if args.clock == "cpu" else best
-            row = (f"| {impl} | {arch} | {args.batch} x {h}x{w} | {dtype} | "
-                   f"{torch.get_num_threads()} | {best:.2f} / {med:.2f} | "
-                   f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | "
-                   f"{args.batch / med:.2f} | {flops / 1e9:.0f} | "
-                   f"{flops / seconds / 1e9:.0f} / {peak / 1e9:.0f} = "
-                   f"{100 * flops / seconds / peak:.0f}% | "
-                   f"{load:.2f} / {block.others_cpu:.2f} |")
-            print(row, flush=True)
-            rows.append(row)
+    try:
+        for dtype in args.dtypes:
+            load = monitor.wait_quiet(args.max_load, args.max_wait)
+            with monitor.block(torch.get_num_threads()) as block:
+                walls, cpu_lists = turns(procs, dtype, args.warmup, args.runs)
+                peak = peak_flops(dtype, peaks)
+            for impl, proc, times, cpus in zip(impls, procs, walls, cpu_lists):
+                flops = proc.call("flops", dtype)["flops"]
+                best, med = min(times), statistics.median(times)
+                seconds = min(cpus) if args.clock == "cpu" else best
+                row = (f"| {impl} | {arch} | {args.batch} x {h}x{w} | {dtype} | "
+                       f"{torch.get_num_threads()} | {host_memory_of(impl, args)} | "
+                       f"{best:.2f} / {med:.2f} | "
+                       f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | "
+                       f"{args.batch / med:.2f} | {flops / 1e9:.0f} | "
+                       f"{flops / seconds / 1e9:.0f} / {peak / 1e9:.0f} = "
+                       f"{100 * flops / seconds / peak:.0f}% | "
+                       f"{load:.2f} / {block.others_cpu:.2f} |")
+                print(row, flush=True)
+                rows.append(row)
+    finally:
+        for p in procs:
+            p.close()
+        monitor.children = []
     return rows
 
 
-HEADER = ("| impl | model | batch | dtype | threads | step min / median (s) "
+def host_memory_of(impl: str, args: argparse.Namespace) -> str:
+    """The malloc policy the child of ``impl`` runs under (``worker``)."""
+    if impl == "reference":
+        return "reuse" if args.reference_host_memory == "reuse" else "glibc"
+    mode = os.environ.get(ENV, "reuse").strip().lower() or "reuse"
+    return "reuse" if mode == "reuse" else "glibc"
+
+
+HEADER = ("| impl | model | batch | dtype | threads | host memory | step min / median (s) "
           "| CPU s min / median | images/s (median) | GFLOP / step "
           "| GFLOP/s / matmul peak | load / others' cores |")
 
@@ -227,6 +280,12 @@ def parse_args() -> argparse.Namespace:
                              "process's share, is below this (0: never wait)")
     parser.add_argument("--max-wait", type=float, default=600.0,
                         help="seconds to wait for quiet before measuring anyway")
+    parser.add_argument("--reference-host-memory", choices=["glibc", "reuse"], default="glibc",
+                        help="malloc policy of the reference's process: glibc's own (as it "
+                             "ships) or openhoi's (openhoi.host_memory), to compare the code "
+                             "alone; openhoi's follows OPENHOI_HOST_MEMORY as its commands do")
+    parser.add_argument("--worker", choices=["openhoi", "reference"], default=None,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dtypes is None:
         args.dtypes = ["fp32"] + (["bf16"] if native_bf16_cpu()[0] else [])
@@ -237,6 +296,9 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.worker:
+        worker(args)
+        return
     if args.clock == "cpu":
         use_cpu_clock()
     monitor = LoadMonitor()

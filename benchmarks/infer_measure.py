@@ -13,7 +13,7 @@
 * Matmul peak: best FLOP/s of square matmuls of the same dtype and thread count.
 * Quietness: the 1-minute load average minus this process's own share (its busy intervals run
   through the kernel's exponential average), and the CPU time other processes used during a
-  timed block (``/proc/stat`` minus ``/proc/self/stat``).
+  timed block (``/proc/stat`` minus ``/proc/self/stat`` and the benchmark's own children).
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class LoadMonitor:
 
     def __init__(self) -> None:
         self.busy: list[tuple[float, float, int]] = []  # (start, end, threads) of own work
+        self.children: list[int] = []  # pids whose CPU time counts as this process's
         self.hz = os.sysconf("SC_CLK_TCK")
         self.ncpu = os.cpu_count() or 1
 
@@ -193,9 +194,11 @@ class LoadMonitor:
         with open("/proc/stat") as f:
             cpu = [int(x) for x in f.readline().split()[1:]]
         busy = sum(cpu[i] for i in (0, 1, 2, 5, 6))  # user nice system irq softirq
-        with open("/proc/self/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        own = int(fields[11]) + int(fields[12])  # utime + stime
+        own = 0
+        for pid in ("self", *self.children):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            own += int(fields[11]) + int(fields[12])  # utime + stime
         return busy, own
 
     def block(self, threads: int) -> _Block:

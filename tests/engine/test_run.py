@@ -225,6 +225,8 @@ def test_fast_dropout_switch_reaches_every_dropout_and_resume_stays_exact(syn_ro
         return calls[-1][1]
 
     monkeypatch.setattr(train_mod, "set_fast_dropout", spy)
+    host = []  # fit keeps freed host memory (openhoi.host_memory), once per run
+    monkeypatch.setattr(train_mod, "apply_host_memory_env", lambda: host.append(True))
     drop = {"model.detector.dropout": 0.1, "model.interaction.dropout": 0.1,
             "data.val_size": 0, "train.eval_test": "false"}
     assert _train(*_sets(syn_root, **drop, **{"train.fast_dropout": "false"}),
@@ -234,6 +236,7 @@ def test_fast_dropout_switch_reaches_every_dropout_and_resume_stays_exact(syn_ro
     assert _train(*_sets(syn_root, **drop, **{"train.epochs": 1}), "--output", str(cut)) == 0
     assert main(["train", "--resume", str(cut), "--set", "train.epochs=2", "--no-progress"]) == 0
     assert [c[0] for c in calls] == [False, True, True, True] and min(c[1] for c in calls) > 5
+    assert host == [True] * 4
     a = load_checkpoint(full / "checkpoints" / "last.pt")["model"]
     b = load_checkpoint(cut / "checkpoints" / "last.pt")["model"]
     t = load_checkpoint(tmp_path / "torch" / "checkpoints" / "last.pt")["model"]

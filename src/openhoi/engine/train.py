@@ -38,6 +38,7 @@ from openhoi.engine.distributed import (
 from openhoi.engine.evaluate import Evaluator, PostProcessor, evaluate, scalar_results
 from openhoi.engine.metrics import MetricsLog, RunningMean
 from openhoi.errors import CheckpointError, ConfigError
+from openhoi.host_memory import apply_host_memory_env
 from openhoi.label_space import LabelSpace
 from openhoi.ops.dropout import set_fast_dropout
 from openhoi.precision import autocast, outputs_to_float
@@ -325,6 +326,7 @@ def fit(
     if scaler is None:
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     set_fast_dropout(model, cfg.fast_dropout)
+    apply_host_memory_env()  # no page faults for big tensors after the first step
     ddp_model = wrap_ddp(model, device, cfg.find_unused_parameters)
     for epoch in range(state.epoch, cfg.epochs):
         _set_epoch(train_loader, epoch, cfg.seed)
