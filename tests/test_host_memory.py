@@ -97,3 +97,25 @@ def test_env_typo_warns_and_changes_nothing(mallopt_calls, monkeypatch, caplog):
 def test_not_glibc_changes_nothing(monkeypatch):
     monkeypatch.setattr(host_memory, "_libc", lambda: None)
     assert set_host_memory("reuse") is False
+
+
+@needs_glibc
+def test_reuse_still_serves_big_tensors_made_in_other_threads():
+    """glibc serves a thread from an arena of its own, at most 64 MiB; with mmap off it falls
+    back to the main heap instead of failing."""
+    code = """
+import threading, torch
+from openhoi.host_memory import set_host_memory
+assert set_host_memory("reuse")
+out = []
+def work():
+    x = torch.ones(50 << 20)  # 200 MiB
+    out.append(float(x.sum()))
+t = threading.Thread(target=work)
+t.start()
+t.join()
+print(out)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"[{float(50 << 20)}]"
