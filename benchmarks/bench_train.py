@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 from collections.abc import Callable
 
@@ -56,7 +55,7 @@ from step_process import StepProcess, serve, timed, turns
 
 from openhoi.config import load_config
 from openhoi.engine.optim import build_optimizer
-from openhoi.host_memory import ENV, apply_host_memory_env, set_host_memory
+from openhoi.host_memory import apply_host_memory_env, set_host_memory
 from openhoi.label_space import LabelSpace, load_label_space
 from openhoi.models.build import architecture_entry, build_criterion, build_model
 from openhoi.ops.boxes import box_xyxy_to_cxcywh
@@ -184,12 +183,14 @@ def worker(args: argparse.Namespace) -> None:
     (``apply_host_memory_env``: keep freed memory unless ``OPENHOI_HOST_MEMORY=system``);
     the reference's is glibc's unless ``--reference-host-memory reuse``."""
     if args.worker == "openhoi":
-        apply_host_memory_env()
-    elif args.reference_host_memory == "reuse":
-        set_host_memory("reuse")
+        mode = apply_host_memory_env()
+    else:
+        mode = "reuse" if args.reference_host_memory == "reuse" and set_host_memory(
+            "reuse") else None
     step = build_step(args.worker, args.archs[0], args)
     serve({"step": lambda dtype: timed(lambda: step(dtype)),
-           "flops": lambda dtype: {"flops": count_flops(lambda: step(dtype))}})
+           "flops": lambda dtype: {"flops": count_flops(lambda: step(dtype))},
+           "memory": lambda _: {"host_memory": mode or "glibc"}})
 
 
 def child_argv(impl: str, arch: str, args: argparse.Namespace) -> list[str]:
@@ -214,6 +215,7 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
             impls.remove("reference")
     procs = [StepProcess(child_argv(impl, arch, args)) for impl in impls]
     monitor.children = [p.pid for p in procs]
+    memory = [p.call("memory")["host_memory"] for p in procs]  # the malloc policy it runs
     rows = []
     try:
         for dtype in args.dtypes:
@@ -221,12 +223,12 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
             with monitor.block(torch.get_num_threads()) as block:
                 walls, cpu_lists = turns(procs, dtype, args.warmup, args.runs)
                 peak = peak_flops(dtype, peaks)
-            for impl, proc, times, cpus in zip(impls, procs, walls, cpu_lists):
+            for impl, proc, mem, times, cpus in zip(impls, procs, memory, walls, cpu_lists):
                 flops = proc.call("flops", dtype)["flops"]
                 best, med = min(times), statistics.median(times)
                 seconds = min(cpus) if args.clock == "cpu" else best
                 row = (f"| {impl} | {arch} | {args.batch} x {h}x{w} | {dtype} | "
-                       f"{torch.get_num_threads()} | {host_memory_of(impl, args)} | "
+                       f"{torch.get_num_threads()} | {mem} | "
                        f"{best:.2f} / {med:.2f} | "
                        f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | "
                        f"{args.batch / med:.2f} | {flops / 1e9:.0f} | "
@@ -240,14 +242,6 @@ def run_arch(arch: str, args: argparse.Namespace, monitor: LoadMonitor,
             p.close()
         monitor.children = []
     return rows
-
-
-def host_memory_of(impl: str, args: argparse.Namespace) -> str:
-    """The malloc policy the child of ``impl`` runs under (``worker``)."""
-    if impl == "reference":
-        return "reuse" if args.reference_host_memory == "reuse" else "glibc"
-    mode = os.environ.get(ENV, "reuse").strip().lower() or "reuse"
-    return "reuse" if mode == "reuse" else "glibc"
 
 
 HEADER = ("| impl | model | batch | dtype | threads | host memory | step min / median (s) "
