@@ -49,9 +49,10 @@ from infer_measure import (
     machine_line,
     matmul_peak,
     native_bf16_cpu,
+    timed,
     use_cpu_clock,
 )
-from step_process import StepProcess, serve, timed, turns
+from step_process import StepProcess, serve, turns
 
 from openhoi.config import load_config
 from openhoi.engine.optim import build_optimizer
@@ -188,7 +189,7 @@ def worker(args: argparse.Namespace) -> None:
         mode = "reuse" if args.reference_host_memory == "reuse" and set_host_memory(
             "reuse") else None
     step = build_step(args.worker, args.archs[0], args)
-    serve({"step": lambda dtype: timed(lambda: step(dtype)),
+    serve({"step": lambda dtype: dict(zip(("wall", "cpu"), timed(lambda: step(dtype)))),
            "flops": lambda dtype: {"flops": count_flops(lambda: step(dtype))},
            "memory": lambda _: {"host_memory": mode or "glibc"}})
 

@@ -93,28 +93,43 @@ def use_cpu_clock() -> None:
     _CLOCK[0] = time.process_time
 
 
-def time_in_turns(fns: Sequence[Callable[[], object]], warmup: int, runs: int,
-                  device: torch.device | None = None
-                  ) -> tuple[list[list[float]], list[list[float]]]:
-    """Wall and CPU seconds (this process, all threads) of ``runs`` calls of each function,
-    taken in turns (A B A B ...) after ``warmup`` untimed rounds, so that the drifts of a shared
-    machine hit every function alike (``device``: synchronised around each call, default CPU).
-    Returns ``(walls, cpus)``, one list per function."""
-    device = device if device is not None else torch.device("cpu")
+def in_turns(fns: Sequence[Callable[[], object]], warmup: int, runs: int) -> list[list]:
+    """The results of ``runs`` calls of each function, taken in turns (A B A B ...) after
+    ``warmup`` untimed rounds, so that the drifts of a shared machine hit every function
+    alike; one list per function."""
     for _ in range(warmup):
         for fn in fns:
             fn()
-    walls: list[list[float]] = [[] for _ in fns]
-    cpus: list[list[float]] = [[] for _ in fns]
+    results: list[list] = [[] for _ in fns]
     for _ in range(runs):
         for k, fn in enumerate(fns):
-            sync(device)
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            sync(device)
-            walls[k].append(time.perf_counter() - t0)
-            cpus[k].append(time.process_time() - c0)
-    return walls, cpus
+            results[k].append(fn())
+    return results
+
+
+def timed(fn: Callable[[], object], device: torch.device | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (this process, all threads) of one call (``device``: synchronised
+    around it, default CPU)."""
+    device = device if device is not None else torch.device("cpu")
+    sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def split_times(results: list[list[tuple[float, float]]]
+                ) -> tuple[list[list[float]], list[list[float]]]:
+    """``in_turns`` results of ``(wall, cpu)`` pairs as ``(walls, cpus)``."""
+    return ([[w for w, _ in r] for r in results], [[c for _, c in r] for r in results])
+
+
+def time_in_turns(fns: Sequence[Callable[[], object]], warmup: int, runs: int,
+                  device: torch.device | None = None
+                  ) -> tuple[list[list[float]], list[list[float]]]:
+    """``timed`` calls of each function ``in_turns``: ``(walls, cpus)``, one list per
+    function."""
+    return split_times(in_turns([lambda fn=fn: timed(fn, device) for fn in fns], warmup, runs))
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048),

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
+
+from infer_measure import in_turns, split_times
 
 MARK = "@@step "
 
@@ -31,13 +32,6 @@ def serve(handlers: dict[str, Callable[[str], dict]]) -> None:
         if name in ("", "quit"):
             break
         print(MARK + json.dumps(handlers[name](arg)), flush=True)
-
-
-def timed(fn: Callable[[], object]) -> dict:
-    """``{"wall": s, "cpu": s}`` of one call, this process's CPU time over all threads."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    fn()
-    return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
 
 class StepProcess:
@@ -78,15 +72,10 @@ class StepProcess:
 def turns(procs: Sequence[StepProcess], arg: str, warmup: int, runs: int
           ) -> tuple[list[list[float]], list[list[float]]]:
     """``time_in_turns`` across processes: ``(walls, cpus)``, one list per process, of
-    ``runs`` ``step`` calls each after ``warmup`` untimed rounds, taken A B A B ..."""
-    for _ in range(warmup):
-        for p in procs:
-            p.call("step", arg)
-    walls: list[list[float]] = [[] for _ in procs]
-    cpus: list[list[float]] = [[] for _ in procs]
-    for _ in range(runs):
-        for k, p in enumerate(procs):
-            r = p.call("step", arg)
-            walls[k].append(r["wall"])
-            cpus[k].append(r["cpu"])
-    return walls, cpus
+    ``runs`` ``step`` calls each after ``warmup`` untimed rounds, as each child timed them
+    (its ``step`` handler answers ``timed``'s pair as ``{"wall": s, "cpu": s}``)."""
+    def step(p: StepProcess) -> tuple[float, float]:
+        r = p.call("step", arg)
+        return r["wall"], r["cpu"]
+
+    return split_times(in_turns([lambda p=p: step(p) for p in procs], warmup, runs))

@@ -58,10 +58,10 @@ class KnowledgeIntegrationLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.self_attn = MultiheadAttention(width, num_heads, dropout=dropout,
-                                               batch_first=True)
+                                            batch_first=True)
         self.norm_self = nn.LayerNorm(width)
         self.clip_attn = MultiheadAttention(width, num_heads, dropout=dropout,
-                                               batch_first=True)
+                                            batch_first=True)
         self.norm_clip = nn.LayerNorm(width)
         # Shared: no modules of their own, so the state dict has no duplicate keys.
         self.det_attn = None if shared else MultiheadAttention(
