@@ -42,8 +42,15 @@ def _cpu_flash_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
     return sdpa_flop_count(query, key, value)
 
 
+def _onednn_linear_flops(x, weight, *args, out_shape=None, **kwargs) -> int:
+    """``mkldnn._linear_pointwise`` (``openhoi.ops.linear``): ``x [..., K] @ weight[N, K].T``."""
+    return 2 * math.prod(x) * weight[0]
+
+
 CUSTOM_FLOPS = {aten._native_multi_head_attention: _mha_flops,
                 aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_flops}
+if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+    CUSTOM_FLOPS[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flops
 
 
 def count_flops(fn: Callable[[], object]) -> int:

@@ -61,7 +61,8 @@ def test_toy_family_trains_evaluates_predicts_through_the_cli(toy_table, syn_roo
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"] == {"architecture": "toy", "hidden": 8, "num_queries": 3,
                               **{k: saved["model"][k] for k in ("matcher", "loss",
-                                                                "postprocess")}}
+                                                                "postprocess")},
+                              "onednn_linear": True}  # the base ModelConfig's field
 
     out = tmp_path / "eval.json"
     weights = str(run / "model.safetensors")

@@ -33,6 +33,7 @@ from openhoi.models.defr.build import ARCHITECTURE as DEFR
 from openhoi.models.ez_hoi.build import ARCHITECTURE as EZ_HOI
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
+from openhoi.ops.linear import use_onednn_linear
 
 ARCHITECTURES: dict[str, Architecture] = {
     "hoiclip": HOICLIP,
@@ -54,7 +55,9 @@ def architecture_entry(name: str) -> Architecture:
 
 def build_model(cfg: ModelConfig, label_space: LabelSpace, **kwargs: Any) -> HOIModel:
     """The model alone of model config ``cfg`` (see ``Architecture.model`` for ``kwargs``)."""
-    return architecture_entry(cfg.architecture).model(cfg, label_space, **kwargs)
+    model = architecture_entry(cfg.architecture).model(cfg, label_space, **kwargs)
+    use_onednn_linear(model, cfg.onednn_linear)
+    return model
 
 
 def build_criterion(cfg: ModelConfig, label_space: LabelSpace,
@@ -81,6 +84,7 @@ def build_model_parts(config: Config, label_space: LabelSpace,
     """
     arch = architecture_entry(config.model.architecture)
     model = arch.model(config.model, label_space, pretrained=pretrained, **files)
+    use_onednn_linear(model, config.model.onednn_linear)
     columns = None
     if config.data.zero_shot is not None:  # HOICLIP --del_unseen: losses over seen classes
         columns = torch.tensor(label_space.seen_interactions(config.data.zero_shot))

@@ -4,17 +4,18 @@ Same parameters, state-dict keys and results as ``nn.MultiheadAttention``; in tr
 CPU (batch first, one packed input projection, no ``need_weights``) it computes
 ``softmax(q k^T / sqrt(d) + bias) v`` itself so that the attention weights' dropout uses
 :func:`openhoi.ops.dropout.dropout` (torch's math path draws a ``bernoulli_`` float per weight:
-at DETR's 320-token encoder that is 1.6 M draws a layer). Everything else (evaluation, CUDA,
+at DETR's 320-token encoder that is 1.6 M draws a layer), and its projections through
+:func:`openhoi.ops.linear.linear` (oneDNN's matmul in float32). Everything else (evaluation, CUDA,
 unusual options, ``fast_dropout = False``) is ``nn.MultiheadAttention.forward`` unchanged.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from openhoi.ops.dropout import dropout
+from openhoi.ops.linear import linear
 
 
 def _additive(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
@@ -56,13 +57,13 @@ class MultiheadAttention(nn.MultiheadAttention):
         wq, wk, wv = w.chunk(3)
         bq, bk, bv = (None, None, None) if bias is None else bias.chunk(3)
         if query is key:  # self-attention with positions: one product for q and k
-            q, k = F.linear(query, w[:2 * e], None if bias is None else bias[:2 * e]).chunk(2, -1)
-            v = F.linear(value, wv, bv)
+            q, k = linear(query, w[:2 * e], None if bias is None else bias[:2 * e]).chunk(2, -1)
+            v = linear(value, wv, bv)
         elif key is value:  # cross-attention without positions on the keys: one for k and v
-            q = F.linear(query, wq, bq)
-            k, v = F.linear(key, w[e:], None if bias is None else bias[e:]).chunk(2, -1)
+            q = linear(query, wq, bq)
+            k, v = linear(key, w[e:], None if bias is None else bias[e:]).chunk(2, -1)
         else:
-            q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+            q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
         q = (q * d ** -0.5).view(b, length, h, d).transpose(1, 2).reshape(b * h, length, d)
         k = k.view(b, s, h, d).transpose(1, 2).reshape(b * h, s, d)
         v = v.view(b, s, h, d).transpose(1, 2).reshape(b * h, s, d)
@@ -75,4 +76,4 @@ class MultiheadAttention(nn.MultiheadAttention):
             scores = (scores.view(b, h, length, s) + pad).view(b * h, length, s)
         weights = dropout(scores.softmax(-1), self.dropout, True)
         out = torch.bmm(weights, v).view(b, h, length, d).transpose(1, 2).reshape(b, length, e)
-        return self.out_proj(out)
+        return linear(out, self.out_proj.weight, self.out_proj.bias)
