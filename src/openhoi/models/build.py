@@ -30,6 +30,7 @@ from openhoi.finite import check_finite_weights
 from openhoi.label_space import LabelSpace
 from openhoi.models.contract import Architecture, HOIModel, ModelParts, PostProcess
 from openhoi.models.defr.build import ARCHITECTURE as DEFR
+from openhoi.models.detr.attention import adopt_attention
 from openhoi.models.ez_hoi.build import ARCHITECTURE as EZ_HOI
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
@@ -56,8 +57,16 @@ def architecture_entry(name: str) -> Architecture:
 def build_model(cfg: ModelConfig, label_space: LabelSpace, **kwargs: Any) -> HOIModel:
     """The model alone of model config ``cfg`` (see ``Architecture.model`` for ``kwargs``)."""
     model = architecture_entry(cfg.architecture).model(cfg, label_space, **kwargs)
-    use_onednn_linear(model, cfg.onednn_linear)
+    use_cpu_kernels(model, cfg)
     return model
+
+
+def use_cpu_kernels(model: nn.Module, cfg: ModelConfig) -> None:
+    """openhoi's CPU kernels in ``model`` as ``cfg.onednn_linear`` says: every linear layer and
+    attention projection (open_clip's towers included) in oneDNN's matmul, or torch's own."""
+    if cfg.onednn_linear:
+        adopt_attention(model)
+    use_onednn_linear(model, cfg.onednn_linear)
 
 
 def build_criterion(cfg: ModelConfig, label_space: LabelSpace,
@@ -84,7 +93,7 @@ def build_model_parts(config: Config, label_space: LabelSpace,
     """
     arch = architecture_entry(config.model.architecture)
     model = arch.model(config.model, label_space, pretrained=pretrained, **files)
-    use_onednn_linear(model, config.model.onednn_linear)
+    use_cpu_kernels(model, config.model)
     columns = None
     if config.data.zero_shot is not None:  # HOICLIP --del_unseen: losses over seen classes
         columns = torch.tensor(label_space.seen_interactions(config.data.zero_shot))

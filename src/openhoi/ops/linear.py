@@ -71,7 +71,8 @@ class _OneDNNLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
-def _takes_onednn(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
+def takes_onednn(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> bool:
+    """Whether :func:`linear` computes ``x @ weight.T + bias`` in oneDNN."""
     return (_AVAILABLE and x.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype == torch.float32 and weight.device.type == "cpu"
             and (bias is None or bias.dtype == torch.float32)
@@ -81,7 +82,7 @@ def _takes_onednn(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.linear(x, weight, bias)``, in oneDNN for float32 CPU tensors (module docstring)."""
-    if not _takes_onednn(x, weight, bias):
+    if not takes_onednn(x, weight, bias):
         return F.linear(x, weight, bias)
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
                                     or (bias is not None and bias.requires_grad)):
@@ -99,11 +100,16 @@ class Linear(nn.Linear):
 def use_onednn_linear(model: nn.Module, enabled: bool = True) -> int:
     """Turn every plain ``nn.Linear`` of ``model`` into a :class:`Linear` (``enabled``) or every
     :class:`Linear` back into ``nn.Linear``, in place: the same module objects, parameters and
-    hooks, only the forward changes. Returns how many modules it changed."""
+    hooks, only the forward changes; modules with an ``onednn_linear`` switch of their own
+    (``openhoi.models.detr.attention.MultiheadAttention``) get it set. Returns how many modules
+    it changed."""
     source, target = (nn.Linear, Linear) if enabled else (Linear, nn.Linear)
     count = 0
     for module in model.modules():
         if type(module) is source:
             module.__class__ = target
+            count += 1
+        elif hasattr(module, "onednn_linear") and module.onednn_linear != enabled:
+            module.onednn_linear = enabled
             count += 1
     return count

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
-from openhoi.models.detr.attention import MultiheadAttention
+from openhoi.models.detr.attention import MultiheadAttention, adopt_attention
 from openhoi.ops.dropout import set_fast_dropout
+from openhoi.ops.linear import use_onednn_linear
 
 E, H = 32, 4
 
@@ -91,3 +94,73 @@ def test_other_cases_are_torchs_forward() -> None:
     torch.testing.assert_close(ours(q, q, q, need_weights=False)[0],
                                ref(q, q, q, need_weights=False)[0])
     assert ours.state_dict().keys() == ref.state_dict().keys()
+
+
+def _eval_pair(mask_dtype: torch.dtype = torch.float32
+               ) -> tuple[MultiheadAttention, nn.MultiheadAttention, dict[str, torch.Tensor]]:
+    """float32 modules in evaluation (the oneDNN path) and float32 inputs."""
+    ours, ref = _pair()
+    ours, ref = ours.float().eval(), ref.float().eval()
+    x = {k: v.float() if v.is_floating_point() else v for k, v in _inputs().items()}
+    return ours, ref, x
+
+
+@pytest.mark.parametrize("masks", [(), ("pad",), ("bias",), ("pad", "bool_mask"), ("pad", "bias")])
+@pytest.mark.parametrize("grad", [False, True])
+def test_evaluation_path_is_torchs_result(masks: tuple[str, ...], grad: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without dropout, float32 on the CPU: oneDNN projections and scaled_dot_product_attention
+    give torch's values (and gradients, e.g. a frozen CLIP tower inside a training step)."""
+    ours, ref, x = _eval_pair()
+    torch_forward = nn.MultiheadAttention.forward
+    monkeypatch.setattr(nn.MultiheadAttention, "forward",
+                        lambda *a, **k: pytest.fail("took torch's path"))
+    kwargs = {}
+    if "pad" in masks:
+        kwargs["key_padding_mask"] = x["pad"]
+    if "bias" in masks:
+        kwargs["attn_mask"] = x["bias"]
+    if "bool_mask" in masks:
+        kwargs["attn_mask"] = x["bool_mask"]
+    q = x["q"].requires_grad_(grad)
+    with torch.set_grad_enabled(grad):
+        out = ours(q, x["mem"], x["mem"], need_weights=False, **kwargs)[0]
+    monkeypatch.setattr(nn.MultiheadAttention, "forward", torch_forward)
+    expected = ref(q, x["mem"], x["mem"], need_weights=False, **kwargs)[0]
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    if grad:
+        torch.testing.assert_close(torch.autograd.grad(out.square().sum(), q),
+                                   torch.autograd.grad(expected.square().sum(), q),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_evaluation_self_attention_one_packed_product() -> None:
+    ours, ref, x = _eval_pair()
+    q = x["q"]
+    causal = torch.full((5, 5), float("-inf")).triu(1)  # open_clip's text mask
+    for mask in (None, causal):
+        torch.testing.assert_close(ours(q, q, q, need_weights=False, attn_mask=mask)[0],
+                                   ref(q, q, q, need_weights=False, attn_mask=mask)[0],
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_adopt_attention_and_the_onednn_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.MultiheadAttention(E, H, batch_first=True)).eval()
+    ref = copy.deepcopy(model)
+    assert adopt_attention(model) == 1 and type(model[0]) is MultiheadAttention
+    assert model.state_dict().keys() == ref.state_dict().keys()
+    q = torch.randn(2, 5, E)
+    torch.testing.assert_close(model[0](q, q, q, need_weights=False)[0],
+                               ref[0](q, q, q, need_weights=False)[0], rtol=1e-5, atol=1e-5)
+    use_onednn_linear(model, enabled=False)  # torch's own forward again
+    assert model[0].onednn_linear is False
+    calls = []
+    torch_forward = nn.MultiheadAttention.forward
+    monkeypatch.setattr(nn.MultiheadAttention, "forward",
+                        lambda *a, **k: calls.append(1) or torch_forward(*a, **k))
+    model[0](q, q, q, need_weights=False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16: torch's path whatever the switch
+        use_onednn_linear(model, enabled=True)
+        model[0](q, q, q, need_weights=False)
+    assert calls == [1, 1]
