@@ -64,8 +64,9 @@ class _OneDNNLinear(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:  # grad @ W = grad @ (W.T).T
             grad_x = _matmul_t(grad_2d, weight.t()).view(x.shape)
-        if ctx.needs_input_grad[1]:  # grad.T @ x = grad.T @ (x.T).T
-            grad_w = _matmul_t(grad_2d.t(), x.reshape(-1, in_features).t())
+        if ctx.needs_input_grad[1]:  # grad.T @ x: the BLAS takes the transpose as it is,
+            # oneDNN would copy it first; on these shapes the two kernels run alike
+            grad_w = torch.mm(grad_2d.t(), x.reshape(-1, in_features))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_2d.sum(0)
         return grad_x, grad_w, grad_b
