@@ -120,3 +120,13 @@ def test_use_onednn_linear_keeps_the_modules_and_their_state() -> None:
     assert type(copy.deepcopy(model)[0]) is Linear
     assert use_onednn_linear(model, enabled=False) == 2
     assert type(model[0]) is nn.Linear and use_onednn_linear(model, enabled=False) == 0
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="PyTorch without oneDNN")
+def test_the_private_op_exists_where_onednn_does() -> None:
+    """``torch.ops.mkldnn._linear_pointwise`` is private: if a PyTorch upgrade renames it, the
+    fallback would silently take MKL again; this test says so instead."""
+    assert onednn_available()
+    x, w, b = _case("2d")
+    assert torch.equal(linear_module._matmul_t(x, w, b),
+                       torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], ""))
