@@ -19,6 +19,13 @@ Implementations (``--impls``):
   input, same threads. HOICLIP's reference receives its CLIP input from the data loader
   (``clip_preprocess`` of the PIL image), timed separately; ours makes it inside the forward.
 
+Every implementation runs in this one process, under one host-memory policy (``--host-memory``):
+``glibc`` (default) leaves glibc's malloc as a Python process starts, so both implementations
+fault their largest activation maps in afresh at every forward; ``reuse`` is what openhoi's
+``predict`` / ``evaluate`` / ``serve`` set (``openhoi.host_memory``), given to both. The
+reference code sets nothing, so "as each ships" is openhoi under ``reuse`` against the
+reference under ``glibc``, two runs.
+
 Each timed block waits until the machine is quiet: the 1-minute load average, less this
 process's own share, below ``--max-load``; the table notes the load at the start and the cores
 other processes used during the block.
@@ -52,6 +59,7 @@ from infer_measure import (
 from PIL import Image
 
 from openhoi.config import load_config
+from openhoi.host_memory import set_host_memory
 from openhoi.label_space import load_label_space
 from openhoi.models.build import build_model, build_postprocess
 from openhoi.models.detr.hoi_detector import HOIDetector
@@ -296,6 +304,9 @@ def parse_args() -> argparse.Namespace:
                              "process's share, is below this (0: never wait)")
     parser.add_argument("--max-wait", type=float, default=1800.0,
                         help="seconds to wait for quiet before measuring anyway")
+    parser.add_argument("--host-memory", choices=["glibc", "reuse"], default="glibc",
+                        help="malloc policy of this process, for every implementation "
+                             "(module docstring)")
     args = parser.parse_args()
     if args.threads is None:
         args.threads = sorted({torch.get_num_threads(), 1}, reverse=True)
@@ -307,9 +318,11 @@ def main() -> None:
     if args.clock == "cpu":
         use_cpu_clock()
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.host_memory == "reuse" and not set_host_memory("reuse"):
+        print("host memory: not glibc, left as it is")
     monitor = LoadMonitor()
     peaks = Peaks(args, monitor)
-    print(machine_line(monitor) + f"; threads {args.threads}")
+    print(machine_line(monitor) + f"; threads {args.threads}; host memory {args.host_memory}")
     rows: list[Row] = []
     clip_rows: list[str] = []
     for dev_name in devices:
@@ -330,7 +343,7 @@ def main() -> None:
     for (dev, dtype, threads), peak in sorted(peaks.best.items()):
         print(f"matmul peak {dev} {dtype} {threads} thread(s): {peak / 1e9:.1f} GFLOP/s")
     print("\n".join(clip_rows))
-    print(machine_line(monitor) + " (at the end)")
+    print(machine_line(monitor) + f" (at the end); host memory {args.host_memory}")
 
 
 if __name__ == "__main__":

@@ -68,3 +68,20 @@ def test_help_examples_parse_and_stay_on_their_own_lines(capsys):
             main([name, "--help"])
         text = capsys.readouterr().out
         assert ".pt" in text and ".safetensors" in text, name
+
+
+@pytest.mark.parametrize(("argv", "applies"), [
+    (["predict", "missing.jpg", "--checkpoint", "missing.pt"], True),
+    (["evaluate", "--dataset", "synthetic", "--checkpoint", "missing.pt"], True),
+    (["label-space", "synthetic"], False),
+])
+def test_model_commands_keep_freed_host_memory(argv, applies, monkeypatch, tmp_path):
+    """predict / evaluate / recognize / detect-instances / serve apply openhoi's host-memory
+    policy (training applies it in ``fit``); other commands leave malloc alone."""
+    import openhoi.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "apply_host_memory_env", lambda: calls.append(1))
+    monkeypatch.chdir(tmp_path)
+    main(argv)
+    assert calls == ([1] if applies else [])

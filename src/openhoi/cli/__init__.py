@@ -35,6 +35,7 @@ from openhoi.cli import plot as plot_cmd
 from openhoi.cli import train as train_cmd
 from openhoi.errors import OpenHOIError
 from openhoi.fileio import describe_write_error
+from openhoi.host_memory import apply_host_memory_env
 
 # (name, module, one-line help). Order is the order shown by `openhoi --help`.
 COMMANDS: list[tuple[str, ModuleType, str]] = [
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RUNS_MODELS = frozenset({"predict", "recognize", "detect-instances", "serve", "evaluate"})
+"""Commands that run a model's forward: they keep freed host memory for the next image
+(``openhoi.host_memory``; ``OPENHOI_HOST_MEMORY=system`` leaves glibc's policy)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Our loggers at INFO (DEBUG with -v); third-party libraries (open_clip logs its model
@@ -87,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     logging.getLogger("openhoi").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.command in RUNS_MODELS:  # train and demo: engine.train.fit applies it
+        apply_host_memory_env()  # no page faults for large activation maps after the first
     try:
         return int(args._run(args) or 0)
     except OpenHOIError as err:
