@@ -24,7 +24,11 @@ Every implementation runs in this one process, under one host-memory policy (``-
 fault their largest activation maps in afresh at every forward; ``reuse`` is what openhoi's
 ``predict`` / ``evaluate`` / ``serve`` set (``openhoi.host_memory``), given to both. The
 reference code sets nothing, so "as each ships" is openhoi under ``reuse`` against the
-reference under ``glibc``, two runs.
+reference under ``glibc``, two runs. ``--processes`` measures that in one run instead: each
+implementation in a process of its own (``step_process``, as ``bench_train.py`` does), openhoi's
+with the policy its commands apply (``OPENHOI_HOST_MEMORY``, ``reuse`` when unset), the
+reference's with glibc's; the implementations still take turns call by call, and the table names
+each one's policy.
 
 Each timed block waits until the machine is quiet: the 1-minute load average, less this
 process's own share, below ``--max-load``; the table notes the load at the start and the cores
@@ -54,6 +58,7 @@ from infer_measure import (
     peak_memory,
     sync,
     time_in_turns,
+    timed,
     use_cpu_clock,
 )
 from PIL import Image
@@ -227,6 +232,9 @@ def forwards(models: dict[str, HOIDetector], ref, batch: ImageBatch, device: tor
 
 def run_arch(arch: str, device: torch.device, args: argparse.Namespace, monitor: LoadMonitor,
              peaks: Peaks, rows: list[Row], clip_rows: list[str]) -> None:
+    if args.processes and device.type == "cpu":
+        run_arch_processes(arch, device, args, monitor, peaks, rows)
+        return
     models = our_models(arch, device, [i for i in args.impls if i != "reference"])
     ref = None
     if "reference" in args.impls and args.reference_root and device.type == "cpu":
@@ -257,6 +265,82 @@ def run_arch(arch: str, device: torch.device, args: argparse.Namespace, monitor:
                 for row, _ in group:
                     rows.append(row)
                     print(format_row(row, peaks), flush=True)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """``--worker IMPL``: one implementation of ``args.archs[0]`` in this process, answering
+    the parent's ``step`` / ``flops`` / ``memory`` calls (argument ``SIZE DTYPE``) for every
+    size of ``args.sizes`` (``step_process.serve``)."""
+    from step_process import serve
+
+    from openhoi.host_memory import apply_host_memory_env
+
+    mode = apply_host_memory_env() if args.worker != "reference" else None
+    torch.set_num_threads(args.threads[0])
+    device, arch = torch.device("cpu"), args.archs[0]
+    models, ref = {}, None
+    if args.worker == "reference":
+        from reference_models import build_reference
+
+        ref = build_reference(arch, args.reference_root)
+    else:
+        models = our_models(arch, device, [args.worker])
+    fns = {}
+    for size in args.sizes:
+        h, w = (int(x) for x in size.lower().split("x"))
+        fns[size] = next(iter(forwards(models, ref, make_batch(h, w, device), device, args,
+                                       [], size).values()))
+
+    def under(arg: str, measure: Callable[[Callable[[], object]], object]) -> object:
+        size, dtype = arg.split()
+        with torch.inference_mode(), autocast(device, dtype):
+            return measure(fns[size])
+
+    serve({"step": lambda a: dict(zip(("wall", "cpu"), under(a, timed))),
+           "flops": lambda a: {"flops": under(a, count_flops)},
+           "memory": lambda a: {"bytes": under(a, lambda f: peak_memory(f, device))},
+           "policy": lambda _: {"host_memory": mode or "glibc"}})
+
+
+def run_arch_processes(arch: str, device: torch.device, args: argparse.Namespace,
+                       monitor: LoadMonitor, peaks: Peaks, rows: list[Row]) -> None:
+    """``run_arch`` with every implementation in its own process (``--processes``)."""
+    from step_process import StepProcess, turns
+
+    impls = [i for i in args.impls if i != "reference" or args.reference_root]
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        argv = ["--archs", arch, "--sizes", *args.sizes, "--threads", str(threads)]
+        if args.reference_root:
+            argv += ["--reference-root", args.reference_root]
+        procs = [StepProcess([__file__, "--worker", impl, *argv]) for impl in impls]
+        monitor.children = [p.pid for p in procs]
+        names = [f"{impl} [{p.call('policy')['host_memory']}]" for impl, p in zip(impls, procs)]
+        try:
+            for size in args.sizes:
+                for dtype in args.dtypes:
+                    group = [Row(name, arch, size, dtype, threads, "cpu") for name in names]
+                    note = None
+                    if dtype == "bf16" and not args.force_bf16:
+                        note = cpu_bf16_note(peaks, threads)
+                    peaks.measure(device, dtype, threads)
+                    if note is None:
+                        load = monitor.wait_quiet(args.max_load, args.max_wait)
+                        with monitor.block(threads) as block:
+                            walls, cpus = turns(procs, f"{size} {dtype}", args.warmup, args.runs)
+                        for row, proc, wall, cpu in zip(group, procs, walls, cpus):
+                            row.load, row.others_cpu = load, block.others_cpu
+                            row.times = cpu if args.clock == "cpu" else wall
+                            row.flops = proc.call("flops", f"{size} {dtype}")["flops"]
+                            row.memory = proc.call("memory", f"{size} {dtype}")["bytes"]
+                    for row in group:
+                        row.note = note or ""
+                        rows.append(row)
+                        print(format_row(row, peaks), flush=True)
+        finally:
+            for p in procs:
+                p.close()
+            monitor.children = []
 
 
 HEADER = ("| device | impl | model | input | dtype | threads | latency min / median (s) | "
@@ -307,6 +391,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--host-memory", choices=["glibc", "reuse"], default="glibc",
                         help="malloc policy of this process, for every implementation "
                              "(module docstring)")
+    parser.add_argument("--processes", action="store_true",
+                        help="each implementation in its own process, as it ships (openhoi "
+                             "keeps freed host memory, the reference glibc's policy)")
+    parser.add_argument("--worker", choices=["openhoi", "openhoi-module", "reference"],
+                        default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads is None:
         args.threads = sorted({torch.get_num_threads(), 1}, reverse=True)
@@ -315,6 +404,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.worker:
+        worker(args)
+        return
     if args.clock == "cpu":
         use_cpu_clock()
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -322,7 +414,8 @@ def main() -> None:
         print("host memory: not glibc, left as it is")
     monitor = LoadMonitor()
     peaks = Peaks(args, monitor)
-    print(machine_line(monitor) + f"; threads {args.threads}; host memory {args.host_memory}")
+    policy = "per implementation (--processes)" if args.processes else args.host_memory
+    print(machine_line(monitor) + f"; threads {args.threads}; host memory {policy}")
     rows: list[Row] = []
     clip_rows: list[str] = []
     for dev_name in devices:
@@ -343,7 +436,7 @@ def main() -> None:
     for (dev, dtype, threads), peak in sorted(peaks.best.items()):
         print(f"matmul peak {dev} {dtype} {threads} thread(s): {peak / 1e9:.1f} GFLOP/s")
     print("\n".join(clip_rows))
-    print(machine_line(monitor) + f" (at the end); host memory {args.host_memory}")
+    print(machine_line(monitor) + f" (at the end); host memory {policy}")
 
 
 if __name__ == "__main__":
