@@ -19,12 +19,13 @@ Implementations (``--impls``):
   input, same threads. HOICLIP's reference receives its CLIP input from the data loader
   (``clip_preprocess`` of the PIL image), timed separately; ours makes it inside the forward.
 
-Every implementation runs in this one process, under one host-memory policy (``--host-memory``):
+With ``--no-processes`` every implementation runs in this one process, under one host-memory
+policy (``--host-memory``):
 ``glibc`` (default) leaves glibc's malloc as a Python process starts, so both implementations
 fault their largest activation maps in afresh at every forward; ``reuse`` is what openhoi's
 ``predict`` / ``evaluate`` / ``serve`` set (``openhoi.host_memory``), given to both. The
 reference code sets nothing, so "as each ships" is openhoi under ``reuse`` against the
-reference under ``glibc``, two runs. ``--processes`` measures that in one run instead: each
+reference under ``glibc``, two runs. By default (``--processes``) it is measured in one run: each
 implementation in a process of its own (``step_process``, as ``bench_train.py`` does), openhoi's
 with the policy its commands apply (``OPENHOI_HOST_MEMORY``, ``reuse`` when unset), the
 reference's with glibc's; the implementations still take turns call by call, and the table names
@@ -391,9 +392,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--host-memory", choices=["glibc", "reuse"], default="glibc",
                         help="malloc policy of this process, for every implementation "
                              "(module docstring)")
-    parser.add_argument("--processes", action="store_true",
+    parser.add_argument("--processes", action=argparse.BooleanOptionalAction, default=True,
                         help="each implementation in its own process, as it ships (openhoi "
-                             "keeps freed host memory, the reference glibc's policy)")
+                             "keeps freed host memory, the reference glibc's policy); "
+                             "--no-processes: all in this process under --host-memory")
     parser.add_argument("--worker", choices=["openhoi", "openhoi-module", "reference"],
                         default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -415,6 +417,8 @@ def main() -> None:
     monitor = LoadMonitor()
     peaks = Peaks(args, monitor)
     policy = "per implementation (--processes)" if args.processes else args.host_memory
+    if args.processes and args.host_memory != "glibc":
+        print("--host-memory applies with --no-processes only: each process keeps its own")
     print(machine_line(monitor) + f"; threads {args.threads}; host memory {policy}")
     rows: list[Row] = []
     clip_rows: list[str] = []
