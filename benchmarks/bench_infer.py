@@ -412,13 +412,13 @@ def main() -> None:
     if args.clock == "cpu":
         use_cpu_clock()
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if args.host_memory == "reuse" and not set_host_memory("reuse"):
-        print("host memory: not glibc, left as it is")
-    monitor = LoadMonitor()
-    peaks = Peaks(args, monitor)
     policy = "per implementation (--processes)" if args.processes else args.host_memory
     if args.processes and args.host_memory != "glibc":
         print("--host-memory applies with --no-processes only: each process keeps its own")
+    elif args.host_memory == "reuse" and not set_host_memory("reuse"):
+        print("host memory: not glibc, left as it is")
+    monitor = LoadMonitor()
+    peaks = Peaks(args, monitor)
     print(machine_line(monitor) + f"; threads {args.threads}; host memory {policy}")
     rows: list[Row] = []
     clip_rows: list[str] = []

@@ -146,10 +146,10 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...]
     AMD CPUs the BLAS behind ``a @ b``, MKL, stays well below what the cores can do)."""
     kernels = [torch.matmul]
     if device.type == "cpu" and dtype == torch.float32:
-        from openhoi.ops.linear import _matmul_t, onednn_available
+        from openhoi.ops.linear import linear, onednn_available
 
         if onednn_available():
-            kernels.append(lambda a, b: _matmul_t(a, b))  # a @ b.T: the same FLOPs
+            kernels.append(linear)  # a @ b.T in oneDNN (no gradients): the same FLOPs
     best = 0.0
     for kernel in kernels:
         for n in sizes:

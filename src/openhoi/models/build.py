@@ -92,8 +92,7 @@ def build_model_parts(config: Config, label_space: LabelSpace,
         files: the family's own pretrained inputs (``Architecture.model``).
     """
     arch = architecture_entry(config.model.architecture)
-    model = arch.model(config.model, label_space, pretrained=pretrained, **files)
-    use_cpu_kernels(model, config.model)
+    model = build_model(config.model, label_space, pretrained=pretrained, **files)
     columns = None
     if config.data.zero_shot is not None:  # HOICLIP --del_unseen: losses over seen classes
         columns = torch.tensor(label_space.seen_interactions(config.data.zero_shot))

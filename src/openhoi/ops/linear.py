@@ -10,8 +10,9 @@ same float32 arithmetic (no reduced-precision mode), summed in another order: re
 to float rounding.
 
 :func:`linear` is ``F.linear`` that takes this path for float32 CPU tensors outside autocast
-(bfloat16 autocast already goes to oneDNN), with its own backward (the input and weight
-gradients are two more oneDNN products, the bias gradient a sum); any other device, dtype,
+(bfloat16 autocast already goes to oneDNN), with its own backward (the input gradient another
+oneDNN product, the weight gradient a BLAS product, which reads the transposed gradient in place
+where oneDNN would copy it, the bias gradient a sum); any other device, dtype,
 autocast, ``torch.compile`` tracing, or a PyTorch built without oneDNN falls back to
 ``F.linear``. :class:`Linear` is ``nn.Linear`` through it; :func:`use_onednn_linear` turns every
 ``nn.Linear`` of a model into one (and back), keeping parameters, buffers and state-dict keys.

@@ -84,7 +84,7 @@ class MultiheadAttention(nn.MultiheadAttention):
             q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
         if not (self.training and self.dropout > 0.0):
             q, k, v = (t.view(b, -1, h, d).transpose(1, 2) for t in (q, k, v))  # [B, H, *, d]
-            mask = self._sdpa_mask(attn_mask, key_padding_mask, b, length, s, q.dtype)
+            mask = self._mask(attn_mask, key_padding_mask, b, length, s, q.dtype)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
             return linear(out.transpose(1, 2).reshape(b, length, e), self.out_proj.weight,
                           self.out_proj.bias)
@@ -92,20 +92,18 @@ class MultiheadAttention(nn.MultiheadAttention):
         k = k.view(b, s, h, d).transpose(1, 2).reshape(b * h, s, d)
         v = v.view(b, s, h, d).transpose(1, 2).reshape(b * h, s, d)
         scores = torch.bmm(q, k.transpose(1, 2))
-        additive = _additive(attn_mask, scores.dtype)
-        if additive is not None:  # [L, S] or [B * H, L, S], as nn.MultiheadAttention takes it
-            scores = scores + additive
-        if key_padding_mask is not None and bool(key_padding_mask.any()):  # none: one pass less
-            pad = _additive(key_padding_mask, scores.dtype).view(b, 1, 1, s)
-            scores = (scores.view(b, h, length, s) + pad).view(b * h, length, s)
+        mask = self._mask(attn_mask, key_padding_mask, b, length, s, scores.dtype)
+        if mask is not None:
+            scores = (scores.view(b, h, length, s) + mask).view(b * h, length, s)
         weights = dropout(scores.softmax(-1), self.dropout, True)
         out = torch.bmm(weights, v).view(b, h, length, d).transpose(1, 2).reshape(b, length, e)
         return linear(out, self.out_proj.weight, self.out_proj.bias)
 
-    def _sdpa_mask(self, attn_mask: Tensor | None, key_padding_mask: Tensor | None, b: int,
-                   length: int, s: int, dtype: torch.dtype) -> Tensor | None:
-        """``attn_mask`` ([L, S] or [B * H, L, S]) and ``key_padding_mask`` ([B, S]), True or
-        -inf = masked out, as one additive mask broadcasting to ``[B, H, L, S]``."""
+    def _mask(self, attn_mask: Tensor | None, key_padding_mask: Tensor | None, b: int,
+              length: int, s: int, dtype: torch.dtype) -> Tensor | None:
+        """``attn_mask`` ([L, S] or [B * H, L, S], as ``nn.MultiheadAttention`` takes it) and
+        ``key_padding_mask`` ([B, S]), True or -inf = masked out, as one additive mask
+        broadcasting to ``[B, H, L, S]`` (no padding anywhere: no pass for it)."""
         mask = _additive(attn_mask, dtype)
         if mask is not None and mask.dim() == 3:
             mask = mask.view(b, self.num_heads, length, s)
