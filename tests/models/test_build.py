@@ -22,3 +22,13 @@ def test_linear_layers_follow_model_onednn_linear(recipe: str, enabled: bool) ->
         kinds = {type(m) for m in model.modules() if isinstance(m, nn.Linear)}
         assert (Linear in kinds) is enabled
         assert (nn.Linear in kinds) is not enabled
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_convolutions_follow_model_winograd(enabled: bool) -> None:
+    from openhoi.ops.winograd import Conv2d
+
+    config = load_config("synthetic_tiny", [f"model.winograd={str(enabled).lower()}"])
+    model = build_model(config.model, load_label_space("synthetic"))
+    kinds = {type(m) for m in model.modules() if isinstance(m, nn.Conv2d)}
+    assert (Conv2d in kinds) is enabled

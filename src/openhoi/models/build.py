@@ -35,6 +35,7 @@ from openhoi.models.ez_hoi.build import ARCHITECTURE as EZ_HOI
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
 from openhoi.ops.linear import use_onednn_linear
+from openhoi.ops.winograd import use_winograd
 
 ARCHITECTURES: dict[str, Architecture] = {
     "hoiclip": HOICLIP,
@@ -62,11 +63,13 @@ def build_model(cfg: ModelConfig, label_space: LabelSpace, **kwargs: Any) -> HOI
 
 
 def use_cpu_kernels(model: nn.Module, cfg: ModelConfig) -> None:
-    """openhoi's CPU kernels in ``model`` as ``cfg.onednn_linear`` says: every linear layer and
-    attention projection (open_clip's towers included) in oneDNN's matmul, or torch's own."""
+    """openhoi's CPU kernels in ``model`` as ``cfg.onednn_linear`` and ``cfg.winograd`` say:
+    every linear layer and attention projection (open_clip's towers included) in oneDNN's
+    matmul, or torch's own; the wide 3x3 convolutions by Winograd's algorithm, or direct."""
     if cfg.onednn_linear:
         adopt_attention(model)
     use_onednn_linear(model, cfg.onednn_linear)
+    use_winograd(model, cfg.winograd)
 
 
 def build_criterion(cfg: ModelConfig, label_space: LabelSpace,

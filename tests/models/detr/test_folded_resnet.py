@@ -77,3 +77,31 @@ def test_backbone_forward_uses_the_fold():
     assert not torch.equal(backbone.body(x), folded_forward(backbone.body, x))  # rounding differs
     features, _ = backbone(x, torch.zeros(1, 64, 64, dtype=torch.bool))
     torch.testing.assert_close(features, folded_forward(backbone.body, x), rtol=0, atol=0)
+
+
+def test_folded_forward_with_winograd_matches_the_direct_convolutions(monkeypatch):
+    """ResNet-50's 256- and 512-channel 3x3 convolutions by Winograd's algorithm (float32,
+    ``model.winograd``): features and gradients agree with the direct convolutions to float
+    rounding, and the path is taken for exactly those seven layers."""
+    from openhoi.ops import winograd
+
+    torch.manual_seed(0)
+    backbone = Backbone("resnet50", channels_last=True)
+    _randomize_norms(backbone)
+    x = torch.randn(2, 3, 96, 128).contiguous(memory_format=torch.channels_last)
+    runs, calls, original = {}, [], winograd.winograd_conv2d
+    monkeypatch.setattr(winograd, "winograd_conv2d", lambda *a: calls.append(1) or original(*a))
+    for enabled in (False, True):
+        winograd.use_winograd(backbone, enabled)
+        calls.clear()
+        out = folded_forward(backbone.body, x)
+        out.square().mean().backward()
+        runs[enabled] = (out.detach(), {n: p.grad.clone() for n, p in
+                                        backbone.named_parameters() if p.grad is not None})
+        backbone.zero_grad(set_to_none=True)
+        assert len(calls) == (7 if enabled else 0)  # layer3: 5, layer4: 2 (stride 1)
+    (direct, gd), (wino, gw) = runs[False], runs[True]
+    torch.testing.assert_close(wino, direct, rtol=0, atol=1e-5 * direct.abs().max().item())
+    assert gd.keys() == gw.keys()
+    for n in gd:
+        assert ((gw[n] - gd[n]).norm() / gd[n].norm()).item() < 1e-4, n

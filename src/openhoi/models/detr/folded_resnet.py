@@ -18,10 +18,11 @@ Only the torchvision layouts DETR uses are walked: the stem (``conv1, bn1, relu,
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import FrozenBatchNorm2d
+
+from openhoi.ops.winograd import MIN_CHANNELS, conv2d
 
 STEM = ("conv1", "bn1", "relu", "maxpool")
 
@@ -41,7 +42,9 @@ def folded_weight_bias(conv: nn.Conv2d, bn: nn.Module) -> tuple[Tensor, Tensor]:
 def conv_frozen_bn(x: Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> Tensor:
     """``bn(conv(x))`` as one convolution with the affine map folded into weight and bias."""
     weight, bias = folded_weight_bias(conv, bn)
-    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups,
+                  winograd=getattr(conv, "winograd", False),
+                  min_channels=getattr(conv, "min_channels", MIN_CHANNELS))
 
 
 def _block(block: nn.Module, x: Tensor) -> Tensor:

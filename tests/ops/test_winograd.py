@@ -1,0 +1,180 @@
+"""Winograd F(2x2, 3x3) convolutions (``openhoi.ops.winograd``): the same values and gradients
+as ``F.conv2d``, the path taken only where it applies, and the module swap."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openhoi.ops import winograd
+from openhoi.ops.winograd import (
+    MIN_CHANNELS,
+    Conv2d,
+    conv2d,
+    filter_transform,
+    use_winograd,
+    winograd_applies,
+    winograd_conv2d,
+)
+
+SHAPES = [  # (N, C, K, H, W): even and odd sizes, one pixel, one channel, rectangular
+    (2, 3, 4, 6, 8), (1, 2, 5, 7, 5), (2, 4, 3, 1, 1), (1, 1, 1, 2, 3), (3, 5, 2, 9, 4),
+]
+
+
+def _inputs(n: int, c: int, k: int, h: int, w: int, dtype: torch.dtype = torch.float64,
+            channels_last: bool = False) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(n * 1000 + c * 100 + k * 10 + h + w)
+    x = torch.randn(n, c, h, w, generator=g, dtype=dtype)
+    weight = torch.randn(k, c, 3, 3, generator=g, dtype=dtype)
+    bias = torch.randn(k, generator=g, dtype=dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        weight = weight.contiguous(memory_format=torch.channels_last)
+    return tuple(t.requires_grad_() for t in (x, weight, bias))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_values_and_gradients_equal_the_direct_convolution(shape, channels_last, with_bias):
+    x, weight, bias = _inputs(*shape, channels_last=channels_last)
+    bias = bias if with_bias else None
+    got = winograd_conv2d(x, weight, bias)
+    expected = F.conv2d(x, weight, bias, padding=1)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    grad = torch.randn_like(expected)
+    inputs = (x, weight) + ((bias,) if with_bias else ())
+    for a, b in zip(torch.autograd.grad(got, inputs, grad),
+                    torch.autograd.grad(expected, inputs, grad), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_gradcheck():
+    x, weight, bias = _inputs(2, 2, 3, 5, 4)
+    assert torch.autograd.gradcheck(winograd_conv2d, (x, weight, bias))
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, True), (False, True, False)])
+def test_only_the_gradients_asked_for(needs):
+    """A frozen input (ResNet's layer after a frozen stage) or frozen weights: only the other
+    gradients are computed, and they are the direct convolution's."""
+    x, weight, bias = (t.detach().requires_grad_(r) for t, r in zip(_inputs(2, 3, 4, 6, 6),
+                                                                     needs, strict=True))
+    leaves = [t for t in (x, weight, bias) if t.requires_grad]
+    got = torch.autograd.grad(winograd_conv2d(x, weight, bias).sum(), leaves)
+    expected = torch.autograd.grad(F.conv2d(x, weight, bias, padding=1).sum(), leaves)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_filter_transform_hand_values():
+    """``U = G g G^T`` for one filter: the corner taps pass through, the middle averages."""
+    g = torch.arange(9, dtype=torch.float64).view(1, 1, 3, 3)
+    u = filter_transform(g).view(4, 4)
+    G = torch.tensor([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=torch.float64)
+    torch.testing.assert_close(u, G @ g[0, 0] @ G.t())
+    assert u[0, 0] == 0 and u[3, 3] == 8 and u[0, 3] == 2
+
+
+def test_float32_at_the_threshold_takes_the_path_and_agrees_to_rounding():
+    x, weight, bias = _inputs(1, MIN_CHANNELS, MIN_CHANNELS, 6, 10, torch.float32, True)
+    weight.data.mul_(0.05)
+    assert winograd_applies(x, weight, 1, 1)
+    got = conv2d(x, weight, bias, padding=1)
+    expected = F.conv2d(x, weight, bias, padding=1)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert got._base is None  # not a view: in-place ops after it keep their gradients
+    torch.testing.assert_close(got, expected, rtol=0, atol=2e-5 * expected.abs().max().item())
+    grad = torch.randn_like(expected)
+    for a, b in zip(torch.autograd.grad(got, (x, weight, bias), grad),
+                    torch.autograd.grad(expected, (x, weight, bias), grad), strict=True):
+        assert ((a - b).norm() / b.norm()).item() < 1e-5
+
+
+def test_in_place_after_the_convolution_keeps_gradients():
+    x, weight, bias = _inputs(2, 3, 4, 6, 6)
+    got = winograd_conv2d(x, weight, bias).relu_()
+    expected = F.conv2d(x, weight, bias, padding=1).relu_()
+    for a, b in zip(torch.autograd.grad(got.sum(), (x, weight)),
+                    torch.autograd.grad(expected.sum(), (x, weight)), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("case", ["stride", "padding", "same", "dilation", "groups", "kernel",
+                                  "narrow_in", "narrow_out", "bfloat16", "float64", "autocast",
+                                  "empty"])
+def test_other_convolutions_take_the_direct_path(case, monkeypatch):
+    c = MIN_CHANNELS
+    x = torch.randn(1, c, 4, 4)
+    weight = torch.randn(c, c, 3, 3)
+    kwargs = {"stride": 1, "padding": 1, "dilation": 1, "groups": 1}
+    if case in ("stride", "dilation"):
+        kwargs[case] = 2
+    elif case == "padding":
+        kwargs["padding"] = 0
+    elif case == "same":
+        kwargs["padding"] = "same"
+    elif case == "groups":
+        kwargs["groups"] = 2
+        weight = torch.randn(c, c // 2, 3, 3)
+    elif case == "kernel":
+        weight = torch.randn(c, c, 1, 1)
+    elif case == "narrow_in":
+        x, weight = torch.randn(1, c // 2, 4, 4), torch.randn(c, c // 2, 3, 3)
+    elif case == "narrow_out":
+        weight = torch.randn(c // 2, c, 3, 3)
+    elif case in ("bfloat16", "float64"):
+        x, weight = x.to(getattr(torch, case)), weight.to(getattr(torch, case))
+    elif case == "empty":
+        x = x[:0]
+    assert not winograd_applies(x, weight, **kwargs) or case == "autocast"
+
+    def fail(*args, **kw):
+        raise AssertionError("the Winograd path was taken")
+
+    monkeypatch.setattr(winograd, "winograd_conv2d", fail)
+    if case == "autocast":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not winograd_applies(x, weight, **kwargs)
+            conv2d(x, weight, **kwargs)
+        return
+    torch.testing.assert_close(conv2d(x, weight, **kwargs), F.conv2d(x, weight, **kwargs))
+
+
+def test_switch_off_takes_the_direct_path(monkeypatch):
+    x, weight, _ = _inputs(1, MIN_CHANNELS, MIN_CHANNELS, 4, 4, torch.float32)
+    monkeypatch.setattr(winograd, "winograd_conv2d",
+                        lambda *a, **k: pytest.fail("the Winograd path was taken"))
+    conv2d(x, weight, padding=1, winograd=False)
+
+
+def test_winograd_conv2d_rejects_other_kernels():
+    with pytest.raises(ValueError, match=r"\[K, 3, 3, 3\] weight"):
+        winograd_conv2d(torch.randn(1, 3, 4, 4), torch.randn(2, 3, 1, 1))
+
+
+def test_use_winograd_swaps_only_eligible_convolutions_and_keeps_state(monkeypatch):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 3, stride=2, padding=1),
+                          nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(1, 4, 8, 8)
+    expected = model(x)
+    assert use_winograd(model, True) == 1
+    assert [type(m) for m in model] == [Conv2d, nn.Conv2d, nn.Conv2d, nn.Conv2d]
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    torch.testing.assert_close(model(x), expected)  # 4 channels: below the threshold
+    calls = []
+    monkeypatch.setattr(winograd, "winograd_conv2d",
+                        lambda *a: calls.append(1) or F.conv2d(*a, padding=1))
+    model[0].min_channels = 1
+    torch.testing.assert_close(model(x), expected)
+    assert calls == [1]
+    model[0].winograd = False
+    model(x)
+    assert calls == [1]
+    assert use_winograd(model, False) == 1 and type(model[0]) is nn.Conv2d
+    assert use_winograd(model, False) == 0
