@@ -21,7 +21,8 @@ where the transforms are small beside the products: with 256 channels or more (R
 3x3 kernels with stride 1, padding 1, dilation 1, one group and at least ``min_channels``
 input and output channels, and falls back to ``F.conv2d`` otherwise. Its backward is its own
 (the adjoint transforms and two products of the same reduced size); the input is saved and
-transformed again in the backward pass, so memory stays what the direct convolution's is.
+transformed again in the backward pass (the filters' transform is kept: 16 / 9 of the
+weights).
 Outputs and input gradients come back channels-last (the layout oneDNN gives a channels-last
 input).
 """
@@ -62,22 +63,20 @@ def winograd_applies(x: Tensor, weight: Tensor, stride: int | tuple[int, int] = 
 
 
 def filter_transform(weight: Tensor) -> Tensor:
-    """``U = G g G^T`` of every filter: ``[K, C, 3, 3]`` -> ``[16, K, C]`` (one product over
-    the 9 taps after one copy of the weight to ``[3, 3, K, C]``, rows of ``C`` contiguous in a
-    channels-last weight)."""
+    """``U = G g G^T`` of every filter: ``[K, C, 3, 3]`` -> ``[16, K, C]`` (a view of a
+    ``[K, 16, C]`` tensor: one batched product over the 9 taps, which a channels-last weight
+    holds as ``[K, 9, C]`` without a copy)."""
     k, c = weight.shape[:2]
-    taps = weight.permute(2, 3, 0, 1).reshape(9, k * c)
-    return (_GG.to(weight.dtype) @ taps).view(16, k, c)
+    taps = weight.permute(0, 2, 3, 1).reshape(k, 9, c)
+    return torch.matmul(_GG.to(weight.dtype), taps).permute(1, 0, 2)
 
 
-def _filter_transform_adjoint(du: Tensor, like: Tensor) -> Tensor:
-    """The adjoint of :func:`filter_transform`: ``[16, K, C]`` -> ``[K, C, 3, 3]`` in the
-    memory format of ``like``."""
-    _, k, c = du.shape
-    taps = (_GG.to(du.dtype).t() @ du.reshape(16, k * c)).view(3, 3, k, c)
-    fmt = (torch.channels_last if like.is_contiguous(memory_format=torch.channels_last)
-           and not like.is_contiguous() else torch.contiguous_format)
-    return taps.permute(2, 3, 0, 1).contiguous(memory_format=fmt)
+def _filter_transform_adjoint(du: Tensor, channels_last: bool) -> Tensor:
+    """The adjoint of :func:`filter_transform`: ``[K, 16, C]`` -> ``[K, C, 3, 3]``,
+    channels-last or contiguous."""
+    k, _, c = du.shape
+    taps = torch.matmul(_GG.to(du.dtype).t(), du).view(k, 3, 3, c).permute(0, 3, 1, 2)
+    return taps if channels_last else taps.contiguous()
 
 
 def _input_transform(x: Tensor) -> Tensor:
@@ -85,7 +84,11 @@ def _input_transform(x: Tensor) -> Tensor:
     padded by one: ``[4, 4, N, tH, tW, C]`` with ``tH, tW = ceil(H / 2), ceil(W / 2)``."""
     n, h, w, c = x.shape
     th, tw = (h + 1) // 2, (w + 1) // 2
-    xp = x.new_zeros(n, 2 * th + 2, 2 * tw + 2, c)
+    xp = x.new_empty(n, 2 * th + 2, 2 * tw + 2, c)
+    xp[:, 0].zero_()  # the border (one pixel, and the row and column of an odd size) only
+    xp[:, h + 1:].zero_()
+    xp[:, 1:h + 1, 0].zero_()
+    xp[:, 1:h + 1, w + 1:].zero_()
     xp[:, 1:h + 1, 1:w + 1] = x
     r = [xp[:, k:k + 2 * th:2] for k in range(4)]
     rows = x.new_empty(4, n, th, 2 * tw + 2, c)
@@ -191,31 +194,36 @@ def _forward(x: Tensor, u: Tensor, bias: Tensor | None) -> Tensor:
 
 
 class _Winograd(torch.autograd.Function):
-    """``conv2d(x, W, b, padding=1)`` by F(2x2, 3x3); saves ``x`` and ``W``, as the direct
-    convolution does (both transforms are redone in the backward pass)."""
+    """``conv2d(x, W, b, padding=1)`` by F(2x2, 3x3); saves ``x`` (as the direct convolution
+    does; its transform is redone in the backward pass) and ``U`` (16 / 9 of the weight's
+    size)."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # noqa: ANN001
-        ctx.save_for_backward(x, weight)
+        u = filter_transform(weight)
+        ctx.save_for_backward(x, u)
         ctx.has_bias = bias is not None
-        return _forward(x, filter_transform(weight), bias)
+        ctx.weight_channels_last = (weight.is_contiguous(memory_format=torch.channels_last)
+                                    and not weight.is_contiguous())
+        return _forward(x, u, bias)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:  # noqa: ANN001
-        x, weight = ctx.saved_tensors
+        x, u = ctx.saved_tensors
         _, c, h, w = x.shape
         dm = _output_transform_adjoint(grad.permute(0, 2, 3, 1))
         shape = dm.shape
         dm = dm.view(16, -1, shape[-1])  # [16, P, K]
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dv = torch.bmm(dm, filter_transform(weight))  # [16, P, C]
+            dv = torch.bmm(dm, u)  # [16, P, C]
             dx = _input_transform_adjoint(dv.view(*shape[:-1], c), h, w)
         if ctx.needs_input_grad[1]:
             v = _input_transform(x.permute(0, 2, 3, 1))
-            du = torch.bmm(dm.transpose(1, 2), v.view(16, -1, c))  # [16, K, C]
-            dw = _filter_transform_adjoint(du, weight)
+            du = v.new_empty(u.shape[1], 16, c)  # [K, 16, C], as filter_transform's
+            torch.bmm(dm.transpose(1, 2), v.view(16, -1, c), out=du.permute(1, 0, 2))
+            dw = _filter_transform_adjoint(du, ctx.weight_channels_last)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = dm[5].sum(0)
         return dx, dw, db
