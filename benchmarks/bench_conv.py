@@ -15,7 +15,9 @@ The channel threshold of ``openhoi.ops.winograd.MIN_CHANNELS`` comes from this t
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +44,16 @@ def case(batch: int, channels: int, h: int, w: int
     grad = torch.randn(batch, channels, h, w, generator=g).contiguous(memory_format=cl)
     return (x.requires_grad_(), weight.contiguous(memory_format=cl).requires_grad_(),
             torch.randn(channels, generator=g).requires_grad_(), grad)
+
+
+def run(conv: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...],
+        training: bool) -> object:
+    """One forward (no gradients), or one forward and backward."""
+    x, weight, bias, grad = tensors
+    if not training:
+        with torch.no_grad():
+            return conv(x, weight, bias)
+    return torch.autograd.grad(conv(x, weight, bias), (x, weight, bias), grad)
 
 
 def main() -> None:
@@ -71,18 +83,13 @@ def main() -> None:
         for channels in args.channels:
             s = STRIDE[channels]
             h, w = -(-hi // s), -(-wi // s)
-            x, weight, bias, grad = case(args.batch, channels, h, w)
             flops = 2 * args.batch * h * w * channels * channels * 9
+            tensors = case(args.batch, channels, h, w)
             for name, passes in (("forward", 1), ("forward + backward", 3)):
-                def run(conv, training=passes == 3):
-                    if not training:
-                        with torch.no_grad():
-                            return conv(x, weight, bias)
-                    return torch.autograd.grad(conv(x, weight, bias), (x, weight, bias), grad)
-
                 with monitor.block(torch.get_num_threads()) as block:
-                    walls, _ = time_in_turns([lambda: run(direct), lambda: run(winograd_conv2d)],
-                                             args.warmup, args.runs)
+                    fns = [functools.partial(run, conv, tensors, passes == 3)
+                           for conv in (direct, winograd_conv2d)]
+                    walls, _ = time_in_turns(fns, args.warmup, args.runs)
                 (d_min, d_med), (w_min, w_med) = ((min(t), statistics.median(t)) for t in walls)
                 gf = passes * flops / 1e9
                 print(f"| {channels} | {args.batch} x {h}x{w} ({size}) | {name} | "
