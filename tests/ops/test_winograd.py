@@ -178,3 +178,15 @@ def test_use_winograd_swaps_only_eligible_convolutions_and_keeps_state(monkeypat
     assert calls == [1]
     assert use_winograd(model, False) == 1 and type(model[0]) is nn.Conv2d
     assert use_winograd(model, False) == 0
+
+
+def test_direct_convolutions_context(monkeypatch):
+    from openhoi.ops.winograd import direct_convolutions
+
+    x, weight, _ = _inputs(1, MIN_CHANNELS, MIN_CHANNELS, 4, 4, torch.float32)
+    assert winograd_applies(x, weight, 1, 1)
+    with direct_convolutions():
+        with direct_convolutions():
+            assert not winograd_applies(x, weight, 1, 1)
+        assert not winograd_applies(x, weight, 1, 1)
+    assert winograd_applies(x, weight, 1, 1)

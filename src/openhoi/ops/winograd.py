@@ -29,6 +29,9 @@ input).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,6 +44,20 @@ MIN_CHANNELS = 256
 # G (4x3) of F(2x2, 3x3), as kron(G, G): row 4 * a + b maps the filter's 9 taps to U[a, b].
 _G = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _GG = torch.kron(_G, _G)  # [16, 9]
+
+
+_DIRECT = [0]  # > 0 inside direct_convolutions()
+
+
+@contextlib.contextmanager
+def direct_convolutions() -> Iterator[None]:
+    """Every :func:`conv2d` inside takes the direct path (to count a model's FLOPs as its
+    convolutions define them: ``benchmarks/infer_measure.count_flops``)."""
+    _DIRECT[0] += 1
+    try:
+        yield
+    finally:
+        _DIRECT[0] -= 1
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -58,7 +75,7 @@ def winograd_applies(x: Tensor, weight: Tensor, stride: int | tuple[int, int] = 
             and not isinstance(padding, str) and _pair(padding) == (1, 1)
             and _pair(stride) == (1, 1) and _pair(dilation) == (1, 1)
             and min(weight.shape[0], weight.shape[1]) >= min_channels
-            and x.numel() > 0 and not torch.is_autocast_enabled("cpu")
+            and x.numel() > 0 and not _DIRECT[0] and not torch.is_autocast_enabled("cpu")
             and not torch.compiler.is_compiling())
 
 
