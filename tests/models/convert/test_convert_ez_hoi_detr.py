@@ -14,10 +14,9 @@ from reference_layouts import TEXT_W
 from openhoi.cli import main
 from openhoi.errors import CheckpointError, ConfigError
 from openhoi.label_space import load_label_space
-from openhoi.models.build import load_model
+from openhoi.models.build import load_model, use_cpu_kernels
 from openhoi.models.convert import convert_checkpoint, save_converted
 from openhoi.models.detr.plain_detr import COCO_UNUSED_IDS, PlainDETR, detr_from_checkpoint
-from openhoi.ops.linear import use_onednn_linear
 from openhoi.structures import ImageBatch
 
 H, W = 64, 80
@@ -80,7 +79,7 @@ def test_detector_is_the_checkpoints(converted, files, space):
     detector = converted.model.detector
     assert isinstance(detector, PlainDETR)
     direct = detr_from_checkpoint(files["detr"], space.object_ids, num_heads=HEADS)
-    use_onednn_linear(direct, converted.config.model.onednn_linear)  # as build_model does
+    use_cpu_kernels(direct, converted.config.model)  # as build_model does
     batch = _batch()
     with torch.no_grad():
         ours, theirs = detector(batch), direct(batch)
