@@ -1,15 +1,21 @@
-"""Winograd F(2x2, 3x3) against the direct convolution (``openhoi.ops.winograd``), per shape.
+"""openhoi's CPU convolution kernels against oneDNN's (``openhoi.ops.conv``), per shape.
 
-ResNet-50's 3x3 stride-1 convolutions as a HOICLIP training batch of two images meets them
-(channels-last, float32, a frozen-norm bias), forward alone (inference) and forward + backward
-(training: the input, weight and bias gradients), both ways in turns (A B A B ...) so that a
-drifting machine hits both alike. FLOP/s are the direct convolution's FLOPs over the time
-(Winograd's products hold 2.25x fewer: its "effective" rate can pass the matmul peak).
+ResNet-50's 3x3 convolutions as a HOICLIP training batch of two images meets them
+(channels-last, float32, a frozen-norm bias), both ways in turns (A B A B ...) so that a
+drifting machine hits both alike:
+
+* stride 1, Winograd's F(2x2, 3x3) (``openhoi.ops.winograd``): forward alone (inference) and
+  forward + backward (training: the input, weight and bias gradients). FLOP/s are the direct
+  convolution's FLOPs over the time (Winograd's products hold 2.25x fewer: its "effective"
+  rate can pass the matmul peak);
+* stride 2 (each stage's first block), the weight gradient as one product of the gathered
+  taps (``openhoi.ops.strided_conv``): forward + backward.
 
     python benchmarks/bench_conv.py --threads 2
     python benchmarks/bench_conv.py --sizes 512x640 800x1200 --channels 128 256 512
 
-The channel threshold of ``openhoi.ops.winograd.MIN_CHANNELS`` comes from this table.
+The channel thresholds of ``openhoi.ops.winograd`` and ``openhoi.ops.strided_conv`` come from
+these tables.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch.nn.functional as F
 from infer_measure import LoadMonitor, machine_line, matmul_peak, time_in_turns
 
 from openhoi.host_memory import set_host_memory
+from openhoi.ops.strided_conv import stride2_conv3x3
 from openhoi.ops.winograd import winograd_conv2d
 
 STRIDE = {64: 4, 128: 8, 256: 16, 512: 32}
@@ -34,14 +41,19 @@ def direct(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.T
     return F.conv2d(x, weight, bias, padding=1)
 
 
-def case(batch: int, channels: int, h: int, w: int
+def direct_stride2(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(x, weight, bias, stride=2, padding=1)
+
+
+def case(batch: int, channels: int, h: int, w: int, stride: int = 1
          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Input, weight (scaled like a trained layer's), bias and output gradient, channels-last."""
     g = torch.Generator().manual_seed(channels + h)
     cl = torch.channels_last
     x = torch.randn(batch, channels, h, w, generator=g).contiguous(memory_format=cl)
     weight = (torch.randn(channels, channels, 3, 3, generator=g) / (3 * channels**0.5))
-    grad = torch.randn(batch, channels, h, w, generator=g).contiguous(memory_format=cl)
+    ho, wo = -(-h // stride), -(-w // stride)
+    grad = torch.randn(batch, channels, ho, wo, generator=g).contiguous(memory_format=cl)
     return (x.requires_grad_(), weight.contiguous(memory_format=cl).requires_grad_(),
             torch.randn(channels, generator=g).requires_grad_(), grad)
 
@@ -96,6 +108,24 @@ def main() -> None:
                       f"{1e3 * d_min:.2f} / {1e3 * d_med:.2f} | {1e3 * w_min:.2f} / "
                       f"{1e3 * w_med:.2f} | {d_min / w_min:.2f}x / {d_med / w_med:.2f}x | "
                       f"{gf / d_min:.0f} / {gf / w_min:.0f} | {block.others_cpu:.2f} |")
+    print("\nStride 2 (training: forward + backward; the input at twice the output's size)\n")
+    print("| width | input map (image) | oneDNN (ms) | gathered weight gradient (ms) | speed-up "
+          "(min / median) | others' cores |")
+    print("|---|---|---|---|---|---|")
+    for size in args.sizes:
+        hi, wi = (int(v) for v in size.split("x"))
+        for channels in args.channels:
+            s = STRIDE[channels] // 2
+            h, w = -(-hi // s), -(-wi // s)
+            tensors = case(args.batch, channels, h, w, stride=2)
+            with monitor.block(torch.get_num_threads()) as block:
+                fns = [functools.partial(run, conv, tensors, True)
+                       for conv in (direct_stride2, stride2_conv3x3)]
+                walls, _ = time_in_turns(fns, args.warmup, args.runs)
+            (d_min, d_med), (g_min, g_med) = ((min(t), statistics.median(t)) for t in walls)
+            print(f"| {channels} | {args.batch} x {h}x{w} ({size}) | {1e3 * d_min:.2f} / "
+                  f"{1e3 * d_med:.2f} | {1e3 * g_min:.2f} / {1e3 * g_med:.2f} | "
+                  f"{d_min / g_min:.2f}x / {d_med / g_med:.2f}x | {block.others_cpu:.2f} |")
     print(f"\nload at the end: {machine_line(monitor).split('; load ')[-1]}")
 
 

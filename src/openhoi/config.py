@@ -582,13 +582,14 @@ class ModelConfig:
     products on CPUs where MKL does not run its best kernels (AMD); ``openhoi.ops.linear``,
     README "Training speed". ``false`` keeps ``torch.nn.Linear``. Other devices and dtypes are
     unaffected either way."""
-    winograd: bool = True
-    """Compute the float32 3x3 stride-1 convolutions with 256 channels or more on the CPU by
-    Winograd's F(2x2, 3x3) (2.25x fewer products; the same convolution to float rounding):
-    1.2-1.5x faster forward and backward than oneDNN's direct convolution on ResNet-50's
-    ``layer3`` / ``layer4`` on a 2-core AMD EPYC (``openhoi.ops.winograd``,
-    ``benchmarks/bench_conv.py``). ``false`` keeps the direct convolution everywhere. Other
-    devices, dtypes and convolutions are unaffected either way."""
+    fast_conv: bool = True
+    """Compute two kinds of float32 CPU convolution with openhoi's kernels (``openhoi.ops.conv``;
+    the same convolutions to float rounding): 3x3 stride-1 ones with 256 channels or more by
+    Winograd's F(2x2, 3x3) (2.25x fewer products; 1.2-1.5x faster forward and backward than
+    oneDNN's on ResNet-50's ``layer3`` / ``layer4``), and the weight gradient of 3x3 stride-2
+    ones as one matrix product (2x faster on ``layer2.0.conv2``); measured on a 2-core AMD EPYC,
+    ``benchmarks/bench_conv.py``. ``false`` leaves every convolution to oneDNN. Other devices
+    and dtypes are unaffected either way."""
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ def test_linear_layers_follow_model_onednn_linear(recipe: str, enabled: bool) ->
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_convolutions_follow_model_winograd(enabled: bool) -> None:
-    from openhoi.ops.winograd import Conv2d
+def test_convolutions_follow_model_fast_conv(enabled: bool) -> None:
+    from openhoi.ops.conv import Conv2d
 
-    config = load_config("synthetic_tiny", [f"model.winograd={str(enabled).lower()}"])
+    config = load_config("synthetic_tiny", [f"model.fast_conv={str(enabled).lower()}"])
     model = build_model(config.model, load_label_space("synthetic"))
     kinds = {type(m) for m in model.modules() if isinstance(m, nn.Conv2d)}
     assert (Conv2d in kinds) is enabled

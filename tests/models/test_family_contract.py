@@ -62,7 +62,7 @@ def test_toy_family_trains_evaluates_predicts_through_the_cli(toy_table, syn_roo
     assert saved["model"] == {"architecture": "toy", "hidden": 8, "num_queries": 3,
                               **{k: saved["model"][k] for k in ("matcher", "loss",
                                                                 "postprocess")},
-                              "onednn_linear": True, "winograd": True}  # base ModelConfig's
+                              "onednn_linear": True, "fast_conv": True}  # base ModelConfig's
 
     out = tmp_path / "eval.json"
     weights = str(run / "model.safetensors")

@@ -34,8 +34,8 @@ from openhoi.models.detr.attention import adopt_attention
 from openhoi.models.ez_hoi.build import ARCHITECTURE as EZ_HOI
 from openhoi.models.gen_vlkt.build import ARCHITECTURE as GEN_VLKT
 from openhoi.models.hoiclip.build import ARCHITECTURE as HOICLIP
+from openhoi.ops.conv import use_fast_conv
 from openhoi.ops.linear import use_onednn_linear
-from openhoi.ops.winograd import use_winograd
 
 ARCHITECTURES: dict[str, Architecture] = {
     "hoiclip": HOICLIP,
@@ -63,13 +63,14 @@ def build_model(cfg: ModelConfig, label_space: LabelSpace, **kwargs: Any) -> HOI
 
 
 def use_cpu_kernels(model: nn.Module, cfg: ModelConfig) -> None:
-    """openhoi's CPU kernels in ``model`` as ``cfg.onednn_linear`` and ``cfg.winograd`` say:
+    """openhoi's CPU kernels in ``model`` as ``cfg.onednn_linear`` and ``cfg.fast_conv`` say:
     every linear layer and attention projection (open_clip's towers included) in oneDNN's
-    matmul, or torch's own; the wide 3x3 convolutions by Winograd's algorithm, or direct."""
+    matmul, or torch's own; the 3x3 convolutions that gain by openhoi's kernels
+    (``openhoi.ops.conv``), or all by oneDNN's."""
     if cfg.onednn_linear:
         adopt_attention(model)
     use_onednn_linear(model, cfg.onednn_linear)
-    use_winograd(model, cfg.winograd)
+    use_fast_conv(model, cfg.fast_conv)
 
 
 def build_criterion(cfg: ModelConfig, label_space: LabelSpace,

@@ -15,16 +15,15 @@ direct one.
 On a 2-core AMD EPYC the direct convolution already runs at the CPU's float32 peak (~225
 GFLOP/s), and the 16 products of the Winograd form run at 150-185 GFLOP/s, so it pays only
 where the transforms are small beside the products: with 256 channels or more (ResNet's
-``layer3`` and ``layer4``), where forward and backward take 1.4-1.8x less time
-(``benchmarks/bench_conv.py``); with 128 channels or fewer it loses. :func:`conv2d` is
-``F.conv2d`` that takes this path for float32 CPU tensors outside autocast and compilation,
-3x3 kernels with stride 1, padding 1, dilation 1, one group and at least ``min_channels``
-input and output channels, and falls back to ``F.conv2d`` otherwise. Its backward is its own
+``layer3`` and ``layer4``), where forward and backward together take 1.3-1.5x less time
+(``benchmarks/bench_conv.py``); with 128 channels it breaks even, with 64 it loses.
+:func:`winograd_applies` says where ``openhoi.ops.conv.conv2d`` takes it: float32 CPU tensors
+outside autocast and compilation, 3x3 kernels with stride 1, padding 1, dilation 1, one group
+and at least ``min_channels`` input and output channels. Its backward is its own
 (the adjoint transforms and two products of the same reduced size); the input is saved and
-transformed again in the backward pass (the filters' transform is kept: 16 / 9 of the
-weights).
-Outputs and input gradients come back channels-last (the layout oneDNN gives a channels-last
-input).
+transformed again in the backward pass, the filters' transform is kept (16 / 9 of the
+weights). Outputs and input gradients come back channels-last (the layout oneDNN gives a
+channels-last input).
 """
 
 from __future__ import annotations
@@ -33,25 +32,24 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 MIN_CHANNELS = 256
-"""The fewest input and output channels for which :func:`conv2d` takes the Winograd path
-(measured on a 2-core AMD EPYC: 256 channels 1.4x faster, 128 even, 64 slower)."""
+"""The fewest input and output channels for which ``openhoi.ops.conv`` takes the Winograd path
+(measured on a 2-core AMD EPYC, forward and backward: 256 channels 1.3x faster, 128 even,
+64 slower)."""
 
 # G (4x3) of F(2x2, 3x3), as kron(G, G): row 4 * a + b maps the filter's 9 taps to U[a, b].
 _G = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _GG = torch.kron(_G, _G)  # [16, 9]
-
 
 _DIRECT = [0]  # > 0 inside direct_convolutions()
 
 
 @contextlib.contextmanager
 def direct_convolutions() -> Iterator[None]:
-    """Every :func:`conv2d` inside takes the direct path (to count a model's FLOPs as its
+    """No convolution inside takes the Winograd path (to count a model's FLOPs as its
     convolutions define them: ``benchmarks/infer_measure.count_flops``)."""
     _DIRECT[0] += 1
     try:
@@ -68,7 +66,7 @@ def winograd_applies(x: Tensor, weight: Tensor, stride: int | tuple[int, int] = 
                      padding: int | tuple[int, int] | str = 0,
                      dilation: int | tuple[int, int] = 1, groups: int = 1,
                      min_channels: int = MIN_CHANNELS) -> bool:
-    """Whether :func:`conv2d` computes this convolution by Winograd's algorithm."""
+    """Whether ``openhoi.ops.conv.conv2d`` computes this convolution by Winograd's algorithm."""
     return (x.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype == torch.float32 and x.dim() == 4 and weight.dim() == 4
             and tuple(weight.shape[2:]) == (3, 3) and groups == 1
@@ -248,60 +246,10 @@ class _Winograd(torch.autograd.Function):
 
 def winograd_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.conv2d(x, weight, bias, padding=1)`` for a 3x3 ``weight`` by F(2x2, 3x3), any
-    floating dtype and channel count (the caller checks that it pays: :func:`conv2d`)."""
+    floating dtype and channel count (the caller checks that it pays: ``openhoi.ops.conv``)."""
     if weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3) or x.dim() != 4 \
             or x.shape[1] != weight.shape[1]:
         raise ValueError(f"winograd_conv2d: a [K, {x.shape[1] if x.dim() > 1 else '?'}, 3, 3]"
                          f" weight for a [N, C, H, W] input expected, got {list(weight.shape)}"
                          f" for {list(x.shape)}")
     return _Winograd.apply(x, weight, bias)
-
-
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
-           stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
-           dilation: int | tuple[int, int] = 1, groups: int = 1,
-           winograd: bool = True, min_channels: int = MIN_CHANNELS) -> Tensor:
-    """``F.conv2d`` by Winograd's F(2x2, 3x3) where :func:`winograd_applies` (and
-    ``winograd`` is on), the direct convolution otherwise."""
-    if winograd and winograd_applies(x, weight, stride, padding, dilation, groups,
-                                     min_channels):
-        return winograd_conv2d(x, weight, bias)
-    return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
-
-
-class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` (same arguments, parameters and state dict) through :func:`conv2d`:
-    Winograd's algorithm where it applies and ``winograd`` is on (``min_channels``: the
-    fewest input and output channels it takes)."""
-
-    winograd: bool = True
-    min_channels: int = MIN_CHANNELS
-
-    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        if self.padding_mode != "zeros":
-            return super()._conv_forward(x, weight, bias)
-        return conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups,
-                      winograd=self.winograd, min_channels=self.min_channels)
-
-
-def _eligible(conv: nn.Module) -> bool:
-    """A 3x3, stride-1, padding-1 convolution without groups or dilation (the channel count
-    is checked per call)."""
-    return (isinstance(conv, nn.Conv2d) and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
-            and conv.padding == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
-            and conv.padding_mode == "zeros")
-
-
-def use_winograd(model: nn.Module, enabled: bool) -> int:
-    """Turn every 3x3 stride-1 ``nn.Conv2d`` of ``model`` into a :class:`Conv2d` (``enabled``)
-    or back into ``nn.Conv2d``, in place (the same objects, parameters and state-dict keys);
-    returns how many changed."""
-    count = 0
-    for module in model.modules():
-        if enabled and type(module) is nn.Conv2d and _eligible(module):
-            module.__class__ = Conv2d
-            count += 1
-        elif not enabled and type(module) is Conv2d:
-            module.__class__ = nn.Conv2d
-            count += 1
-    return count

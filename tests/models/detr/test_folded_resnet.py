@@ -79,27 +79,34 @@ def test_backbone_forward_uses_the_fold():
     torch.testing.assert_close(features, folded_forward(backbone.body, x), rtol=0, atol=0)
 
 
-def test_folded_forward_with_winograd_matches_the_direct_convolutions(monkeypatch):
-    """ResNet-50's 256- and 512-channel 3x3 convolutions by Winograd's algorithm (float32,
-    ``model.winograd``): features and gradients agree with the direct convolutions to float
-    rounding, and the path is taken for exactly those seven layers."""
-    from openhoi.ops import winograd
+def test_folded_forward_with_fast_convs_matches_the_direct_convolutions(monkeypatch):
+    """ResNet-50's 256- and 512-channel stride-1 3x3 convolutions by Winograd's algorithm and
+    its trainable stride-2 3x3 ones with gathered weight gradients (float32,
+    ``model.fast_conv``): features and gradients agree with oneDNN's convolutions to float
+    rounding, and the paths are taken for exactly those layers."""
+    from openhoi.ops import strided_conv, winograd
+    from openhoi.ops.conv import use_fast_conv
 
     torch.manual_seed(0)
     backbone = Backbone("resnet50", channels_last=True)
     _randomize_norms(backbone)
     x = torch.randn(2, 3, 96, 128).contiguous(memory_format=torch.channels_last)
-    runs, calls, original = {}, [], winograd.winograd_conv2d
-    monkeypatch.setattr(winograd, "winograd_conv2d", lambda *a: calls.append(1) or original(*a))
+    runs, calls = {}, []
+    for module, name in ((winograd, "winograd_conv2d"), (strided_conv, "stride2_conv3x3")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _o=original, _n=name: calls.append(_n)
+                            or _o(*a))
     for enabled in (False, True):
-        winograd.use_winograd(backbone, enabled)
+        use_fast_conv(backbone, enabled)
         calls.clear()
         out = folded_forward(backbone.body, x)
         out.square().mean().backward()
         runs[enabled] = (out.detach(), {n: p.grad.clone() for n, p in
                                         backbone.named_parameters() if p.grad is not None})
         backbone.zero_grad(set_to_none=True)
-        assert len(calls) == (7 if enabled else 0)  # layer3: 5, layer4: 2 (stride 1)
+        # layer3: 5, layer4: 2 stride-1; layer2.0 .. layer4.0's stride-2 (layer1 is frozen)
+        assert sorted(calls) == (["stride2_conv3x3"] * 3 + ["winograd_conv2d"] * 7
+                                 if enabled else [])
     (direct, gd), (wino, gw) = runs[False], runs[True]
     torch.testing.assert_close(wino, direct, rtol=0, atol=1e-5 * direct.abs().max().item())
     assert gd.keys() == gw.keys()

@@ -153,20 +153,20 @@ def test_clip_extras_off_skips_clip_for_gen_vlkt_only(models, make_batch):
     assert models["gen_vlkt"].clip_extras is True  # the view's setting is its own
 
 
-def test_folded_copy_keeps_winograd_convolutions():
-    """The inference copy of a backbone whose wide 3x3 convolutions run by Winograd's
-    algorithm (``model.winograd``) keeps them, and its features equal the module's."""
-    from openhoi.ops.winograd import Conv2d, use_winograd
+def test_folded_copy_keeps_fast_convolutions():
+    """The inference copy of a backbone whose 3x3 convolutions run through openhoi's kernels
+    (``model.fast_conv``) keeps them, and its features equal the module's."""
+    from openhoi.ops.conv import Conv2d, use_fast_conv
 
     torch.manual_seed(0)
     backbone = Backbone("resnet50", channels_last=True).eval()
     _random_stats_(backbone)
-    assert use_winograd(backbone, True) == 13  # every 3x3 stride-1 convolution
+    assert use_fast_conv(backbone, True) == 16  # every 3x3 convolution (stride 1 or 2)
     x = torch.randn(1, 3, 96, 160)
     folded = fold_frozen_batchnorm(backbone.body).to(memory_format=torch.channels_last)
-    assert sum(type(m) is Conv2d for m in folded.modules()) == 13
+    assert sum(type(m) is Conv2d for m in folded.modules()) == 16
     with torch.no_grad():
         expected = backbone.body(x)
-        use_winograd(backbone, False)
+        use_fast_conv(backbone, False)
         _assert_close_to_scale(folded(x), expected)
         _assert_close_to_scale(folded(x), backbone.body(x))

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from openhoi.ops.winograd import MIN_CHANNELS, conv2d
+from openhoi.ops.conv import conv2d
+from openhoi.ops.winograd import MIN_CHANNELS
 
 STEM = ("conv1", "bn1", "relu", "maxpool")
 
@@ -43,7 +44,7 @@ def conv_frozen_bn(x: Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> Tensor:
     """``bn(conv(x))`` as one convolution with the affine map folded into weight and bias."""
     weight, bias = folded_weight_bias(conv, bn)
     return conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups,
-                  winograd=getattr(conv, "winograd", False),
+                  fast=getattr(conv, "fast_conv", False),
                   min_channels=getattr(conv, "min_channels", MIN_CHANNELS))
 
 
