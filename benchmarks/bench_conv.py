@@ -68,6 +68,24 @@ def run(conv: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...],
     return torch.autograd.grad(conv(x, weight, bias), (x, weight, bias), grad)
 
 
+def compare(monitor: LoadMonitor, convs: tuple[Callable[..., torch.Tensor], ...],
+            tensors: tuple[torch.Tensor, ...], training: bool, warmup: int, runs: int
+            ) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """``convs`` (oneDNN's, openhoi's) in turns: (min, median) seconds of each, and the cores
+    other processes kept busy meanwhile."""
+    with monitor.block(torch.get_num_threads()) as block:
+        fns = [functools.partial(run, conv, tensors, training) for conv in convs]
+        walls, _ = time_in_turns(fns, warmup, runs)
+    first, second = ((min(t), statistics.median(t)) for t in walls)
+    return first, second, block.others_cpu
+
+
+def feature_map(size: str, stride: int) -> tuple[int, int]:
+    """``HxW`` of an image over ``stride``, rounded up as ResNet's stages round."""
+    hi, wi = (int(v) for v in size.split("x"))
+    return -(-hi // stride), -(-wi // stride)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["512x640", "640x864", "800x1200"],
@@ -91,41 +109,33 @@ def main() -> None:
           " | direct / Winograd GFLOP/s (effective) | others' cores |")
     print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
-        hi, wi = (int(v) for v in size.split("x"))
         for channels in args.channels:
-            s = STRIDE[channels]
-            h, w = -(-hi // s), -(-wi // s)
+            h, w = feature_map(size, STRIDE[channels])
             flops = 2 * args.batch * h * w * channels * channels * 9
             tensors = case(args.batch, channels, h, w)
             for name, passes in (("forward", 1), ("forward + backward", 3)):
-                with monitor.block(torch.get_num_threads()) as block:
-                    fns = [functools.partial(run, conv, tensors, passes == 3)
-                           for conv in (direct, winograd_conv2d)]
-                    walls, _ = time_in_turns(fns, args.warmup, args.runs)
-                (d_min, d_med), (w_min, w_med) = ((min(t), statistics.median(t)) for t in walls)
+                (d_min, d_med), (w_min, w_med), others = compare(
+                    monitor, (direct, winograd_conv2d), tensors, passes == 3, args.warmup,
+                    args.runs)
                 gf = passes * flops / 1e9
                 print(f"| {channels} | {args.batch} x {h}x{w} ({size}) | {name} | "
                       f"{1e3 * d_min:.2f} / {1e3 * d_med:.2f} | {1e3 * w_min:.2f} / "
                       f"{1e3 * w_med:.2f} | {d_min / w_min:.2f}x / {d_med / w_med:.2f}x | "
-                      f"{gf / d_min:.0f} / {gf / w_min:.0f} | {block.others_cpu:.2f} |")
+                      f"{gf / d_min:.0f} / {gf / w_min:.0f} | {others:.2f} |")
     print("\nStride 2 (training: forward + backward; the input at twice the output's size)\n")
     print("| width | input map (image) | oneDNN (ms) | gathered weight gradient (ms) | speed-up "
           "(min / median) | others' cores |")
     print("|---|---|---|---|---|---|")
     for size in args.sizes:
-        hi, wi = (int(v) for v in size.split("x"))
         for channels in args.channels:
-            s = STRIDE[channels] // 2
-            h, w = -(-hi // s), -(-wi // s)
+            h, w = feature_map(size, STRIDE[channels] // 2)
             tensors = case(args.batch, channels, h, w, stride=2)
-            with monitor.block(torch.get_num_threads()) as block:
-                fns = [functools.partial(run, conv, tensors, True)
-                       for conv in (direct_stride2, stride2_conv3x3)]
-                walls, _ = time_in_turns(fns, args.warmup, args.runs)
-            (d_min, d_med), (g_min, g_med) = ((min(t), statistics.median(t)) for t in walls)
+            (d_min, d_med), (g_min, g_med), others = compare(
+                monitor, (direct_stride2, stride2_conv3x3), tensors, True, args.warmup,
+                args.runs)
             print(f"| {channels} | {args.batch} x {h}x{w} ({size}) | {1e3 * d_min:.2f} / "
                   f"{1e3 * d_med:.2f} | {1e3 * g_min:.2f} / {1e3 * g_med:.2f} | "
-                  f"{d_min / g_min:.2f}x / {d_med / g_med:.2f}x | {block.others_cpu:.2f} |")
+                  f"{d_min / g_min:.2f}x / {d_med / g_med:.2f}x | {others:.2f} |")
     print(f"\nload at the end: {machine_line(monitor).split('; load ')[-1]}")
 
 

@@ -58,7 +58,7 @@ def count_flops(fn: Callable[[], object]) -> int:
     counted as defined (direct), though openhoi computes its wide 3x3 ones by Winograd's
     algorithm with 2.25x fewer products (``openhoi.ops.winograd``), so FLOP/s are effective
     rates."""
-    from openhoi.ops.winograd import direct_convolutions
+    from openhoi.ops.conv import direct_convolutions
 
     counter = FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOPS)
     with direct_convolutions(), counter:

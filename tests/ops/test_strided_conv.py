@@ -7,31 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from openhoi.ops.strided_conv import (
-    MIN_CHANNELS,
-    gathered_taps,
-    stride2_applies,
-    stride2_conv3x3,
-)
+from conv_cases import conv_inputs
+from openhoi.ops.conv import stride2_applies
+from openhoi.ops.strided_conv import MIN_CHANNELS, gathered_taps, stride2_conv3x3
 
 SHAPES = [(2, 3, 4, 8, 10), (1, 2, 5, 7, 9), (2, 4, 3, 1, 1), (1, 1, 2, 2, 3), (3, 5, 2, 6, 5)]
-
-
-def _inputs(n, c, k, h, w, dtype=torch.float64, channels_last=False, needs=(True, True, True)):
-    g = torch.Generator().manual_seed(n * 1000 + c * 100 + k * 10 + h + w)
-    x = torch.randn(n, c, h, w, generator=g, dtype=dtype)
-    weight = torch.randn(k, c, 3, 3, generator=g, dtype=dtype)
-    bias = torch.randn(k, generator=g, dtype=dtype)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-        weight = weight.contiguous(memory_format=torch.channels_last)
-    return tuple(t.requires_grad_(r) for t, r in zip((x, weight, bias), needs, strict=True))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_values_and_gradients_equal_the_direct_convolution(shape, channels_last):
-    x, weight, bias = _inputs(*shape, channels_last=channels_last)
+    x, weight, bias = conv_inputs(*shape, channels_last=channels_last)
     got = stride2_conv3x3(x, weight, bias)
     expected = F.conv2d(x, weight, bias, stride=2, padding=1)
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
@@ -42,7 +28,7 @@ def test_values_and_gradients_equal_the_direct_convolution(shape, channels_last)
 
 
 def test_gradcheck():
-    assert torch.autograd.gradcheck(stride2_conv3x3, _inputs(1, 2, 3, 7, 6))
+    assert torch.autograd.gradcheck(stride2_conv3x3, conv_inputs(1, 2, 3, 7, 6))
 
 
 def test_gathered_taps_hand_values():
@@ -57,7 +43,7 @@ def test_gathered_taps_hand_values():
 
 @pytest.mark.parametrize("needs", [(False, True, True), (True, True, False), (True, False, True)])
 def test_only_the_gradients_asked_for(needs):
-    x, weight, bias = _inputs(2, 3, 4, 9, 8, needs=needs)
+    x, weight, bias = conv_inputs(2, 3, 4, 9, 8, needs=needs)
     leaves = [t for t in (x, weight, bias) if t.requires_grad]
     got = torch.autograd.grad(stride2_conv3x3(x, weight, bias).sum(), leaves)
     expected = torch.autograd.grad(F.conv2d(x, weight, bias, 2, 1).sum(), leaves)
@@ -66,7 +52,7 @@ def test_only_the_gradients_asked_for(needs):
 
 
 def test_float32_weight_gradient_agrees_to_rounding_and_keeps_the_layout():
-    x, weight, bias = _inputs(2, MIN_CHANNELS, 32, 12, 16, torch.float32, channels_last=True)
+    x, weight, bias = conv_inputs(2, MIN_CHANNELS, 32, 12, 16, torch.float32, channels_last=True)
     assert stride2_applies(x, weight, 2, 1)
     got = stride2_conv3x3(x, weight, bias)
     expected = F.conv2d(x, weight, bias, 2, 1)
@@ -79,7 +65,7 @@ def test_float32_weight_gradient_agrees_to_rounding_and_keeps_the_layout():
 
 
 def test_applies_only_where_it_pays():
-    x, weight, _ = _inputs(1, MIN_CHANNELS, 8, 8, 8, torch.float32)
+    x, weight, _ = conv_inputs(1, MIN_CHANNELS, 8, 8, 8, torch.float32)
     assert stride2_applies(x, weight, 2, 1)
     assert not stride2_applies(x, weight, 1, 1)  # stride 1
     assert not stride2_applies(x, weight, 2, 0)

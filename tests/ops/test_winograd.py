@@ -7,36 +7,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from openhoi.ops.conv import conv2d
-from openhoi.ops.winograd import (
-    MIN_CHANNELS,
-    filter_transform,
-    winograd_applies,
-    winograd_conv2d,
-)
+from conv_cases import conv_inputs
+from openhoi.ops.conv import conv2d, direct_convolutions, winograd_applies
+from openhoi.ops.winograd import MIN_CHANNELS, filter_transform, winograd_conv2d
 
 SHAPES = [  # (N, C, K, H, W): even and odd sizes, one pixel, one channel, rectangular
     (2, 3, 4, 6, 8), (1, 2, 5, 7, 5), (2, 4, 3, 1, 1), (1, 1, 1, 2, 3), (3, 5, 2, 9, 4),
 ]
 
 
-def _inputs(n: int, c: int, k: int, h: int, w: int, dtype: torch.dtype = torch.float64,
-            channels_last: bool = False) -> tuple[torch.Tensor, ...]:
-    g = torch.Generator().manual_seed(n * 1000 + c * 100 + k * 10 + h + w)
-    x = torch.randn(n, c, h, w, generator=g, dtype=dtype)
-    weight = torch.randn(k, c, 3, 3, generator=g, dtype=dtype)
-    bias = torch.randn(k, generator=g, dtype=dtype)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-        weight = weight.contiguous(memory_format=torch.channels_last)
-    return tuple(t.requires_grad_() for t in (x, weight, bias))
-
-
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_values_and_gradients_equal_the_direct_convolution(shape, channels_last, with_bias):
-    x, weight, bias = _inputs(*shape, channels_last=channels_last)
+    x, weight, bias = conv_inputs(*shape, channels_last=channels_last)
     bias = bias if with_bias else None
     got = winograd_conv2d(x, weight, bias)
     expected = F.conv2d(x, weight, bias, padding=1)
@@ -49,7 +33,7 @@ def test_values_and_gradients_equal_the_direct_convolution(shape, channels_last,
 
 
 def test_gradcheck():
-    x, weight, bias = _inputs(2, 2, 3, 5, 4)
+    x, weight, bias = conv_inputs(2, 2, 3, 5, 4)
     assert torch.autograd.gradcheck(winograd_conv2d, (x, weight, bias))
 
 
@@ -57,8 +41,7 @@ def test_gradcheck():
 def test_only_the_gradients_asked_for(needs):
     """A frozen input (ResNet's layer after a frozen stage) or frozen weights: only the other
     gradients are computed, and they are the direct convolution's."""
-    x, weight, bias = (t.detach().requires_grad_(r) for t, r in zip(_inputs(2, 3, 4, 6, 6),
-                                                                     needs, strict=True))
+    x, weight, bias = conv_inputs(2, 3, 4, 6, 6, needs=needs)
     leaves = [t for t in (x, weight, bias) if t.requires_grad]
     got = torch.autograd.grad(winograd_conv2d(x, weight, bias).sum(), leaves)
     expected = torch.autograd.grad(F.conv2d(x, weight, bias, padding=1).sum(), leaves)
@@ -76,7 +59,7 @@ def test_filter_transform_hand_values():
 
 
 def test_float32_at_the_threshold_takes_the_path_and_agrees_to_rounding():
-    x, weight, bias = _inputs(1, MIN_CHANNELS, MIN_CHANNELS, 6, 10, torch.float32, True)
+    x, weight, bias = conv_inputs(1, MIN_CHANNELS, MIN_CHANNELS, 6, 10, torch.float32, True)
     weight.data.mul_(0.05)
     assert winograd_applies(x, weight, 1, 1)
     got = conv2d(x, weight, bias, padding=1)
@@ -91,7 +74,7 @@ def test_float32_at_the_threshold_takes_the_path_and_agrees_to_rounding():
 
 
 def test_in_place_after_the_convolution_keeps_gradients():
-    x, weight, bias = _inputs(2, 3, 4, 6, 6)
+    x, weight, bias = conv_inputs(2, 3, 4, 6, 6)
     got = winograd_conv2d(x, weight, bias).relu_()
     expected = F.conv2d(x, weight, bias, padding=1).relu_()
     for a, b in zip(torch.autograd.grad(got.sum(), (x, weight)),
@@ -100,9 +83,7 @@ def test_in_place_after_the_convolution_keeps_gradients():
 
 
 def test_direct_convolutions_context():
-    from openhoi.ops.winograd import direct_convolutions
-
-    x, weight, _ = _inputs(1, MIN_CHANNELS, MIN_CHANNELS, 4, 4, torch.float32)
+    x, weight, _ = conv_inputs(1, MIN_CHANNELS, MIN_CHANNELS, 4, 4, torch.float32)
     assert winograd_applies(x, weight, 1, 1)
     with direct_convolutions():
         with direct_convolutions():
@@ -112,7 +93,7 @@ def test_direct_convolutions_context():
 
 
 def test_inference_mode_and_no_grad():
-    x, weight, bias = (t.detach() for t in _inputs(2, 3, 4, 5, 7))
+    x, weight, bias = (t.detach() for t in conv_inputs(2, 3, 4, 5, 7))
     expected = F.conv2d(x, weight, bias, padding=1)
     with torch.inference_mode():
         torch.testing.assert_close(winograd_conv2d(x, weight, bias), expected)

@@ -9,7 +9,7 @@ output pixel (``[P, 9 * C]``, the input read at stride 2) and multiplying by the
 way (``benchmarks/bench_conv.py``). The forward and the input gradient stay oneDNN's, so
 only the weight gradient's summation order changes (float rounding, ``tests/ops``).
 
-:func:`stride2_applies` says where :func:`openhoi.ops.conv.conv2d` takes it: float32 CPU
+``openhoi.ops.conv.stride2_applies`` says where ``openhoi.ops.conv.conv2d`` takes it: float32 CPU
 tensors outside autocast and compilation, a 3x3 kernel with stride 2, padding 1, dilation 1,
 one group, at least ``min_channels`` input channels, and a weight that needs its gradient.
 """
@@ -24,25 +24,6 @@ from torch.autograd.function import once_differentiable
 MIN_CHANNELS = 128
 """The fewest input channels for which the gathered product pays (measured: 128 channels
 2x, 256 and 512 1.1-1.2x)."""
-
-
-def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def stride2_applies(x: Tensor, weight: Tensor, stride: int | tuple[int, int] = 1,
-                    padding: int | tuple[int, int] | str = 0,
-                    dilation: int | tuple[int, int] = 1, groups: int = 1,
-                    min_channels: int = MIN_CHANNELS) -> bool:
-    """Whether :func:`stride2_conv3x3` is the faster way to this convolution's gradients."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32
-            and weight.dtype == torch.float32 and x.dim() == 4 and weight.dim() == 4
-            and tuple(weight.shape[2:]) == (3, 3) and groups == 1
-            and not isinstance(padding, str) and _pair(padding) == (1, 1)
-            and _pair(stride) == (2, 2) and _pair(dilation) == (1, 1)
-            and weight.shape[1] >= min_channels and x.numel() > 0
-            and torch.is_grad_enabled() and weight.requires_grad
-            and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
 
 
 def gathered_taps(x: Tensor, ho: int, wo: int) -> Tensor:
@@ -94,11 +75,8 @@ class _Stride2Conv3x3(torch.autograd.Function):
             ho, wo = grad.shape[2:]
             taps = gathered_taps(x, ho, wo)  # [P, 9C]
             g = grad.permute(0, 2, 3, 1).reshape(-1, k)  # [P, K]
-            dw = torch.mm(taps.t(), g).view(3, 3, c, k).permute(3, 2, 0, 1)
-            cl = (weight.is_contiguous(memory_format=torch.channels_last)
-                  and not weight.is_contiguous())
-            dw = dw.contiguous(memory_format=torch.channels_last if cl else
-                               torch.contiguous_format)
+            dw = torch.empty_like(weight).copy_(  # in the weight's layout
+                torch.mm(taps.t(), g).view(3, 3, c, k).permute(3, 2, 0, 1))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = grad.sum((0, 2, 3))
         return dx, dw, db

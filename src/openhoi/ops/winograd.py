@@ -17,9 +17,10 @@ GFLOP/s), and the 16 products of the Winograd form run at 150-185 GFLOP/s, so it
 where the transforms are small beside the products: with 256 channels or more (ResNet's
 ``layer3`` and ``layer4``), where forward and backward together take 1.3-1.5x less time
 (``benchmarks/bench_conv.py``); with 128 channels it breaks even, with 64 it loses.
-:func:`winograd_applies` says where ``openhoi.ops.conv.conv2d`` takes it: float32 CPU tensors
-outside autocast and compilation, 3x3 kernels with stride 1, padding 1, dilation 1, one group
-and at least ``min_channels`` input and output channels. Its backward is its own
+``openhoi.ops.conv.winograd_applies`` says where ``openhoi.ops.conv.conv2d`` takes it:
+float32 CPU tensors outside autocast and compilation, 3x3 kernels with stride 1, padding 1,
+dilation 1, one group and at least ``min_channels`` input and output channels. Its backward
+is its own
 (the adjoint transforms and two products of the same reduced size); the input is saved and
 transformed again in the backward pass, the filters' transform is kept (16 / 9 of the
 weights). Outputs and input gradients come back channels-last (the layout oneDNN gives a
@@ -27,9 +28,6 @@ channels-last input).
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -43,39 +41,6 @@ MIN_CHANNELS = 256
 # G (4x3) of F(2x2, 3x3), as kron(G, G): row 4 * a + b maps the filter's 9 taps to U[a, b].
 _G = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _GG = torch.kron(_G, _G)  # [16, 9]
-
-_DIRECT = [0]  # > 0 inside direct_convolutions()
-
-
-@contextlib.contextmanager
-def direct_convolutions() -> Iterator[None]:
-    """No convolution inside takes the Winograd path (to count a model's FLOPs as its
-    convolutions define them: ``benchmarks/infer_measure.count_flops``)."""
-    _DIRECT[0] += 1
-    try:
-        yield
-    finally:
-        _DIRECT[0] -= 1
-
-
-def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def winograd_applies(x: Tensor, weight: Tensor, stride: int | tuple[int, int] = 1,
-                     padding: int | tuple[int, int] | str = 0,
-                     dilation: int | tuple[int, int] = 1, groups: int = 1,
-                     min_channels: int = MIN_CHANNELS) -> bool:
-    """Whether ``openhoi.ops.conv.conv2d`` computes this convolution by Winograd's algorithm."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32
-            and weight.dtype == torch.float32 and x.dim() == 4 and weight.dim() == 4
-            and tuple(weight.shape[2:]) == (3, 3) and groups == 1
-            and not isinstance(padding, str) and _pair(padding) == (1, 1)
-            and _pair(stride) == (1, 1) and _pair(dilation) == (1, 1)
-            and min(weight.shape[0], weight.shape[1]) >= min_channels
-            and x.numel() > 0 and not _DIRECT[0] and not torch.is_autocast_enabled("cpu")
-            and not torch.compiler.is_compiling())
-
 
 def filter_transform(weight: Tensor) -> Tensor:
     """``U = G g G^T`` of every filter: ``[K, C, 3, 3]`` -> ``[16, K, C]`` (a view of a

@@ -22,8 +22,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from openhoi.ops.conv import conv2d
-from openhoi.ops.winograd import MIN_CHANNELS
+from openhoi.ops.conv import module_conv2d
 
 STEM = ("conv1", "bn1", "relu", "maxpool")
 
@@ -43,9 +42,7 @@ def folded_weight_bias(conv: nn.Conv2d, bn: nn.Module) -> tuple[Tensor, Tensor]:
 def conv_frozen_bn(x: Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> Tensor:
     """``bn(conv(x))`` as one convolution with the affine map folded into weight and bias."""
     weight, bias = folded_weight_bias(conv, bn)
-    return conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups,
-                  fast=getattr(conv, "fast_conv", False),
-                  min_channels=getattr(conv, "min_channels", MIN_CHANNELS))
+    return module_conv2d(conv, x, weight, bias)
 
 
 def _block(block: nn.Module, x: Tensor) -> Tensor:
