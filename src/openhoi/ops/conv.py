@@ -11,8 +11,9 @@ project's CPUs' float32 peak. Two kinds gain from another algorithm (``benchmark
 The kernels compute; this module decides where they run (:func:`winograd_applies`,
 :func:`stride2_applies`, one geometry and dtype check for both). :func:`conv2d` is
 ``F.conv2d`` choosing among them; :func:`module_conv2d` is a module's convolution with given
-weights (the folded ResNet's); :class:`Conv2d` is ``nn.Conv2d`` through it; :func:`use_fast_conv` turns a model's eligible ``nn.Conv2d`` modules into :class:`Conv2d`
-and back (``model.fast_conv``, applied by ``openhoi.models.build``). Every other convolution,
+weights (the folded ResNet's); :class:`Conv2d` is ``nn.Conv2d`` through it;
+:func:`use_fast_conv` turns a model's eligible ``nn.Conv2d`` modules into :class:`Conv2d` and
+back (``model.fast_conv``, applied by ``openhoi.models.build``). Every other convolution,
 dtype, device, bf16 autocast and ``torch.compile`` take ``F.conv2d``.
 """
 
